@@ -1,0 +1,87 @@
+# lib.sh: fixtures for the end-to-end tests, sourced by each test_*.sh.
+#
+# Each test owns a temporary directory, the processes it starts and their
+# ports (all port 0); the EXIT trap stops and removes them. Waits poll a
+# condition with a generous deadline; nothing sleeps blindly.
+
+set -eu
+
+BIN=${SSELAB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}
+SRC=${SSELAB_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+T=$(mktemp -d /tmp/sse-e2e.XXXXXX)
+PIDS=""
+
+cleanup() {
+    rc=$?
+    for p in $PIDS; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in $PIDS; do
+        wait "$p" 2>/dev/null || true
+    done
+    if [ "$rc" -ne 0 ]; then
+        echo "--- test failed (rc=$rc); logs in $T ---" >&2
+        for f in "$T"/*.log; do
+            [ -f "$f" ] || continue
+            echo "--- $f (last 40 lines)" >&2
+            tail -n 40 "$f" >&2
+        done
+    else
+        rm -rf "$T"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+pass() {
+    echo "ok: $*"
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: poll COMMAND until it succeeds.
+wait_for() {
+    what=$1
+    secs=$2
+    shift 2
+    end=$(($(date +%s) + secs))
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$end" ] || fail "timed out after ${secs}s: $what"
+        sleep 0.1
+    done
+}
+
+# start_ssesim [extra args]: certificates in $T/certs, ports in $T/ports.
+start_ssesim() {
+    "$BIN/ssesim" serve --certs "$T/certs" --ports-file "$T/ports.json" \
+        "$@" >"$T/ports" 2>"$T/ssesim.log" &
+    PIDS="$PIDS $!"
+    SSESIM_PID=$!
+    wait_for "ssesim ready" 120 grep -q '"ready":true' "$T/ports"
+}
+
+# port_of HOST: the loopback port that serves HOST (or a service name such
+# as "admin").
+port_of() {
+    line=$(grep -e "\"host\":\"$1\"" -e "\"service\":\"$1\"" "$T/ports" |
+        head -n 1)
+    [ -n "$line" ] || fail "no listener for $1 in $T/ports"
+    echo "$line" | sed 's/.*"port":\([0-9]*\).*/\1/'
+}
+
+# curl_host HOST PATH [curl args]: HTTPS to the emulated HOST on loopback,
+# verified against the private root only.
+curl_host() {
+    h=$1
+    p=$2
+    shift 2
+    curl -sS --max-time 30 --cacert "$T/certs/connectorCA.pem" \
+        --connect-to "$h:443:127.0.0.1:$(port_of "$h")" "$@" "https://$h$p"
+}
+
+admin_get() {
+    curl -sS --max-time 30 "http://127.0.0.1:$(port_of admin)$1"
+}
