@@ -18,8 +18,8 @@ static struct {
     enum sse_log_format format;
 } logger = {2, 0, SSE_LOG_INFO, SSE_LOG_TEXT};
 
-static const char *const level_names[] = {"error", "warning", "info",
-                                          "debug", "trace"};
+static const char *const level_names[] = {"error", "warning", "info", "debug",
+                                          "trace"};
 
 void
 sse_log_setup(int fd, enum sse_log_level level, enum sse_log_format format)
@@ -114,6 +114,8 @@ put_raw(char *buf, size_t cap, size_t *off, const char *s)
 {
     size_t n = strlen(s);
 
+    if (*off + 1 >= cap)
+        return;
     if (*off + n >= cap)
         n = cap - *off - 1;
     memcpy(buf + *off, s, n);

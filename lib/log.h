@@ -40,15 +40,15 @@ const char *sse_log_level_name(enum sse_log_level level);
  * fields: NULL, or "key=value key2=value2" appended after msg in text and
  * as members in JSON. Values must not contain spaces or quotes.
  */
-void sse_log(enum sse_log_level level, const char *fields, const char *fmt,
-             ...) __attribute__((format(printf, 3, 4)));
+void sse_log(enum sse_log_level level, const char *fields, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void sse_logv(enum sse_log_level level, const char *fields, const char *fmt,
               va_list ap);
 
 #define sse_error(...) sse_log(SSE_LOG_ERROR, NULL, __VA_ARGS__)
 #define sse_warn(...) sse_log(SSE_LOG_WARN, NULL, __VA_ARGS__)
 #define sse_info(...) sse_log(SSE_LOG_INFO, NULL, __VA_ARGS__)
-#define sse_debug(...)                                                        \
+#define sse_debug(...)                                                         \
     do {                                                                       \
         if (sse_log_enabled(SSE_LOG_DEBUG))                                    \
             sse_log(SSE_LOG_DEBUG, NULL, __VA_ARGS__);                         \

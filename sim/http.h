@@ -29,7 +29,7 @@ struct sim_req {
     const char *authorization; /* "" when none */
     const unsigned char *body;
     size_t body_len;
-    X509 *peer_cert; /* verified client certificate, or NULL */
+    X509 *peer_cert;  /* verified client certificate, or NULL */
     const char *peer; /* remote address */
 };
 
@@ -57,8 +57,8 @@ void svc_dex_handle(const struct sim_req *req, struct sim_resp *resp);
 /* Plain HTTP on the WebSocket hosts (mx01, eventing-ingest). */
 void svc_ws_host_handle(const struct sim_req *req, struct sim_resp *resp);
 
-void sim_resp_header(struct sim_resp *r, const char *name, const char *fmt,
-                     ...) __attribute__((format(printf, 3, 4)));
+void sim_resp_header(struct sim_resp *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Copies data. */
 void sim_resp_body(struct sim_resp *r, int status, const char *content_type,
                    const void *data, size_t len);
@@ -70,8 +70,7 @@ void sim_resp_error(struct sim_resp *r, int status, const char *code,
 /* The 403 that a bare GET / gets on api-sse, with its headers (DESIGN §3). */
 void sim_resp_forbidden(struct sim_resp *r);
 /* Value of query parameter name into buf; 0 when found, -1 otherwise. */
-int sim_query_get(const char *query, const char *name, char *buf,
-                  size_t len);
+int sim_query_get(const char *query, const char *name, char *buf, size_t len);
 
 /* The lws protocol callback of every emulated host's HTTP side. */
 int sim_http_callback(struct lws *wsi, enum lws_callback_reasons reason,

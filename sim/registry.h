@@ -17,12 +17,12 @@
 struct sim_registry;
 
 struct sim_device {
-    char device_id[SIM_ID_LEN];  /* UUID the cloud gives the device */
+    char device_id[SIM_ID_LEN]; /* UUID the cloud gives the device */
     char tenant_id[SIM_ID_LEN];
     char region[8];
-    char guid[64];               /* clientInfo.guid the device sent */
+    char guid[64]; /* clientInfo.guid the device sent */
     char name[64];
-    char est_user[SIM_ID_LEN];   /* one-time EST credential */
+    char est_user[SIM_ID_LEN]; /* one-time EST credential */
     char est_password[SIM_ID_LEN];
     int est_used;
     time_t registered_at;
@@ -50,11 +50,9 @@ int sim_registry_mint(struct sim_registry *r, const char *tenant,
  * device record (with a fresh one-time EST credential) is copied to out.
  */
 enum sim_reg_result sim_registry_register(struct sim_registry *r,
-                                          const char *token,
-                                          const char *region,
-                                          const char *guid,
-                                          const char *name, time_t now,
-                                          struct sim_device *out);
+                                          const char *token, const char *region,
+                                          const char *guid, const char *name,
+                                          time_t now, struct sim_device *out);
 
 /*
  * Check and consume a one-time EST credential. 0 and the device when it

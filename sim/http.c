@@ -1,0 +1,435 @@
+/*
+ * http.c: the HTTP side of every emulated host, over lws.
+ *
+ * One exchange at a time per connection: the request line and headers come
+ * with LWS_CALLBACK_HTTP, the body (if any) with LWS_CALLBACK_HTTP_BODY, and
+ * once it is whole the service's handler turns it into a response. The
+ * response goes out in two writable callbacks (headers, then body), so a
+ * slow reader never makes us write to a full socket.
+ */
+#include "http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "log.h"
+
+enum ex_phase {
+    EX_READING = 0, /* waiting for the body */
+    EX_HEADERS,     /* response ready, headers to write */
+    EX_BODY,        /* headers written, body to write */
+};
+
+/* One request and its response; lives from LWS_CALLBACK_HTTP until the
+ * response is written or the connection closes. */
+struct http_ex {
+    enum ex_phase phase;
+    char method[8];
+    char path[1024];
+    char query[1024];
+    char content_type[128];
+    char authorization[512];
+    char peer[64];
+    unsigned char *body;
+    size_t body_len;
+    size_t body_cap;
+    int too_big;
+    struct sim_resp resp;
+};
+
+struct http_pss {
+    struct http_ex *ex;
+};
+
+size_t
+sim_http_session_size(void)
+{
+    return sizeof(struct http_pss);
+}
+
+static void
+resp_release(struct sim_resp *r)
+{
+    if (r->body != NULL)
+        free(r->body - LWS_PRE);
+    r->body = NULL;
+    r->body_len = 0;
+}
+
+static void
+ex_free(struct http_pss *pss)
+{
+    if (pss == NULL || pss->ex == NULL)
+        return;
+    resp_release(&pss->ex->resp);
+    free(pss->ex->body);
+    free(pss->ex);
+    pss->ex = NULL;
+}
+
+void
+sim_resp_header(struct sim_resp *r, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    struct sim_resp_header *h;
+
+    if (r->nheaders >= SIM_HTTP_MAX_HEADERS)
+        return;
+    h = &r->headers[r->nheaders++];
+    snprintf(h->name, sizeof(h->name), "%s:", name);
+    va_start(ap, fmt);
+    vsnprintf(h->value, sizeof(h->value), fmt, ap);
+    va_end(ap);
+}
+
+void
+sim_resp_body(struct sim_resp *r, int status, const char *content_type,
+              const void *data, size_t len)
+{
+    unsigned char *buf;
+
+    resp_release(r);
+    r->status = status;
+    snprintf(r->content_type, sizeof(r->content_type), "%s",
+             content_type != NULL ? content_type : "");
+    buf = malloc(LWS_PRE + len + 1);
+    if (buf == NULL) {
+        r->status = 500;
+        return;
+    }
+    r->body = buf + LWS_PRE;
+    if (len > 0)
+        memcpy(r->body, data, len);
+    r->body[len] = '\0';
+    r->body_len = len;
+}
+
+void
+sim_resp_json(struct sim_resp *r, int status, json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+
+    json_decref(doc);
+    if (text == NULL) {
+        sim_resp_body(r, 500, "text/plain", "encoding failed\n", 16);
+        return;
+    }
+    sim_resp_body(r, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+void
+sim_resp_error(struct sim_resp *r, int status, const char *code,
+               const char *message)
+{
+    sim_resp_json(
+        r, status,
+        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+void
+sim_resp_forbidden(struct sim_resp *r)
+{
+    sim_resp_body(r, 403, "text/plain", "Forbidden", 9);
+    sim_resp_header(r, "Cache-Control", "no-store");
+    sim_resp_header(r, "Pragma", "no-cache");
+    sim_resp_header(r, "Content-Security-Policy", "default-src 'self'");
+    sim_resp_header(r, "X-Content-Type-Options", "nosniff");
+    sim_resp_header(r, "X-XSS-Protection", "1; mode=block");
+    sim_resp_header(r, "Strict-Transport-Security",
+                    "max-age=31536000; includeSubDomains");
+}
+
+int
+sim_query_get(const char *query, const char *name, char *buf, size_t len)
+{
+    size_t nlen = strlen(name);
+    const char *p = query;
+
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, '&');
+        size_t seg = end != NULL ? (size_t)(end - p) : strlen(p);
+
+        if (seg > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            size_t vlen = seg - nlen - 1;
+
+            if (vlen >= len)
+                return -1;
+            memcpy(buf, p + nlen + 1, vlen);
+            buf[vlen] = '\0';
+            return 0;
+        }
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return -1;
+}
+
+static const struct {
+    enum lws_token_indexes token;
+    const char *method;
+} method_tokens[] = {
+    {WSI_TOKEN_GET_URI, "GET"},         {WSI_TOKEN_POST_URI, "POST"},
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || defined(LWS_HTTP_HEADERS_ALL)
+    {WSI_TOKEN_PUT_URI, "PUT"},         {WSI_TOKEN_DELETE_URI, "DELETE"},
+    {WSI_TOKEN_PATCH_URI, "PATCH"},
+#endif
+    {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+};
+
+static void
+hdr_copy(struct lws *wsi, char *buf, size_t len, enum lws_token_indexes t)
+{
+    buf[0] = '\0';
+    if (lws_hdr_total_length(wsi, t) > 0 &&
+        lws_hdr_copy(wsi, buf, (int)len, t) < 0)
+        buf[0] = '\0';
+}
+
+static sim_http_handler
+handler_for(const struct sim_host_rt *h)
+{
+    switch (h->def->service) {
+    case SSE_SVC_API:
+        return svc_api_handle;
+    case SSE_SVC_EST:
+        return svc_est_handle;
+    case SSE_SVC_DEX:
+        return svc_dex_handle;
+    default:
+        return svc_ws_host_handle;
+    }
+}
+
+/* The client certificate, when one was presented and verified. */
+static X509 *
+verified_peer(struct lws *wsi)
+{
+    SSL *ssl = lws_get_ssl(wsi);
+    X509 *cert;
+
+    if (ssl == NULL)
+        return NULL;
+    cert = SSL_get0_peer_certificate(ssl);
+    if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+        return NULL;
+    return cert;
+}
+
+static void
+dispatch(struct lws *wsi, struct http_ex *ex)
+{
+    struct sim_host_rt *h = sim_host_of(wsi);
+    struct sim_req req = {
+        .sim = h->sim,
+        .host = h,
+        .conn = sim_conn_of(wsi),
+        .method = ex->method,
+        .path = ex->path,
+        .query = ex->query,
+        .content_type = ex->content_type,
+        .authorization = ex->authorization,
+        .body = ex->body != NULL ? ex->body : (const unsigned char *)"",
+        .body_len = ex->body_len,
+        .peer_cert = verified_peer(wsi),
+        .peer = ex->peer,
+    };
+
+    if (ex->too_big)
+        sim_resp_error(&ex->resp, 413, "payload_too_large",
+                       "request body over the limit");
+    else
+        handler_for(h)(&req, &ex->resp);
+    if (ex->resp.body == NULL)
+        sim_resp_body(&ex->resp, ex->resp.status ? ex->resp.status : 500,
+                      "text/plain", "", 0);
+    sim_note(h, req.conn, "http", "request", ex->resp.status, "%s %s%s%s",
+             ex->method, ex->path, ex->query[0] ? "?" : "", ex->query);
+    ex->phase = EX_HEADERS;
+    lws_callback_on_writable(wsi);
+}
+
+static int
+on_request(struct lws *wsi, struct http_pss *pss, const char *uri)
+{
+    struct http_ex *ex;
+    char clen[32];
+
+    ex_free(pss);
+    ex = calloc(1, sizeof(*ex));
+    if (ex == NULL)
+        return -1;
+    pss->ex = ex;
+    for (size_t i = 0; i < sizeof(method_tokens) / sizeof(method_tokens[0]);
+         i++) {
+        if (lws_hdr_total_length(wsi, method_tokens[i].token) > 0) {
+            snprintf(ex->method, sizeof(ex->method), "%s",
+                     method_tokens[i].method);
+            break;
+        }
+    }
+    snprintf(ex->path, sizeof(ex->path), "%s", uri);
+    hdr_copy(wsi, ex->query, sizeof(ex->query), WSI_TOKEN_HTTP_URI_ARGS);
+    hdr_copy(wsi, ex->content_type, sizeof(ex->content_type),
+             WSI_TOKEN_HTTP_CONTENT_TYPE);
+    hdr_copy(wsi, ex->authorization, sizeof(ex->authorization),
+             WSI_TOKEN_HTTP_AUTHORIZATION);
+    hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    lws_get_peer_simple(wsi, ex->peer, sizeof(ex->peer));
+    if (ex->method[0] == '\0')
+        snprintf(ex->method, sizeof(ex->method), "OTHER");
+
+    /* A body follows when a length or chunked encoding says so. */
+    if ((clen[0] != '\0' && strcmp(clen, "0") != 0) ||
+        lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        ex->phase = EX_READING;
+        return 0;
+    }
+    dispatch(wsi, ex);
+    return 0;
+}
+
+static void
+on_body(struct http_ex *ex, const void *in, size_t len)
+{
+    if (ex->too_big || len == 0)
+        return;
+    if (ex->body_len + len > SIM_HTTP_MAX_BODY) {
+        ex->too_big = 1;
+        return;
+    }
+    if (ex->body_len + len + 1 > ex->body_cap) {
+        size_t cap = ex->body_cap ? ex->body_cap * 2 : 4096;
+        unsigned char *nb;
+
+        while (cap < ex->body_len + len + 1)
+            cap *= 2;
+        nb = realloc(ex->body, cap);
+        if (nb == NULL) {
+            ex->too_big = 1;
+            return;
+        }
+        ex->body = nb;
+        ex->body_cap = cap;
+    }
+    memcpy(ex->body + ex->body_len, in, len);
+    ex->body_len += len;
+    ex->body[ex->body_len] = '\0';
+}
+
+static int
+write_headers(struct lws *wsi, struct http_ex *ex)
+{
+    unsigned char buf[LWS_PRE + 4096];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    struct sim_resp *r = &ex->resp;
+    char date[64];
+    time_t now = sim_now(sim_host_of(wsi)->sim);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (lws_add_http_header_status(wsi, (unsigned)r->status, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_DATE,
+                                     (unsigned char *)date, (int)strlen(date),
+                                     &p, end))
+        return -1;
+    if (r->content_type[0] != '\0' &&
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                     (unsigned char *)r->content_type,
+                                     (int)strlen(r->content_type), &p, end))
+        return -1;
+    if (lws_add_http_header_content_length(wsi, r->body_len, &p, end))
+        return -1;
+    for (int i = 0; i < r->nheaders; i++) {
+        const struct sim_resp_header *h = &r->headers[i];
+
+        if (lws_add_http_header_by_name(wsi, (unsigned char *)h->name,
+                                        (unsigned char *)h->value,
+                                        (int)strlen(h->value), &p, end))
+            return -1;
+    }
+    if (lws_finalize_http_header(wsi, &p, end))
+        return -1;
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
+        return -1;
+    ex->phase = EX_BODY;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int
+on_writable(struct lws *wsi, struct http_pss *pss)
+{
+    struct http_ex *ex = pss->ex;
+
+    if (ex == NULL || ex->phase == EX_READING)
+        return 0;
+    if (ex->phase == EX_HEADERS)
+        return write_headers(wsi, ex);
+    if (ex->resp.body_len > 0 &&
+        lws_write(wsi, ex->resp.body, ex->resp.body_len, LWS_WRITE_HTTP_FINAL) <
+            0)
+        return -1;
+    ex_free(pss);
+    /* Keep-alive: ready for the next request, or close when lws says so. */
+    if (lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
+/* OpenSSL's verdict on a client certificate, logged with its reason. */
+static int
+on_client_cert(X509_STORE_CTX *store, SSL *ssl, int preverify_ok)
+{
+    const char *sni =
+        ssl != NULL ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+    X509 *cert = X509_STORE_CTX_get_current_cert(store);
+    char subject[256] = "-";
+    int err = X509_STORE_CTX_get_error(store);
+
+    if (preverify_ok)
+        return 0;
+    if (cert != NULL)
+        X509_NAME_oneline(X509_get_subject_name(cert), subject,
+                          sizeof(subject));
+    sse_log(SSE_LOG_WARN, NULL,
+            "client certificate refused host=%s subject=\"%s\" cause=\"%s\"",
+            sni != NULL ? sni : "-", subject,
+            X509_verify_cert_error_string(err));
+    return 1;
+}
+
+int
+sim_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                  void *in, size_t len)
+{
+    struct http_pss *pss = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+        return on_client_cert(user, in, (int)len);
+    case LWS_CALLBACK_HTTP:
+        return on_request(wsi, pss, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        if (pss->ex != NULL)
+            on_body(pss->ex, in, len);
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (pss->ex != NULL && pss->ex->phase == EX_READING)
+            dispatch(wsi, pss->ex);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return on_writable(wsi, pss);
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        ex_free(pss);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
