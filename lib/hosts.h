@@ -10,11 +10,11 @@
 #include <stddef.h>
 
 enum sse_service {
-    SSE_SVC_API = 0,    /* api-sse: tokens, regions, registration */
-    SSE_SVC_EST,        /* est: RFC 7030 enrolment */
-    SSE_SVC_MX,         /* mx01: messaging WebSocket */
-    SSE_SVC_DEX,        /* dex: data exchange (file upload) */
-    SSE_SVC_INGEST,     /* eventing-ingest: event WebSocket */
+    SSE_SVC_API = 0, /* api-sse: tokens, regions, registration */
+    SSE_SVC_EST,     /* est: RFC 7030 enrolment */
+    SSE_SVC_MX,      /* mx01: messaging WebSocket */
+    SSE_SVC_DEX,     /* dex: data exchange (file upload) */
+    SSE_SVC_INGEST,  /* eventing-ingest: event WebSocket */
     SSE_SVC_COUNT,
 };
 

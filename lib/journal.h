@@ -13,14 +13,14 @@ struct sse_journal;
 
 struct sse_journal_entry {
     uint64_t id;
-    int64_t time_ns;      /* wall clock, real (not the cloud's offset) */
-    uint64_t conn;        /* connection id, 0 for none */
-    char host[64];        /* emulated host name, or a local part */
+    int64_t time_ns; /* wall clock, real (not the cloud's offset) */
+    uint64_t conn;   /* connection id, 0 for none */
+    char host[64];   /* emulated host name, or a local part */
     char region[8];
-    char layer[8];        /* "tcp", "tls", "http", "ws", "admin" */
-    char event[24];       /* "accept", "handshake", "request", "close"... */
-    int status;           /* HTTP status or close code, 0 for none */
-    char detail[160];     /* method and path, reason, ... */
+    char layer[8];    /* "tcp", "tls", "http", "ws", "admin" */
+    char event[24];   /* "accept", "handshake", "request", "close"... */
+    int status;       /* HTTP status or close code, 0 for none */
+    char detail[160]; /* method and path, reason, ... */
 };
 
 struct sse_journal *sse_journal_new(size_t capacity);
