@@ -57,5 +57,9 @@ size_t sse_ledger_epochs(const struct sse_ledger *l,
 /* Compare with a producer's report: it sent seqs 1..sent of epoch. */
 void sse_ledger_check(const struct sse_ledger *l, uint64_t epoch,
                       uint64_t sent, struct sse_ledger_check *out);
+/* How many epochs the ledger holds (sizes sse_ledger_epochs' out). */
+size_t sse_ledger_epoch_count(const struct sse_ledger *l);
+/* How many chunks of per-seq counters are allocated, over all epochs. */
+size_t sse_ledger_chunks(const struct sse_ledger *l);
 
 #endif
