@@ -134,9 +134,13 @@ tls_info(const SSL *ssl, int where, int ret)
                  SSL_get_cipher_name(ssl), peer != NULL ? "yes" : "no");
     } else if ((where & SSL_CB_ALERT) && (where & SSL_CB_WRITE) &&
                (ret & 0xff) != SSL_AD_CLOSE_NOTIFY) {
+        /* OpenSSL 3.0 has no name for TLS 1.3's certificate_required. */
+        const char *desc = (ret & 0xff) == 116
+                               ? "certificate required"
+                               : SSL_alert_desc_string_long(ret);
+
         sim_note(slot->host, slot->conn, "tls", "alert", 0, "sent %s: %s",
-                 SSL_alert_type_string_long(ret),
-                 SSL_alert_desc_string_long(ret));
+                 SSL_alert_type_string_long(ret), desc);
     }
 }
 
@@ -301,9 +305,13 @@ start_host(struct sim *s, const struct sse_host *def,
     if (h->listen_fd < 0)
         return -1;
 
-    snprintf(cert, sizeof(cert), "%s/hosts/%s.pem", s->certs_dir, def->name);
-    snprintf(key, sizeof(key), "%s/hosts/%s.key", s->certs_dir, def->name);
-    snprintf(trust, sizeof(trust), "%s/ca/device-trust.pem", s->certs_dir);
+    if (pki_leaf_paths(s->pki, def->name, PKI_LEAF_OK, cert, key,
+                       sizeof(cert)) != 0) {
+        sse_error("%s: no certificate path", def->name);
+        close(h->listen_fd);
+        return -1;
+    }
+    snprintf(trust, sizeof(trust), "%s", pki_device_trust_path(s->pki));
 
     memset(&info, 0, sizeof(info));
     info.vhost_name = def->name;
