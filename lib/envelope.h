@@ -63,13 +63,22 @@ enum sse_codec_err {
 const char *sse_codec_strerror(int err);
 /* "INTRUSION", "CONNECTION_HIGH", ...; "UNKNOWN" otherwise. */
 const char *sse_event_type_name(unsigned type);
-/* Accepts the FDM names and the short ones ("intrusion", "si", "file"). */
+/*
+ * Accepts the FDM names and the short ones ("intrusion", "si", "file",
+ * "connection"), without case; SSE_CODEC_TYPE when the name is unknown.
+ */
 int sse_event_type_parse(const char *name);
 
 void sse_envelope_encode(const struct sse_envelope *env,
                          uint8_t out[SSE_ENV_SIZE]);
+/*
+ * Decodes the first SSE_ENV_SIZE bytes of buf; a caller that holds a whole
+ * ZeroMQ frame checks that len is exactly SSE_ENV_SIZE.
+ */
 int sse_envelope_decode(const uint8_t *buf, size_t len,
                         struct sse_envelope *env);
+/* Room for the longest event id and its NUL. */
+#define SSE_EVENT_ID_MAX 42
 /* "<epoch>-<seq>" into buf; returns buf. */
 char *sse_event_id(const struct sse_envelope *env, char *buf, size_t len);
 
@@ -83,7 +92,11 @@ struct sse_batch_writer {
 
 void sse_batch_begin(struct sse_batch_writer *w, uint8_t *buf, size_t cap,
                      uint64_t batch_seq);
-/* SSE_CODEC_OK, or SSE_CODEC_SHORT when the record does not fit. */
+/*
+ * SSE_CODEC_OK, or SSE_CODEC_SHORT when the record does not fit (finish and
+ * send the batch, then add it to the next), or SSE_CODEC_TOO_BIG when the
+ * payload exceeds SSE_EVENT_MAX_PAYLOAD and fits no batch.
+ */
 int sse_batch_add(struct sse_batch_writer *w, const struct sse_envelope *env,
                   const void *payload, uint32_t payload_len);
 /* Patch the count into the header; returns the frame length. */
