@@ -111,11 +111,13 @@ sclient >"$RUN/sclient-nocert.txt"
 if grep -q '^HTTP/1.1' "$RUN/sclient-nocert.txt"; then
     die "eventing-ingest answered without a client certificate"
 fi
-echo "  without a client certificate: refused ($(grep -m1 -oE 'alert [a-z ]+|certificate required' "$RUN/sclient-nocert.txt" || echo 'no answer'))"
+why=$(grep -oE 'alert [a-z ]+' "$RUN/sclient-nocert.txt" | head -n 1)
+echo "  without a client certificate: refused (${why:-no answer})"
 sclient -cert "$RUN/device-chain.pem" -key "$RUN/device.key" \
     >"$RUN/sclient-cert.txt"
 echo "  with the enrolled certificate:"
-grep -E 'Verify return code|^HTTP/1.1' "$RUN/sclient-cert.txt" | sed 's/^/    /'
+grep -m1 -E '^HTTP/1.1' "$RUN/sclient-cert.txt" | sed 's/^/    /'
+grep -m1 -E 'Verify return code' "$RUN/sclient-cert.txt" | sed 's/^ */    /'
 grep -E '^ *[0-9] s:' "$RUN/sclient-cert.txt" | sed 's/^/    /'
 grep -q 'Verify return code: 0 (ok)' "$RUN/sclient-cert.txt" ||
     die "s_client did not verify"
@@ -126,7 +128,7 @@ say "6. EventHandler stand-in pushes events over ZeroMQ"
 ehpid=$!
 PIDS="$PIDS $ehpid"
 "$BIN/zmq-pull-probe" --connect "ipc://$RUN/eh/ngfw/var/sf/run/EventHandler_SSEConnector.sock" \
-    --timeout-s 60 --until-report "$RUN/eh-report.json" >"$RUN/probe.json" 2>"$RUN/probe.log"
+    --timeout-ms 60000 --idle-ms 3000 >"$RUN/probe.json" 2>"$RUN/probe.log"
 wait "$ehpid"
 echo "  EventHandler reports: $(cat "$RUN/eh.out")"
 echo "  a ZeroMQ PULL peer received: $(cat "$RUN/probe.json")"
