@@ -7,6 +7,7 @@
 
 int cmd_serve(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
+int cmd_fmc(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -15,6 +16,7 @@ static const struct {
 } commands[] = {
     {"serve", cmd_serve, "serve every emulated host of every region"},
     {"certs", cmd_certs, "make or check the private CA and host leaves"},
+    {"fmc", cmd_fmc, "play the FMC: token, context, activation, wait"},
 };
 
 static void

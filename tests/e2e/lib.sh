@@ -85,3 +85,59 @@ curl_host() {
 admin_get() {
     curl -sS --max-time 30 "http://127.0.0.1:$(port_of admin)$1"
 }
+
+# write_host_map FILE: a connect-to line for every emulated host.
+write_host_map() {
+    grep '"host"' "$T/ports" | grep -v '"service":"admin"' |
+        sed 's/.*"host":"\([^"]*\)","port":\([0-9]*\).*/\1:443:127.0.0.1:\2/' \
+            >"$1"
+}
+
+# start_connector [settings lines...]: sse-connector under $T/root, trusting
+# the private root, reaching the cloud through the host map. Extra YAML
+# lines go under Globals.Contexts.Events. Sets CONNECTOR_PID, CAPI_PORT.
+start_connector() {
+    mkdir -p "$T/root/ngfw/etc/sf"
+    write_host_map "$T/root/ngfw/etc/sf/sse-hosts.map"
+    cp "$T/certs/connectorCA.pem" "$T/root/ngfw/etc/sf/connectorCA.pem"
+    cat >"$T/root/ngfw/etc/sf/connector.properties" <<PROPS
+registration_interval=180
+connector_port=0
+region_discovery_endpoint=https://api-sse.cisco.com/providers/sse/api/v1/regions
+PROPS
+    {
+        echo "Globals:"
+        echo "  time_scale: ${TIME_SCALE:-1}"
+        echo "  Log:"
+        echo "    log_type: file"
+        echo "    log_level: ${LOG_LEVEL:-info}"
+        echo "  Contexts:"
+        echo "    Events:"
+        for line in "$@"; do
+            echo "      $line"
+        done
+    } >"$T/root/ngfw/etc/sf/connector.yaml"
+    "$BIN/sse-connector" --root "$T/root" --ports-file "$T/cports" \
+        2>"$T/connector-stderr.log" &
+    CONNECTOR_PID=$!
+    PIDS="$PIDS $CONNECTOR_PID"
+    wait_for "connector ready" 60 grep -q '"ready":true' "$T/cports"
+    CAPI_PORT=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$T/cports" | head -n 1)
+    ln -sf "$T/root/ngfw/var/log/connector/connector.log" "$T/connector.log"
+}
+
+capi() {
+    curl -sS --max-time 30 "http://127.0.0.1:$CAPI_PORT$@"
+}
+
+connector_status() {
+    capi /v1/contexts/default/status | sed -n 's/.*"status":"\([A-Za-z]*\)".*/\1/p'
+}
+
+# start_eventhandler ARGS...: the stand-in bound under the connector's root.
+start_eventhandler() {
+    "$BIN/sse-eventhandler" --root "$T/root" --report "$T/eh-report.json" \
+        "$@" >"$T/eh.out" 2>"$T/eventhandler.log" &
+    EH_PID=$!
+    PIDS="$PIDS $EH_PID"
+}

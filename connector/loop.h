@@ -1,0 +1,18 @@
+/*
+ * loop.h: the connector's lws loop and the start and stop of its parts.
+ */
+#ifndef CONN_LOOP_H
+#define CONN_LOOP_H
+
+#include "state.h"
+
+/*
+ * Run until a stop is requested (signal, POST /v1/action?type=shutdown).
+ * ports_file: where to announce the local API's port, or NULL. Returns
+ * the process exit code.
+ */
+int conn_run(struct connector *c, const char *ports_file);
+/* Async-signal-safe: ask the loop to stop. */
+void conn_signal_stop(void);
+
+#endif

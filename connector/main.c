@@ -1,0 +1,188 @@
+/*
+ * main.c: sse-connector, the device side of SSE.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "clog.h"
+#include "config.h"
+#include "loop.h"
+#include "state.h"
+
+static void
+usage(FILE *to)
+{
+    fprintf(to,
+            "usage: sse-connector [--root DIR] [--check] [--ports-file F]\n"
+            "  --root DIR        where /ngfw/... paths live (default /)\n"
+            "  --properties F    connector.properties (default under root)\n"
+            "  --settings F      settings YAML (default under root)\n"
+            "  --check           read and validate the configuration, exit\n"
+            "  --ports-file F    write the local API's port there\n"
+            "  --log-stderr      log to stderr whatever log_type says\n");
+}
+
+/* mkdir -p for dir. */
+static int
+make_dirs(const char *dir)
+{
+    char path[PATH_MAX];
+    size_t n = strlen(dir);
+
+    if (n == 0 || n >= sizeof(path))
+        return -1;
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int
+setup_log(const struct conn_config *cfg, int to_stderr)
+{
+    int level = sse_log_level_parse(cfg->log_level);
+    enum sse_log_format fmt =
+        strcmp(cfg->log_format, "json") == 0 ? SSE_LOG_JSON : SSE_LOG_TEXT;
+    char dir[PATH_MAX];
+    char *slash;
+
+    if (level < 0)
+        level = SSE_LOG_INFO;
+    if (to_stderr || strcmp(cfg->log_type, "file") != 0) {
+        sse_log_setup(2, level, fmt);
+        return 0;
+    }
+    snprintf(dir, sizeof(dir), "%s", cfg->log_file_path);
+    slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        make_dirs(dir);
+    }
+    if (sse_log_open(cfg->log_file_path, level, fmt) != 0) {
+        fprintf(stderr, "sse-connector: cannot open log file %s: %s\n",
+                cfg->log_file_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+on_signal(int sig)
+{
+    conn_signal_stop();
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"root", required_argument, NULL, 'r'},
+        {"properties", required_argument, NULL, 'p'},
+        {"settings", required_argument, NULL, 's'},
+        {"check", no_argument, NULL, 'c'},
+        {"ports-file", required_argument, NULL, 'P'},
+        {"log-stderr", no_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static struct connector conn;
+    struct conn_config *cfg = &conn.cfg;
+    const char *root = "/", *props = NULL, *settings = NULL;
+    const char *ports_file = NULL;
+    int c, check = 0, to_stderr = 0, rc;
+    char err[512];
+    struct sigaction sa;
+
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            root = optarg;
+            break;
+        case 'p':
+            props = optarg;
+            break;
+        case 's':
+            settings = optarg;
+            break;
+        case 'c':
+            check = 1;
+            break;
+        case 'P':
+            ports_file = optarg;
+            break;
+        case 'l':
+            to_stderr = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sse-connector: unexpected argument \"%s\"\n",
+                argv[optind]);
+        return 2;
+    }
+    conn_config_defaults(cfg, root);
+    if (props != NULL)
+        snprintf(cfg->properties_path, sizeof(cfg->properties_path), "%s",
+                 props);
+    if (settings != NULL)
+        snprintf(cfg->settings_path, sizeof(cfg->settings_path), "%s",
+                 settings);
+    if (conn_config_load(cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sse-connector: %s\n", err);
+        return 2;
+    }
+    if (check) {
+        conn_config_dump(cfg, 1);
+        if (access(cfg->ca_file, R_OK) != 0)
+            fprintf(stdout, "warning: ca_file %s: %s\n", cfg->ca_file,
+                    strerror(errno));
+        printf("configuration OK\n");
+        return 0;
+    }
+    if (setup_log(cfg, to_stderr) != 0)
+        return 3;
+    for (unsigned i = 0; i < cfg->warning_count; i++)
+        cwarn("%s", cfg->warnings[i]);
+    if (make_dirs(cfg->data_dir) != 0) {
+        cerror("cannot create data_dir %s: %s", cfg->data_dir,
+               strerror(errno));
+        return 3;
+    }
+    if (!cfg->sink_validate_ssl)
+        cwarn("sink_validate_ssl is false: the eventing host's certificate "
+              "is NOT verified");
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (conn_init(&conn) != 0)
+        return 3;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rc = conn_run(&conn, ports_file);
+    conn_destroy(&conn);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,312 @@
+/*
+ * mx.c: the messaging client.
+ */
+#include "mx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "clog.h"
+#include "net.h"
+
+#define MX_QUEUE 8
+#define MX_BACKOFF_START_MS 1000
+#define MX_BACKOFF_MAX_MS 60000
+
+struct mx {
+    struct connector *c;
+    struct lws *wsi;
+    uint64_t gen;            /* identity generation wsi belongs to */
+    bool open;
+    lws_sorted_usec_list_t retry;
+    unsigned backoff_ms;
+    unsigned heartbeat_s;
+    char url[256];
+    char region[8];
+    char *queue[MX_QUEUE];
+    unsigned qhead, qlen;
+};
+
+size_t
+mx_session_size(void)
+{
+    return sizeof(int);
+}
+
+int
+mx_new(struct connector *c, struct mx **out)
+{
+    struct mx *m = calloc(1, sizeof(*m));
+
+    if (m == NULL)
+        return -1;
+    m->c = c;
+    m->backoff_ms = MX_BACKOFF_START_MS;
+    m->heartbeat_s = 30;
+    *out = m;
+    return 0;
+}
+
+static void
+queue_clear(struct mx *m)
+{
+    while (m->qlen > 0) {
+        free(m->queue[m->qhead]);
+        m->qhead = (m->qhead + 1) % MX_QUEUE;
+        m->qlen--;
+    }
+}
+
+void
+mx_free(struct mx *m)
+{
+    if (m == NULL)
+        return;
+    lws_sul_cancel(&m->retry);
+    queue_clear(m);
+    free(m);
+}
+
+static void
+send_json(struct mx *m, json_t *msg)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+
+    json_decref(msg);
+    if (text == NULL || m->wsi == NULL) {
+        free(text);
+        return;
+    }
+    if (m->qlen == MX_QUEUE) {
+        free(m->queue[m->qhead]);
+        m->qhead = (m->qhead + 1) % MX_QUEUE;
+        m->qlen--;
+    }
+    m->queue[(m->qhead + m->qlen) % MX_QUEUE] = text;
+    m->qlen++;
+    lws_callback_on_writable(m->wsi);
+}
+
+static void connect_now(struct mx *m);
+
+static void
+on_retry(lws_sorted_usec_list_t *sul)
+{
+    struct mx *m = lws_container_of(sul, struct mx, retry);
+
+    connect_now(m);
+}
+
+static void
+schedule_retry(struct mx *m)
+{
+    unsigned delay = conn_scaled_ms(&m->c->cfg, m->backoff_ms);
+
+    conn_ep_fail(m->c, EP_MX, delay, "%s", m->c->ep[EP_MX].last_error);
+    lws_sul_schedule(m->c->lws, 0, &m->retry, on_retry,
+                     (lws_usec_t)delay * 1000);
+    if (m->backoff_ms < MX_BACKOFF_MAX_MS)
+        m->backoff_ms *= 2;
+}
+
+static void
+connect_now(struct mx *m)
+{
+    struct connector *c = m->c;
+    char err[256];
+
+    pthread_mutex_lock(&c->lock);
+    if (!c->enrolled || c->stop) {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    m->gen = c->identity_gen;
+    snprintf(m->url, sizeof(m->url), "%s", c->id.mx_url);
+    snprintf(m->region, sizeof(m->region), "%s", c->id.region);
+    pthread_mutex_unlock(&c->lock);
+    conn_ep_host(c, EP_MX, m->url);
+    m->wsi = net_ws_connect(c, m->url, MX_PROTOCOL, err, sizeof(err));
+    if (m->wsi == NULL) {
+        cerror("messaging: %s (region %s): %s", m->url, m->region, err);
+        conn_ep_fail(c, EP_MX, 0, "%s", err);
+        schedule_retry(m);
+    }
+}
+
+void
+mx_on_wake(struct mx *m)
+{
+    struct connector *c = m->c;
+    bool enrolled;
+    uint64_t gen;
+
+    if (!c->cfg.messaging_enabled)
+        return;
+    pthread_mutex_lock(&c->lock);
+    enrolled = c->enrolled && !c->stop;
+    gen = c->identity_gen;
+    pthread_mutex_unlock(&c->lock);
+    if (m->wsi != NULL && (!enrolled || gen != m->gen)) {
+        /* Identity gone or replaced: this connection is stale. */
+        lws_set_timeout(m->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
+                        LWS_TO_KILL_ASYNC);
+        return;
+    }
+    if (m->wsi == NULL && enrolled && lws_dll2_is_detached(&m->retry.list)) {
+        m->backoff_ms = MX_BACKOFF_START_MS;
+        connect_now(m);
+    }
+}
+
+static void
+on_message(struct mx *m, const char *text, size_t len)
+{
+    json_error_t err;
+    json_t *msg = json_loadb(text, len, 0, &err);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+
+    if (type == NULL) {
+        cwarn("messaging: message without a type from %s", m->url);
+    } else if (strcmp(type, "welcome") == 0) {
+        json_int_t hb =
+            json_integer_value(json_object_get(msg, "heartbeat_interval"));
+
+        if (hb > 0 && hb < 86400)
+            m->heartbeat_s = (unsigned)hb;
+        lws_set_timer_usecs(
+            m->wsi,
+            (lws_usec_t)conn_scaled_ms(&m->c->cfg, m->heartbeat_s * 1000) *
+                1000);
+    } else if (strcmp(type, "command") == 0) {
+        const char *id = json_string_value(json_object_get(msg, "id"));
+        const char *cmd = json_string_value(json_object_get(msg, "command"));
+
+        cinfo("messaging: command %s (%s) from %s", cmd ? cmd : "-",
+              id ? id : "-", m->url);
+        send_json(m, json_pack("{s:s,s:s,s:s}", "type", "result", "id",
+                               id ? id : "", "status",
+                               cmd != NULL && strcmp(cmd, "refresh") == 0
+                                   ? "ok"
+                                   : "unsupported"));
+    } else if (strcmp(type, "heartbeat") != 0 && strcmp(type, "pong") != 0) {
+        cdebug("messaging: ignored message type %s", type);
+    }
+    json_decref(msg);
+}
+
+static void
+send_hello(struct mx *m)
+{
+    char device[64];
+
+    pthread_mutex_lock(&m->c->lock);
+    snprintf(device, sizeof(device), "%s", m->c->id.device_id);
+    pthread_mutex_unlock(&m->c->lock);
+    send_json(m, json_pack("{s:s,s:s,s:s}", "type", "hello", "device_id",
+                           device, "version", PROJECT_VERSION));
+}
+
+static int
+on_writable(struct mx *m, struct lws *wsi)
+{
+    char *text;
+    unsigned char *buf;
+    size_t n;
+    int rc;
+
+    if (m->qlen == 0)
+        return 0;
+    text = m->queue[m->qhead];
+    m->qhead = (m->qhead + 1) % MX_QUEUE;
+    m->qlen--;
+    n = strlen(text);
+    buf = malloc(LWS_PRE + n);
+    if (buf == NULL) {
+        free(text);
+        return -1;
+    }
+    memcpy(buf + LWS_PRE, text, n);
+    free(text);
+    rc = lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_TEXT);
+    free(buf);
+    if (rc < (int)n)
+        return -1;
+    if (m->qlen > 0)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static void
+lost(struct mx *m, const char *why)
+{
+    struct connector *c = m->c;
+
+    m->wsi = NULL;
+    queue_clear(m);
+    conn_ep_down(c, EP_MX);
+    if (conn_stopping(c))
+        return;
+    cerror("messaging connection to %s (region %s) lost: %s", m->url,
+           m->region, why);
+    conn_ep_fail(c, EP_MX, 0, "%s", why);
+    schedule_retry(m);
+}
+
+int
+mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+            void *in, size_t len)
+{
+    struct connector *c = lws_context_user(lws_get_context(wsi));
+    struct mx *m = c != NULL ? c->mx : NULL;
+    char why[200];
+
+    if (m == NULL)
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        m->open = true;
+        m->backoff_ms = MX_BACKOFF_START_MS;
+        conn_ep_ok(c, EP_MX);
+        cinfo("messaging connected to %s (region %s)", m->url, m->region);
+        send_hello(m);
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (!lws_frame_is_binary(wsi) && lws_is_first_fragment(wsi) &&
+            lws_is_final_fragment(wsi))
+            on_message(m, in, len);
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return on_writable(m, wsi);
+    case LWS_CALLBACK_TIMER: {
+        char ts[32];
+        time_t now = time(NULL);
+        struct tm tm;
+
+        gmtime_r(&now, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        send_json(m, json_pack("{s:s,s:s}", "type", "heartbeat", "ts", ts));
+        lws_set_timer_usecs(
+            wsi,
+            (lws_usec_t)conn_scaled_ms(&c->cfg, m->heartbeat_s * 1000) *
+                1000);
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        snprintf(why, sizeof(why), "%s",
+                 in != NULL ? (const char *)in : "connection failed");
+        if (wsi == m->wsi)
+            lost(m, why);
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        m->open = false;
+        if (wsi == m->wsi)
+            lost(m, "closed by peer");
+        return 0;
+    default:
+        return 0;
+    }
+}

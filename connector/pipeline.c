@@ -1,0 +1,684 @@
+/*
+ * pipeline.c: ZeroMQ in, batches out, acknowledgements back.
+ *
+ * Every event taken off ZeroMQ is copied once, into the open batch, and
+ * stays in memory until the ingest acknowledges its batch:
+ *
+ *   open  --seal-->  ready  --write-->  inflight  --ack-->  freed
+ *                      ^                    |
+ *                      +--- connection lost -+  (sent again, in order)
+ *
+ * Batch sequence numbers rise for the life of the process; the ingest
+ * acknowledges the highest one it stored, and TCP keeps them in order, so
+ * an ack frees every inflight batch up to it. When the bytes held pass
+ * queue_max_bytes the source stops reading and ZeroMQ's own high-water
+ * mark pushes back on EventHandler; it reads again below three quarters.
+ *
+ * All of it runs on the lws thread: no locks, counters are atomics.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+#include "clog.h"
+#include "envelope.h"
+#include "net.h"
+
+#define DRAIN_BUDGET 4096 /* messages per turn, then let the loop breathe */
+#define SINK_BACKOFF_START_MS 500
+#define SOURCE_BACKOFF_START_MS 500
+#define SOURCE_PROBE_IDLE_MS 5000
+
+struct batch {
+    struct batch *next;
+    uint64_t seq;
+    uint32_t count;
+    bool resent; /* written at least once before */
+    size_t len;  /* frame length */
+    size_t cap;
+    struct sse_batch_writer w;
+    uint8_t buf[]; /* LWS_PRE, then the frame */
+};
+
+struct bqueue {
+    struct batch *head, *tail;
+};
+
+struct pipeline {
+    struct connector *c;
+    struct lws_vhost *vhost;
+
+    /* source */
+    void *zctx;
+    void *zsock;
+    struct lws *zwsi;
+    bool paused;
+    bool source_up;
+    int last_probe_errno;
+    char ipc_path[PATH_MAX];
+    lws_sorted_usec_list_t drain_sul;
+    lws_sorted_usec_list_t probe_sul;
+    unsigned source_backoff_ms;
+    uint64_t received_at_probe;
+    uint64_t last_epoch, last_seq;
+
+    /* batches */
+    struct batch *open;
+    struct bqueue ready, inflight;
+    uint64_t next_batch_seq;
+    size_t held_bytes;
+    lws_sorted_usec_list_t linger_sul;
+
+    /* sink */
+    struct lws *sink;
+    bool sink_open;
+    uint64_t sink_gen;
+    char sink_url[256];
+    char region[8];
+    unsigned sink_backoff_ms;
+    lws_sorted_usec_list_t sink_sul;
+};
+
+size_t
+pipeline_session_size(void)
+{
+    return sizeof(int);
+}
+
+static void
+bq_push(struct bqueue *q, struct batch *b)
+{
+    b->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = b;
+    else
+        q->head = b;
+    q->tail = b;
+}
+
+static struct batch *
+bq_pop(struct bqueue *q)
+{
+    struct batch *b = q->head;
+
+    if (b != NULL) {
+        q->head = b->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        b->next = NULL;
+    }
+    return b;
+}
+
+/* Put all of src in front of dst, keeping order. */
+static void
+bq_prepend(struct bqueue *dst, struct bqueue *src)
+{
+    if (src->head == NULL)
+        return;
+    src->tail->next = dst->head;
+    if (dst->tail == NULL)
+        dst->tail = src->tail;
+    dst->head = src->head;
+    src->head = src->tail = NULL;
+}
+
+static void
+bq_free(struct bqueue *q)
+{
+    struct batch *b;
+
+    while ((b = bq_pop(q)) != NULL)
+        free(b);
+}
+
+static struct batch *
+batch_new(struct pipeline *p, size_t need)
+{
+    size_t cap = p->c->cfg.batch_max_bytes;
+    struct batch *b;
+
+    if (cap < need)
+        cap = need;
+    b = malloc(sizeof(*b) + LWS_PRE + cap);
+    if (b == NULL)
+        return NULL;
+    memset(b, 0, sizeof(*b));
+    b->cap = cap;
+    b->seq = ++p->next_batch_seq;
+    sse_batch_begin(&b->w, b->buf + LWS_PRE, cap, b->seq);
+    return b;
+}
+
+/* ---- sink ---------------------------------------------------------- */
+
+static void sink_connect(struct pipeline *p);
+
+static void
+on_sink_retry(lws_sorted_usec_list_t *sul)
+{
+    sink_connect(lws_container_of(sul, struct pipeline, sink_sul));
+}
+
+static void
+sink_schedule_retry(struct pipeline *p, const char *why)
+{
+    const struct conn_config *cfg = &p->c->cfg;
+    unsigned delay = conn_scaled_ms(cfg, p->sink_backoff_ms);
+
+    conn_ep_fail(p->c, EP_INGEST, delay, "%s", why);
+    lws_sul_schedule(p->c->lws, 0, &p->sink_sul, on_sink_retry,
+                     (lws_usec_t)delay * 1000);
+    p->sink_backoff_ms *= 2;
+    if (p->sink_backoff_ms > cfg->sink_backoff_max_ms)
+        p->sink_backoff_ms = cfg->sink_backoff_max_ms;
+    if (p->sink_backoff_ms == 0)
+        p->sink_backoff_ms = SINK_BACKOFF_START_MS;
+}
+
+static void
+sink_connect(struct pipeline *p)
+{
+    struct connector *c = p->c;
+    char err[256];
+
+    pthread_mutex_lock(&c->lock);
+    if (!c->enrolled || c->stop) {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    p->sink_gen = c->identity_gen;
+    snprintf(p->sink_url, sizeof(p->sink_url), "%s", c->id.ingest_url);
+    snprintf(p->region, sizeof(p->region), "%s", c->id.region);
+    pthread_mutex_unlock(&c->lock);
+    conn_ep_host(c, EP_INGEST, p->sink_url);
+    p->sink = net_ws_connect(c, p->sink_url, PIPELINE_SINK_PROTOCOL, err,
+                             sizeof(err));
+    if (p->sink == NULL) {
+        cerror("eventing: %s (region %s): %s", p->sink_url, p->region, err);
+        sink_schedule_retry(p, err);
+    }
+}
+
+static void
+sink_lost(struct pipeline *p, const char *why)
+{
+    size_t n = 0;
+
+    for (struct batch *b = p->inflight.head; b != NULL; b = b->next)
+        n += b->count;
+    p->sink = NULL;
+    p->sink_open = false;
+    /* Unacknowledged batches go out again, first, in their order. */
+    bq_prepend(&p->ready, &p->inflight);
+    conn_ep_down(p->c, EP_INGEST);
+    if (conn_stopping(p->c))
+        return;
+    cerror("eventing connection to %s (region %s) lost: %s; %zu events "
+           "unacknowledged will be sent again",
+           p->sink_url, p->region, why, n);
+    sink_schedule_retry(p, why);
+}
+
+static void
+request_write(struct pipeline *p)
+{
+    if (p->sink != NULL && p->sink_open && p->ready.head != NULL)
+        lws_callback_on_writable(p->sink);
+}
+
+static int
+sink_write(struct pipeline *p, struct lws *wsi)
+{
+    struct batch *b = bq_pop(&p->ready);
+    int n;
+
+    if (b == NULL)
+        return 0;
+    n = lws_write(wsi, b->buf + LWS_PRE, b->len, LWS_WRITE_BINARY);
+    if (n < (int)b->len) {
+        /* The socket failed: the batch stays ours, first in line. */
+        struct bqueue one = {b, b};
+
+        bq_prepend(&p->ready, &one);
+        return -1;
+    }
+    atomic_fetch_add(&p->c->count.forwarded, b->count);
+    if (b->resent)
+        atomic_fetch_add(&p->c->count.resent, b->count);
+    b->resent = true;
+    bq_push(&p->inflight, b);
+    request_write(p);
+    return 0;
+}
+
+static void source_drain(struct pipeline *p);
+
+static void
+sink_ack(struct pipeline *p, const char *text, size_t len)
+{
+    json_error_t err;
+    json_t *msg = json_loadb(text, len, 0, &err);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    json_t *seqv = json_object_get(msg, "seq");
+    uint64_t seq;
+    struct batch *b;
+
+    if (type == NULL || strcmp(type, "ack") != 0 ||
+        !json_is_integer(seqv)) {
+        if (type == NULL || strcmp(type, "pong") != 0)
+            cwarn("eventing: unexpected message from %s: %.80s",
+                  p->sink_url, text);
+        json_decref(msg);
+        return;
+    }
+    seq = (uint64_t)json_integer_value(seqv);
+    json_decref(msg);
+    while ((b = p->inflight.head) != NULL && b->seq <= seq) {
+        bq_pop(&p->inflight);
+        atomic_fetch_add(&p->c->count.acked, b->count);
+        atomic_fetch_sub(&p->c->count.held, b->count);
+        p->held_bytes -= b->len;
+        free(b);
+    }
+    if (p->paused && p->held_bytes < p->c->cfg.queue_max_bytes / 4 * 3) {
+        p->paused = false;
+        cinfo("eventing: backlog down to %zu bytes, reading events again",
+              p->held_bytes);
+        source_drain(p);
+    }
+}
+
+/* ---- batches ------------------------------------------------------- */
+
+static void
+seal(struct pipeline *p)
+{
+    struct batch *b = p->open;
+
+    if (b == NULL || b->count == 0)
+        return;
+    p->open = NULL;
+    lws_sul_cancel(&p->linger_sul);
+    b->len = sse_batch_finish(&b->w);
+    p->held_bytes += b->len;
+    bq_push(&p->ready, b);
+    request_write(p);
+}
+
+static void
+on_linger(lws_sorted_usec_list_t *sul)
+{
+    seal(lws_container_of(sul, struct pipeline, linger_sul));
+}
+
+/* Copy one event into the open batch; -1 when memory ran out. */
+static int
+add_event(struct pipeline *p, const struct sse_envelope *env,
+          const void *payload, size_t len)
+{
+    const struct conn_config *cfg = &p->c->cfg;
+    size_t need = SSE_BATCH_HDR_SIZE + SSE_BATCH_REC_HDR + len;
+
+    if (p->open != NULL &&
+        sse_batch_add(&p->open->w, env, payload, (uint32_t)len) ==
+            SSE_CODEC_OK) {
+        p->open->count++;
+    } else {
+        seal(p);
+        p->open = batch_new(p, need);
+        if (p->open == NULL)
+            return -1;
+        if (sse_batch_add(&p->open->w, env, payload, (uint32_t)len) !=
+            SSE_CODEC_OK)
+            return -1;
+        p->open->count = 1;
+        lws_sul_schedule(p->c->lws, 0, &p->linger_sul, on_linger,
+                         (lws_usec_t)conn_scaled_ms(cfg,
+                                                    cfg->batch_linger_ms) *
+                             1000);
+    }
+    atomic_fetch_add(&p->c->count.received, 1);
+    atomic_fetch_add(&p->c->count.held, 1);
+    if (p->open->count >= cfg->batch_max_events ||
+        p->open->w.len >= cfg->batch_max_bytes)
+        seal(p);
+    return 0;
+}
+
+/* ---- source -------------------------------------------------------- */
+
+static void
+note_sequence(struct pipeline *p, const struct sse_envelope *env)
+{
+    if (env->epoch != p->last_epoch) {
+        p->last_epoch = env->epoch;
+        p->last_seq = env->seq;
+        return;
+    }
+    if (env->seq > p->last_seq + 1)
+        atomic_fetch_add(&p->c->count.gaps, env->seq - p->last_seq - 1);
+    if (env->seq > p->last_seq)
+        p->last_seq = env->seq;
+}
+
+/* One two-frame message; 1 taken, 0 nothing waiting, -1 fatal. */
+static int
+take_one(struct pipeline *p)
+{
+    zmq_msg_t env_msg, body;
+    struct sse_envelope env;
+    int more, rc = 1;
+    size_t more_len = sizeof(more);
+
+    zmq_msg_init(&env_msg);
+    if (zmq_msg_recv(&env_msg, p->zsock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&env_msg);
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    }
+    zmq_msg_init(&body);
+    more = zmq_msg_more(&env_msg);
+    if (!more) {
+        atomic_fetch_add(&p->c->count.bad, 1);
+        cwarn("events: a one-frame message from %s dropped", p->ipc_path);
+        goto out;
+    }
+    /* The rest of the message arrives with its first frame. */
+    if (zmq_msg_recv(&body, p->zsock, ZMQ_DONTWAIT) < 0)
+        goto out;
+    zmq_getsockopt(p->zsock, ZMQ_RCVMORE, &more, &more_len);
+    if (more) {
+        /* Drain the extra frames: the message is malformed whole. */
+        zmq_msg_t extra;
+
+        do {
+            zmq_msg_init(&extra);
+            zmq_msg_recv(&extra, p->zsock, ZMQ_DONTWAIT);
+            more = zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+        } while (more);
+        atomic_fetch_add(&p->c->count.bad, 1);
+        cwarn("events: a message of more than two frames dropped");
+        goto out;
+    }
+    if (zmq_msg_size(&env_msg) != SSE_ENV_SIZE ||
+        sse_envelope_decode(zmq_msg_data(&env_msg), SSE_ENV_SIZE, &env) !=
+            SSE_CODEC_OK ||
+        zmq_msg_size(&body) > SSE_EVENT_MAX_PAYLOAD) {
+        atomic_fetch_add(&p->c->count.bad, 1);
+        cwarn("events: malformed envelope (%zu bytes) or payload (%zu "
+              "bytes) dropped",
+              zmq_msg_size(&env_msg), zmq_msg_size(&body));
+        goto out;
+    }
+    note_sequence(p, &env);
+    if (add_event(p, &env, zmq_msg_data(&body), zmq_msg_size(&body)) != 0)
+        rc = -1;
+out:
+    zmq_msg_close(&body);
+    zmq_msg_close(&env_msg);
+    return rc;
+}
+
+static void
+on_drain(lws_sorted_usec_list_t *sul)
+{
+    source_drain(lws_container_of(sul, struct pipeline, drain_sul));
+}
+
+/*
+ * ZMQ_FD only says "something changed": read until ZeroMQ has nothing, or
+ * until the budget is spent (then come back on the next turn).
+ */
+static void
+source_drain(struct pipeline *p)
+{
+    int n;
+
+    if (p->zsock == NULL)
+        return;
+    for (n = 0; n < DRAIN_BUDGET; n++) {
+        int rc;
+
+        if (p->held_bytes >= p->c->cfg.queue_max_bytes) {
+            if (!p->paused)
+                cwarn("eventing: %zu bytes unacknowledged, pausing reads "
+                      "from %s",
+                      p->held_bytes, p->ipc_path);
+            p->paused = true;
+            return;
+        }
+        rc = take_one(p);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            cerror("events: cannot read from %s: %s", p->ipc_path,
+                   zmq_strerror(errno));
+            break;
+        }
+    }
+    if (n > 0 && !p->source_up) {
+        p->source_up = true;
+        p->last_probe_errno = 0;
+        conn_ep_ok(p->c, EP_EVENTHANDLER);
+        cinfo("events: receiving from %s", p->ipc_path);
+    }
+    if (n == DRAIN_BUDGET)
+        lws_sul_schedule(p->c->lws, 0, &p->drain_sul, on_drain, 1);
+}
+
+/*
+ * libzmq retries a missing ipc path silently; a plain connect(2) says why
+ * (DESIGN §6), in the words of the seed document.
+ */
+static void
+on_probe(lws_sorted_usec_list_t *sul)
+{
+    struct pipeline *p = lws_container_of(sul, struct pipeline, probe_sul);
+    const struct conn_config *cfg = &p->c->cfg;
+    uint64_t received = atomic_load(&p->c->count.received);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd, err = 0;
+    unsigned next;
+
+    if (received != p->received_at_probe) {
+        /* Events flow: nothing to learn from a probe. */
+        p->received_at_probe = received;
+        lws_sul_schedule(p->c->lws, 0, &p->probe_sul, on_probe,
+                         (lws_usec_t)conn_scaled_ms(cfg,
+                                                    SOURCE_PROBE_IDLE_MS) *
+                             1000);
+        return;
+    }
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", p->ipc_path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+        err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (err != 0) {
+        if (err != p->last_probe_errno)
+            cerror("events: dial unix %s: connect: %s", p->ipc_path,
+                   strerror(err));
+        p->last_probe_errno = err;
+        p->source_up = false;
+        conn_ep_fail(p->c, EP_EVENTHANDLER, 0, "dial unix %s: connect: %s",
+                     p->ipc_path, strerror(err));
+        next = p->source_backoff_ms;
+        p->source_backoff_ms *= 2;
+        if (p->source_backoff_ms > cfg->source_zeromq_backoff_max_ms)
+            p->source_backoff_ms = cfg->source_zeromq_backoff_max_ms;
+    } else {
+        if (p->last_probe_errno != 0)
+            cinfo("events: %s is listening again", p->ipc_path);
+        p->last_probe_errno = 0;
+        p->source_backoff_ms = SOURCE_BACKOFF_START_MS;
+        next = SOURCE_PROBE_IDLE_MS;
+    }
+    lws_sul_schedule(p->c->lws, 0, &p->probe_sul, on_probe,
+                     (lws_usec_t)conn_scaled_ms(cfg, next) * 1000);
+}
+
+int
+pipeline_new(struct connector *c, struct pipeline **out)
+{
+    struct pipeline *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return -1;
+    p->c = c;
+    p->sink_backoff_ms = SINK_BACKOFF_START_MS;
+    p->source_backoff_ms = SOURCE_BACKOFF_START_MS;
+    *out = p;
+    return 0;
+}
+
+int
+pipeline_attach(struct pipeline *p, struct lws_vhost *vhost)
+{
+    const char *uri = p->c->cfg.events_uri;
+    lws_sock_file_fd_type fd;
+    size_t fdlen = sizeof(fd.filefd);
+    int hwm = 10000, linger = 0;
+
+    p->vhost = vhost;
+    if (strncmp(uri, "ipc://", 6) == 0)
+        snprintf(p->ipc_path, sizeof(p->ipc_path), "%s", uri + 6);
+    else
+        snprintf(p->ipc_path, sizeof(p->ipc_path), "%s", uri);
+    if (strlen(p->ipc_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        cerror("events: ipc path %s is longer than a unix socket allows "
+               "(107 bytes)",
+               p->ipc_path);
+        return -1;
+    }
+    conn_ep_host(p->c, EP_EVENTHANDLER, p->ipc_path);
+    p->zctx = zmq_ctx_new();
+    p->zsock = p->zctx != NULL ? zmq_socket(p->zctx, ZMQ_PULL) : NULL;
+    if (p->zsock == NULL) {
+        cerror("events: cannot make a ZeroMQ socket: %s",
+               zmq_strerror(errno));
+        return -1;
+    }
+    zmq_setsockopt(p->zsock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(p->zsock, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_connect(p->zsock, uri) != 0 ||
+        zmq_getsockopt(p->zsock, ZMQ_FD, &fd.filefd, &fdlen) != 0) {
+        cerror("events: cannot connect to %s: %s", uri, zmq_strerror(errno));
+        return -1;
+    }
+    p->zwsi = lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
+                                         PIPELINE_SOURCE_PROTOCOL, NULL);
+    if (p->zwsi == NULL) {
+        cerror("events: cannot watch the ZeroMQ socket");
+        return -1;
+    }
+    lws_sul_schedule(p->c->lws, 0, &p->probe_sul, on_probe, 1);
+    return 0;
+}
+
+void
+pipeline_on_wake(struct pipeline *p)
+{
+    struct connector *c = p->c;
+    bool enrolled;
+    uint64_t gen;
+
+    pthread_mutex_lock(&c->lock);
+    enrolled = c->enrolled && !c->stop;
+    gen = c->identity_gen;
+    pthread_mutex_unlock(&c->lock);
+    if (p->sink != NULL && (!enrolled || gen != p->sink_gen)) {
+        lws_set_timeout(p->sink, PENDING_TIMEOUT_KILLED_BY_PARENT,
+                        LWS_TO_KILL_ASYNC);
+        return;
+    }
+    if (p->sink == NULL && enrolled && lws_dll2_is_detached(&p->sink_sul.list)) {
+        p->sink_backoff_ms = SINK_BACKOFF_START_MS;
+        sink_connect(p);
+    }
+    /* A wake-up may hide a ZeroMQ edge: look. */
+    if (!p->paused)
+        source_drain(p);
+}
+
+int
+pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                  void *user, void *in, size_t len)
+{
+    struct connector *c = lws_context_user(lws_get_context(wsi));
+    struct pipeline *p = c != NULL ? c->pipeline : NULL;
+    char why[200];
+
+    if (p == NULL)
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        if (!p->paused)
+            source_drain(p);
+        return 0;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        p->zwsi = NULL;
+        return 0;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (wsi != p->sink)
+            return 0;
+        p->sink_open = true;
+        p->sink_backoff_ms = SINK_BACKOFF_START_MS;
+        conn_ep_ok(c, EP_INGEST);
+        cinfo("eventing connected to %s (region %s)", p->sink_url,
+              p->region);
+        request_write(p);
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        if (wsi != p->sink)
+            return 0;
+        return sink_write(p, wsi);
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (wsi == p->sink && !lws_frame_is_binary(wsi) &&
+            lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi))
+            sink_ack(p, in, len);
+        return 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        snprintf(why, sizeof(why), "%s",
+                 in != NULL ? (const char *)in : "connection failed");
+        if (wsi == p->sink)
+            sink_lost(p, why);
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (wsi == p->sink)
+            sink_lost(p, "closed");
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+void
+pipeline_free(struct pipeline *p)
+{
+    if (p == NULL)
+        return;
+    lws_sul_cancel(&p->drain_sul);
+    lws_sul_cancel(&p->probe_sul);
+    lws_sul_cancel(&p->linger_sul);
+    lws_sul_cancel(&p->sink_sul);
+    free(p->open);
+    bq_free(&p->ready);
+    bq_free(&p->inflight);
+    if (p->zsock != NULL)
+        zmq_close(p->zsock);
+    if (p->zctx != NULL)
+        zmq_ctx_term(p->zctx);
+    free(p);
+}

@@ -1,0 +1,43 @@
+/*
+ * rest.h: one HTTPS request to the cloud with libcurl, blocking, for the
+ * control thread. Host mapping, trust (cfg.ca_file and cfg.cert_store),
+ * deadlines and the proxy come from the configuration; verification is
+ * never switched off.
+ */
+#ifndef CONN_REST_H
+#define CONN_REST_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct rest_req {
+    const char *method;       /* "GET" or "POST" */
+    const char *url;          /* https://<real host>/... */
+    const char *content_type; /* of body, or NULL */
+    const void *body;
+    size_t body_len;
+    const char *userpwd;      /* HTTP Basic "user:password", or NULL */
+    const char *cert_path;    /* client certificate, or NULL */
+    const char *key_path;
+};
+
+struct rest_reply {
+    long status;              /* HTTP status; 0 when no answer came */
+    char content_type[128];
+    char date[64];            /* the server's Date header */
+    char *body;               /* NUL-terminated, malloc'd */
+    size_t body_len;
+    char remote[64];          /* address:port actually connected */
+};
+
+/*
+ * 0 when an HTTP answer came (any status), -1 when none did; err then says
+ * what failed, in the real connector's words where they are known
+ * ("dial tcp 127.0.0.1:40123: connect: connection refused").
+ */
+int rest_call(const struct conn_config *cfg, const struct rest_req *req,
+              struct rest_reply *out, char *err, size_t errlen);
+void rest_reply_free(struct rest_reply *r);
+
+#endif

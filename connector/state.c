@@ -1,0 +1,331 @@
+/*
+ * state.c: the shared state, its lock, and the one place where the status
+ * changes (and is logged).
+ */
+#include "state.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "clog.h"
+
+static const char *const status_names[] = {
+    "Disabled",  "WaitingForToken", "Registering", "Enrolling",
+    "Enrolled",  "Degraded",        "Deregistered", "Error",
+};
+
+static const char *const ep_names[EP_COUNT] = {
+    "api", "est", "messaging", "eventing", "eventhandler",
+};
+
+const char *
+conn_status_name(enum conn_status s)
+{
+    if ((unsigned)s >= sizeof(status_names) / sizeof(status_names[0]))
+        return "Unknown";
+    return status_names[s];
+}
+
+const char *
+conn_ep_name(enum conn_ep ep)
+{
+    if ((unsigned)ep >= EP_COUNT)
+        return "unknown";
+    return ep_names[ep];
+}
+
+int64_t
+conn_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+conn_init(struct connector *c)
+{
+    pthread_condattr_t ca;
+
+    if (pthread_mutex_init(&c->lock, NULL) != 0)
+        return -1;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (pthread_cond_init(&c->changed, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_destroy(&c->lock);
+        return -1;
+    }
+    pthread_condattr_destroy(&ca);
+    c->status = CS_DISABLED;
+    return 0;
+}
+
+void
+conn_destroy(struct connector *c)
+{
+    json_decref(c->context);
+    json_decref(c->activation);
+    c->context = NULL;
+    c->activation = NULL;
+    pthread_cond_destroy(&c->changed);
+    pthread_mutex_destroy(&c->lock);
+}
+
+void
+conn_wake(struct connector *c)
+{
+    pthread_mutex_lock(&c->lock);
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    if (c->lws != NULL)
+        lws_cancel_service(c->lws);
+}
+
+/* Caller holds the lock. */
+static void
+set_status_locked(struct connector *c, enum conn_status s, const char *cause)
+{
+    enum conn_status old = c->status;
+
+    if (old == s && strcmp(c->status_cause, cause) == 0)
+        return;
+    c->status = s;
+    snprintf(c->status_cause, sizeof(c->status_cause), "%s", cause);
+    pthread_cond_broadcast(&c->changed);
+    if (old != s)
+        cinfo("status %s -> %s%s%s", conn_status_name(old),
+              conn_status_name(s), cause[0] ? ": " : "", cause);
+}
+
+void
+conn_set_status(struct connector *c, enum conn_status s,
+                const char *cause_fmt, ...)
+{
+    char cause[256];
+    va_list ap;
+
+    va_start(ap, cause_fmt);
+    vsnprintf(cause, sizeof(cause), cause_fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&c->lock);
+    set_status_locked(c, s, cause);
+    pthread_mutex_unlock(&c->lock);
+}
+
+enum conn_status
+conn_get_status(struct connector *c)
+{
+    enum conn_status s;
+
+    pthread_mutex_lock(&c->lock);
+    s = c->status;
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+void
+conn_ep_host(struct connector *c, enum conn_ep ep, const char *host)
+{
+    pthread_mutex_lock(&c->lock);
+    snprintf(c->ep[ep].host, sizeof(c->ep[ep].host), "%s", host);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void
+conn_ep_fail(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
+             const char *fmt, ...)
+{
+    struct conn_ep_state *e = &c->ep[ep];
+    va_list ap;
+
+    pthread_mutex_lock(&c->lock);
+    va_start(ap, fmt);
+    vsnprintf(e->last_error, sizeof(e->last_error), fmt, ap);
+    va_end(ap);
+    e->attempts++;
+    e->up = false;
+    e->next_retry_ms = retry_in_ms > 0 ? conn_now_ms() + retry_in_ms : 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void
+conn_ep_ok(struct connector *c, enum conn_ep ep)
+{
+    struct conn_ep_state *e = &c->ep[ep];
+
+    pthread_mutex_lock(&c->lock);
+    e->last_error[0] = '\0';
+    e->attempts = 0;
+    e->next_retry_ms = 0;
+    e->last_ok_ms = conn_now_ms();
+    e->up = true;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void
+conn_ep_down(struct connector *c, enum conn_ep ep)
+{
+    pthread_mutex_lock(&c->lock);
+    c->ep[ep].up = false;
+    pthread_mutex_unlock(&c->lock);
+}
+
+int
+conn_context_create(struct connector *c, json_t *doc)
+{
+    int rc = 201;
+
+    if (!json_is_object(doc))
+        return 400;
+    pthread_mutex_lock(&c->lock);
+    if (c->context != NULL) {
+        rc = 409;
+    } else {
+        c->context = json_deep_copy(doc);
+        c->generation++;
+        set_status_locked(c, CS_WAITING_FOR_TOKEN, "context created");
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (rc == 201)
+        conn_wake(c);
+    return rc;
+}
+
+/* Caller holds the lock. */
+static void
+forget_locked(struct connector *c)
+{
+    json_decref(c->context);
+    json_decref(c->activation);
+    c->context = NULL;
+    c->activation = NULL;
+    c->enrolled = false;
+    c->identity_gen++;
+    c->generation++;
+    memset(&c->id, 0, sizeof(c->id));
+}
+
+int
+conn_context_delete(struct connector *c)
+{
+    int rc = 200;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->context == NULL) {
+        rc = 404;
+    } else {
+        forget_locked(c);
+        set_status_locked(c, CS_DISABLED, "context deleted");
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (rc == 200)
+        conn_wake(c);
+    return rc;
+}
+
+json_t *
+conn_context_get(struct connector *c)
+{
+    json_t *doc;
+
+    pthread_mutex_lock(&c->lock);
+    doc = json_incref(c->context);
+    pthread_mutex_unlock(&c->lock);
+    return doc;
+}
+
+int
+conn_activate(struct connector *c, json_t *token_doc)
+{
+    const char *token = json_string_value(json_object_get(token_doc, "token"));
+    int rc = 202;
+
+    if (token == NULL || token[0] == '\0')
+        return 400;
+    pthread_mutex_lock(&c->lock);
+    if (c->context == NULL) {
+        rc = 404;
+    } else {
+        json_decref(c->activation);
+        c->activation = json_deep_copy(token_doc);
+        c->enrolled = false;
+        c->generation++;
+        set_status_locked(c, CS_REGISTERING, "token received");
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (rc == 202)
+        conn_wake(c);
+    return rc;
+}
+
+json_t *
+conn_status_json(struct connector *c)
+{
+    json_t *eps = json_object();
+    json_t *doc;
+
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < EP_COUNT; i++) {
+        const struct conn_ep_state *e = &c->ep[i];
+
+        json_object_set_new(
+            eps, conn_ep_name(i),
+            json_pack("{s:s,s:b,s:s,s:I,s:I,s:I}", "host", e->host, "up",
+                      e->up, "last_error", e->last_error, "attempts",
+                      (json_int_t)e->attempts, "next_retry_ms",
+                      (json_int_t)e->next_retry_ms, "last_ok_ms",
+                      (json_int_t)e->last_ok_ms));
+    }
+    doc = json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
+        "status", conn_status_name(c->status), "cause", c->status_cause,
+        "device_id", c->id.device_id, "region", c->id.region, "tenant_id",
+        c->id.tenant_id, "certificate_not_after",
+        (json_int_t)c->id.cert_not_after, "endpoints", eps, "events",
+        "received", (json_int_t)atomic_load(&c->count.received),
+        "forwarded", (json_int_t)atomic_load(&c->count.forwarded), "acked",
+        (json_int_t)atomic_load(&c->count.acked), "held",
+        (json_int_t)atomic_load(&c->count.held), "resent",
+        (json_int_t)atomic_load(&c->count.resent), "sequence_gaps",
+        (json_int_t)atomic_load(&c->count.gaps), "malformed",
+        (json_int_t)atomic_load(&c->count.bad));
+    pthread_mutex_unlock(&c->lock);
+    return doc;
+}
+
+void
+conn_reset(struct connector *c)
+{
+    pthread_mutex_lock(&c->lock);
+    forget_locked(c);
+    set_status_locked(c, CS_DISABLED, "reset");
+    pthread_mutex_unlock(&c->lock);
+    conn_wake(c);
+}
+
+void
+conn_request_stop(struct connector *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->stop = true;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    if (c->lws != NULL)
+        lws_cancel_service(c->lws);
+}
+
+bool
+conn_stopping(struct connector *c)
+{
+    bool s;
+
+    pthread_mutex_lock(&c->lock);
+    s = c->stop;
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}

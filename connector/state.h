@@ -1,0 +1,149 @@
+/*
+ * state.h: the connector's shared state and the seams between its parts.
+ *
+ * Threads and ownership:
+ *   - the lws thread (main) owns the WebSocket clients (mx01, ingest) and
+ *     the ZeroMQ source, and everything in struct pipeline;
+ *   - the local API thread (libmicrohttpd) reads and changes the context
+ *     through the functions below only;
+ *   - the control thread runs registration and enrolment (blocking libcurl
+ *     calls with deadlines) and hands the identity to the lws thread.
+ * Everything between `lock` and the end of the locked block is guarded by
+ * `lock`; counters are atomics written by the lws thread.
+ */
+#ifndef CONN_STATE_H
+#define CONN_STATE_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "config.h"
+
+enum conn_status {
+    CS_DISABLED = 0,
+    CS_WAITING_FOR_TOKEN,
+    CS_REGISTERING,
+    CS_ENROLLING,
+    CS_ENROLLED,
+    CS_DEGRADED,
+    CS_DEREGISTERED,
+    CS_ERROR,
+};
+
+/* The remote ends the status reports on, one record each. */
+enum conn_ep {
+    EP_API = 0,
+    EP_EST,
+    EP_MX,
+    EP_INGEST,
+    EP_EVENTHANDLER,
+    EP_COUNT,
+};
+
+struct conn_ep_state {
+    char host[128];        /* host name, or the ipc path */
+    char last_error[256];  /* "" when the last attempt succeeded */
+    uint64_t attempts;     /* since the last success */
+    int64_t next_retry_ms; /* wall clock, 0 when none is scheduled */
+    int64_t last_ok_ms;    /* wall clock of the last success */
+    bool up;
+};
+
+/* What registration and enrolment produced. */
+struct conn_identity {
+    char device_id[64];
+    char tenant_id[64];
+    char region[8];
+    char cert_path[PATH_MAX]; /* enrolled certificate then device CA */
+    char key_path[PATH_MAX];
+    char mx_url[256];
+    char ingest_url[256];
+    time_t cert_not_after;
+};
+
+struct conn_counters {
+    atomic_uint_fast64_t received;  /* events taken off ZeroMQ */
+    atomic_uint_fast64_t forwarded; /* events written to the ingest */
+    atomic_uint_fast64_t acked;     /* events the ingest acknowledged */
+    atomic_uint_fast64_t resent;    /* events written again after a drop */
+    atomic_uint_fast64_t gaps;      /* producer sequence numbers skipped */
+    atomic_uint_fast64_t bad;       /* malformed messages dropped */
+    atomic_uint_fast64_t held;      /* events held, not yet acknowledged */
+};
+
+struct lws_context;
+struct pipeline;
+struct mx;
+
+struct connector {
+    struct conn_config cfg;
+    struct conn_counters count;
+    /* Set by main before any thread starts; the lws context's user pointer
+     * is this struct, so a callback finds its connector with
+     * lws_context_user(lws_get_context(wsi)). */
+    struct lws_context *lws;
+    struct pipeline *pipeline;
+    struct mx *mx;
+
+    pthread_mutex_t lock;
+    pthread_cond_t changed; /* signalled on every change below */
+    enum conn_status status;
+    char status_cause[256];
+    json_t *context;    /* the context document; NULL when none */
+    json_t *activation; /* the token document; NULL until activated */
+    uint64_t generation; /* bumps when the context is created or removed */
+    bool enrolled;
+    uint64_t identity_gen; /* bumps when a new identity is ready */
+    struct conn_identity id;
+    struct conn_ep_state ep[EP_COUNT];
+    bool stop;
+};
+
+const char *conn_status_name(enum conn_status s);
+const char *conn_ep_name(enum conn_ep ep);
+
+int conn_init(struct connector *c);
+void conn_destroy(struct connector *c);
+
+/* Wake the control thread and the lws loop (any thread). */
+void conn_wake(struct connector *c);
+
+/* Status: one log line when it changes, none when it stays. Lock free. */
+void conn_set_status(struct connector *c, enum conn_status s,
+                     const char *cause_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+enum conn_status conn_get_status(struct connector *c);
+
+/* Endpoint records (any thread). */
+void conn_ep_host(struct connector *c, enum conn_ep ep, const char *host);
+void conn_ep_fail(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void conn_ep_ok(struct connector *c, enum conn_ep ep);
+void conn_ep_down(struct connector *c, enum conn_ep ep);
+
+/*
+ * Context and activation, as the local API changes them. Each returns an
+ * HTTP status: 201/200/202 done, 404 no context, 409 exists, 400 bad body.
+ */
+int conn_context_create(struct connector *c, json_t *doc);
+int conn_context_delete(struct connector *c);
+/* A new reference to the context, or NULL. */
+json_t *conn_context_get(struct connector *c);
+int conn_activate(struct connector *c, json_t *token_doc);
+/* The status document of GET /v1/contexts/default/status. */
+json_t *conn_status_json(struct connector *c);
+/* Forget context, activation and identity (POST /v1/action?type=reset). */
+void conn_reset(struct connector *c);
+void conn_request_stop(struct connector *c);
+bool conn_stopping(struct connector *c);
+
+/* Wall clock in ms. */
+int64_t conn_now_ms(void);
+
+#endif
