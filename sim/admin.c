@@ -121,6 +121,23 @@ route_ledger_check(struct sim *s, struct MHD_Connection *c, int *status)
 }
 
 static json_t *
+route_latency(struct sim *s, struct MHD_Connection *c, int *status)
+{
+    uint64_t n, p50, p90, p99, max;
+
+    pthread_mutex_lock(&s->ledger_lock);
+    n = s->latency.count;
+    p50 = sse_histo_quantile(&s->latency, 0.50);
+    p90 = sse_histo_quantile(&s->latency, 0.90);
+    p99 = sse_histo_quantile(&s->latency, 0.99);
+    max = s->latency.max_us;
+    pthread_mutex_unlock(&s->ledger_lock);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I}", "count", (json_int_t)n,
+                     "p50_us", (json_int_t)p50, "p90_us", (json_int_t)p90,
+                     "p99_us", (json_int_t)p99, "max_us", (json_int_t)max);
+}
+
+static json_t *
 route_journal(struct sim *s, struct MHD_Connection *c, int *status)
 {
     uint64_t after = 0, limit = 1000;
@@ -172,6 +189,7 @@ static const struct {
     {"/v1/health", route_health},   {"/v1/ports", route_ports},
     {"/v1/ledger", route_ledger},   {"/v1/ledger/check", route_ledger_check},
     {"/v1/journal", route_journal}, {"/v1/devices", route_devices},
+    {"/v1/latency", route_latency},
 };
 
 static enum MHD_Result

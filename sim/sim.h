@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "histo.h"
 #include "hosts.h"
 #include "journal.h"
 #include "ledger.h"
@@ -47,7 +48,8 @@ struct sim {
     struct sim_admin *admin;
     struct sse_journal *journal;
     struct sse_ledger *ledger;
-    pthread_mutex_t ledger_lock;
+    struct sse_histo latency; /* envelope time to storage, microseconds */
+    pthread_mutex_t ledger_lock; /* guards ledger and latency */
     struct sim_host_rt hosts[SIM_MAX_HOSTS];
     size_t nhosts;
     int admin_port;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "envelope.h"
 #include "log.h"
@@ -94,9 +95,16 @@ store_batch(struct ingest_session *s, struct sse_batch_reader *r)
     const uint8_t *payload;
     uint32_t plen;
     int rc = 0;
+    struct timespec ts;
+    uint64_t now_ns;
 
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     pthread_mutex_lock(&sim->ledger_lock);
     while (sse_batch_next(r, &env, &payload, &plen) == 1) {
+        /* Producer's send time to storage; a clock behind is no sample. */
+        if (env.time_ns > 0 && env.time_ns <= now_ns)
+            sse_histo_add(&sim->latency, (now_ns - env.time_ns) / 1000);
         rc = sse_ledger_add(sim->ledger, env.epoch, env.seq, plen);
         if (rc == -ENOMEM)
             break;
