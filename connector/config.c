@@ -166,7 +166,7 @@ static const struct conf_key settings_keys[] = {
     NUM("Globals.Contexts.Events.batch_max_bytes", CT_UINT, batch_max_bytes,
         1024, 16777216, "262144", "bytes in one batch at most (sselab)"),
     NUM("Globals.Contexts.Events.batch_linger", CT_DURATION, batch_linger_ms, 0,
-        10 * MS_SECOND, "20ms", "how long a batch waits to fill up (sselab)"),
+        10 * MS_SECOND, "2ms", "how long a batch waits to fill up (sselab)"),
     NUM("Globals.Contexts.Events.queue_max_bytes", CT_UINT, queue_max_bytes,
         65536, UINT32_MAX, "67108864",
         "unacknowledged events held in memory, in bytes (sselab)"),

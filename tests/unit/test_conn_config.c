@@ -570,7 +570,7 @@ START_TEST(missing_files_keep_defaults)
     ck_assert(cfg.sink_validate_ssl);
     ck_assert_uint_eq(cfg.batch_max_events, 256);
     ck_assert_uint_eq(cfg.batch_max_bytes, 262144);
-    ck_assert_uint_eq(cfg.batch_linger_ms, 20);
+    ck_assert_uint_eq(cfg.batch_linger_ms, 2);
     ck_assert_uint_eq(cfg.queue_max_bytes, 67108864);
     ck_assert_uint_eq(cfg.ack_timeout_ms, 30000);
     ck_assert_uint_eq(cfg.connect_timeout_ms, 10000);
