@@ -10,7 +10,7 @@ start_connector
 [ "$(connector_status)" = Disabled ] || fail "fresh connector not Disabled"
 pass "a fresh connector reports Disabled"
 
-start_eventhandler --count "$N" --size 1024
+start_eventhandler --count "$N" --size 1024 --hold
 "$BIN/ssesim" fmc --ports-file "$T/ports.json" --certs "$T/certs" \
     --connector "http://127.0.0.1:$CAPI_PORT" --timeout-s 120 \
     >"$T/fmc.log" 2>&1 || fail "fmc did not reach Enrolled: $(cat "$T/fmc.log")"
@@ -52,7 +52,11 @@ if grep -qE '[A-Za-z0-9]{24,}' "$log"; then
 fi
 pass "connector.log has one logrus line per state change"
 
-# The EventHandler socket is CONNECTED, as the seed's netstat check shows.
+# The EventHandler socket is LISTENING and CONNECTED, as the seed's netstat
+# check shows it: /proc/net/unix state 01 and 03 for the path.
 ipc="$T/root/ngfw/var/sf/run/EventHandler_SSEConnector.sock"
-grep -q "$ipc" /proc/net/unix || fail "no unix socket at $ipc"
-pass "the EventHandler socket is bound"
+awk -v p="$ipc" '$8 == p && $6 == "01"' /proc/net/unix | grep -q . ||
+    fail "nothing LISTENING at $ipc"
+awk -v p="$ipc" '$8 == p && $6 == "03"' /proc/net/unix | grep -q . ||
+    fail "nothing CONNECTED at $ipc"
+pass "the EventHandler socket is LISTENING and CONNECTED"
