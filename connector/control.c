@@ -62,12 +62,11 @@ attempt_clear(struct attempt *a)
 }
 
 int
-control_api_host(const struct conn_config *cfg, json_t *activation,
-                 char *host, size_t hlen, char *region, size_t rlen)
+control_api_host(const struct conn_config *cfg, json_t *activation, char *host,
+                 size_t hlen, char *region, size_t rlen)
 {
     const char *r = json_string_value(json_object_get(activation, "region"));
-    const char *h =
-        json_string_value(json_object_get(activation, "api_host"));
+    const char *h = json_string_value(json_object_get(activation, "api_host"));
     const struct sse_host *def;
     char disc[256];
 
@@ -83,8 +82,7 @@ control_api_host(const struct conn_config *cfg, json_t *activation,
         return 0;
     }
     /* A bare {"token": ...}: the region of the discovery endpoint. */
-    if (sscanf(cfg->region_discovery_endpoint, "https://%255[^/:]", disc) !=
-        1)
+    if (sscanf(cfg->region_discovery_endpoint, "https://%255[^/:]", disc) != 1)
         return -1;
     def = sse_host_by_name(disc);
     snprintf(host, hlen, "%s", disc);
@@ -141,22 +139,22 @@ do_register(struct connector *c, struct attempt *a)
     char url[256], err[512], tok[64];
     char *text;
     struct rest_reply r;
-    struct rest_req req = {.method = "POST", .content_type =
-                               "application/json"};
+    struct rest_req req = {.method = "POST",
+                           .content_type = "application/json"};
     json_error_t jerr;
     int rc;
 
     snprintf(url, sizeof(url), "https://%s%s", a->api_host, CLIENTS_PATH);
     conn_ep_host(c, EP_API, a->api_host);
-    body = json_pack("{s:s,s:o}", "token", token, "clientInfo",
-                     client_info(c, a));
+    body =
+        json_pack("{s:s,s:o}", "token", token, "clientInfo", client_info(c, a));
     text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     req.url = url;
     req.body = text;
     req.body_len = strlen(text);
-    cinfo("registering with %s (region %s) token %s", a->api_host,
-          a->region, clog_redact(token, tok, sizeof(tok)));
+    cinfo("registering with %s (region %s) token %s", a->api_host, a->region,
+          clog_redact(token, tok, sizeof(tok)));
     rc = rest_call(&c->cfg, &req, &r, err, sizeof(err));
     OPENSSL_cleanse(text, strlen(text));
     free(text);
@@ -182,8 +180,7 @@ do_register(struct connector *c, struct attempt *a)
                r.status == 403 ? "; check that the token's region matches"
                                  " the device's"
                                : "");
-        conn_ep_fail(c, EP_API, 0, "HTTP %ld from %s", r.status,
-                     a->api_host);
+        conn_ep_fail(c, EP_API, 0, "HTTP %ld from %s", r.status, a->api_host);
         if (r.status == 401 || r.status == 409 || r.status == 410)
             step = STEP_TERMINAL;
         rest_reply_free(&r);
@@ -214,13 +211,14 @@ do_register(struct connector *c, struct attempt *a)
     if (a->device_id[0] == '\0' || a->est_url[0] == '\0' ||
         a->ingest_url[0] == '\0') {
         cerror("registration with %s: answer lacks device_id, est or "
-               "eventing", a->api_host);
+               "eventing",
+               a->api_host);
         conn_ep_fail(c, EP_API, 0, "incomplete registration answer");
         return STEP_RETRY;
     }
     conn_ep_ok(c, EP_API);
-    cinfo("registered with %s (region %s): device %s tenant %s",
-          a->api_host, a->region, a->device_id, a->tenant_id);
+    cinfo("registered with %s (region %s): device %s tenant %s", a->api_host,
+          a->region, a->device_id, a->tenant_id);
     return STEP_OK;
 }
 
@@ -260,8 +258,7 @@ make_csr(const struct attempt *a, EVP_PKEY **key, char **b64, char *err,
         goto out;
     }
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                               (const unsigned char *)a->device_id, -1, -1,
-                               0);
+                               (const unsigned char *)a->device_id, -1, -1, 0);
     X509_REQ_set_subject_name(req, name);
     X509_REQ_set_pubkey(req, *key);
     if (X509_REQ_sign(req, *key, EVP_sha256()) <= 0) {
@@ -283,8 +280,7 @@ out:
 
 static int
 est_get_certs(struct connector *c, const char *url, const char *userpwd,
-              const char *csr, STACK_OF(X509) **out, char *err,
-              size_t errlen)
+              const char *csr, STACK_OF(X509) * *out, char *err, size_t errlen)
 {
     struct rest_req req = {.method = csr != NULL ? "POST" : "GET",
                            .url = url,
@@ -304,8 +300,8 @@ est_get_certs(struct connector *c, const char *url, const char *userpwd,
         rest_reply_free(&r);
         return -1;
     }
-    if (pki_pkcs7_certs_parse(r.body, r.body_len, out, perr,
-                              sizeof(perr)) != 0) {
+    if (pki_pkcs7_certs_parse(r.body, r.body_len, out, perr, sizeof(perr)) !=
+        0) {
         snprintf(err, errlen, "answer of %s is no PKCS#7: %s", url, perr);
         rest_reply_free(&r);
         return -1;
@@ -315,7 +311,7 @@ est_get_certs(struct connector *c, const char *url, const char *userpwd,
 }
 
 static int
-write_chain(const char *path, STACK_OF(X509) *leaf, STACK_OF(X509) *cas)
+write_chain(const char *path, STACK_OF(X509) * leaf, STACK_OF(X509) * cas)
 {
     char tmp[PATH_MAX + 8];
     FILE *f;
@@ -363,10 +359,8 @@ do_enrol(struct connector *c, struct attempt *a)
         goto out;
     }
     snprintf(url, sizeof(url), "%s/simpleenroll", a->est_url);
-    snprintf(userpwd, sizeof(userpwd), "%s:%s", a->est_user,
-             a->est_password);
-    if (est_get_certs(c, url, userpwd, csr, &issued, err, sizeof(err)) !=
-            0 ||
+    snprintf(userpwd, sizeof(userpwd), "%s:%s", a->est_user, a->est_password);
+    if (est_get_certs(c, url, userpwd, csr, &issued, err, sizeof(err)) != 0 ||
         sk_X509_num(issued) < 1) {
         cerror("enrolment: simpleenroll at %.64s failed: %s", host, err);
         conn_ep_fail(c, EP_EST, 0, "%s", err);
@@ -396,8 +390,7 @@ do_enrol(struct connector *c, struct attempt *a)
         snprintf(id->cert_path, sizeof(id->cert_path), "%s", cert);
         snprintf(id->key_path, sizeof(id->key_path), "%s", key);
         snprintf(id->mx_url, sizeof(id->mx_url), "%s", a->mx_url);
-        snprintf(id->ingest_url, sizeof(id->ingest_url), "%s",
-                 a->ingest_url);
+        snprintf(id->ingest_url, sizeof(id->ingest_url), "%s", a->ingest_url);
         id->cert_not_after = timegm(&tm);
         c->enrolled = true;
         c->identity_gen++;
@@ -447,8 +440,8 @@ run_flow(struct connector *c, struct attempt *a)
     conn_set_status(c, CS_ENROLLING, "enrolling at est.sco.cisco.com");
     rc = do_enrol(c, a);
     if (rc == STEP_OK)
-        conn_set_status(c, CS_ENROLLED, "device %s in region %s",
-                        a->device_id, a->region);
+        conn_set_status(c, CS_ENROLLED, "device %s in region %s", a->device_id,
+                        a->region);
     return rc;
 }
 
@@ -484,8 +477,7 @@ control_main(void *arg)
 
         if (c->context == NULL || c->activation == NULL || c->enrolled ||
             c->generation == failed_gen || conn_now_ms() < retry_at) {
-            long wait = retry_at > 0 ? (long)(retry_at - conn_now_ms())
-                                     : 1000;
+            long wait = retry_at > 0 ? (long)(retry_at - conn_now_ms()) : 1000;
 
             wait_locked(c, wait > 0 && wait < 1000 ? wait : 1000);
             continue;
@@ -508,7 +500,8 @@ control_main(void *arg)
             failed_gen = a.generation;
             retry_at = 0;
             pthread_mutex_unlock(&c->lock);
-            conn_set_status(c, CS_ERROR, "registration refused; waiting "
+            conn_set_status(c, CS_ERROR,
+                            "registration refused; waiting "
                             "for a new token");
             pthread_mutex_lock(&c->lock);
         } else {

@@ -145,8 +145,8 @@ conn_run(struct connector *c, const char *ports_file)
     }
     signal_ctx = c->lws;
     if (pipeline_new(c, &c->pipeline) != 0 ||
-        pipeline_attach(c->pipeline,
-                        lws_get_vhost_by_name(c->lws, "base")) != 0 ||
+        pipeline_attach(c->pipeline, lws_get_vhost_by_name(c->lws, "base")) !=
+            0 ||
         mx_new(c, &c->mx) != 0) {
         rc = 3;
         goto out;

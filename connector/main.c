@@ -166,8 +166,7 @@ main(int argc, char **argv)
     for (unsigned i = 0; i < cfg->warning_count; i++)
         cwarn("%s", cfg->warnings[i]);
     if (make_dirs(cfg->data_dir) != 0) {
-        cerror("cannot create data_dir %s: %s", cfg->data_dir,
-               strerror(errno));
+        cerror("cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
         return 3;
     }
     if (!cfg->sink_validate_ssl)

@@ -20,7 +20,7 @@
 struct mx {
     struct connector *c;
     struct lws *wsi;
-    uint64_t gen;            /* identity generation wsi belongs to */
+    uint64_t gen; /* identity generation wsi belongs to */
     bool open;
     lws_sorted_usec_list_t retry;
     unsigned backoff_ms;
@@ -177,10 +177,9 @@ on_message(struct mx *m, const char *text, size_t len)
 
         if (hb > 0 && hb < 86400)
             m->heartbeat_s = (unsigned)hb;
-        lws_set_timer_usecs(
-            m->wsi,
-            (lws_usec_t)conn_scaled_ms(&m->c->cfg, m->heartbeat_s * 1000) *
-                1000);
+        lws_set_timer_usecs(m->wsi, (lws_usec_t)conn_scaled_ms(
+                                        &m->c->cfg, m->heartbeat_s * 1000) *
+                                        1000);
     } else if (strcmp(type, "command") == 0) {
         const char *id = json_string_value(json_object_get(msg, "id"));
         const char *cmd = json_string_value(json_object_get(msg, "command"));
@@ -250,8 +249,8 @@ lost(struct mx *m, const char *why)
     conn_ep_down(c, EP_MX);
     if (conn_stopping(c))
         return;
-    cerror("messaging connection to %s (region %s) lost: %s", m->url,
-           m->region, why);
+    cerror("messaging connection to %s (region %s) lost: %s", m->url, m->region,
+           why);
     conn_ep_fail(c, EP_MX, 0, "%s", why);
     schedule_retry(m);
 }
@@ -291,8 +290,7 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         send_json(m, json_pack("{s:s,s:s}", "type", "heartbeat", "ts", ts));
         lws_set_timer_usecs(
             wsi,
-            (lws_usec_t)conn_scaled_ms(&c->cfg, m->heartbeat_s * 1000) *
-                1000);
+            (lws_usec_t)conn_scaled_ms(&c->cfg, m->heartbeat_s * 1000) * 1000);
         return 0;
     }
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:

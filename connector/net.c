@@ -175,8 +175,8 @@ net_ws_connect(struct connector *c, const char *url, const char *protocol,
                             LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
     wsi = lws_client_connect_via_info(&i);
     if (wsi == NULL)
-        snprintf(err, errlen, "cannot start a connection to %s (%s:%d)",
-                 t.host, t.address, t.connect_port);
+        snprintf(err, errlen, "cannot start a connection to %s (%s:%d)", t.host,
+                 t.address, t.connect_port);
     return wsi;
 }
 

@@ -16,10 +16,10 @@
 #include "state.h"
 
 struct net_target {
-    char host[256];    /* real name: SNI, Host header, verification */
-    int port;          /* the URL's port (443) */
+    char host[256]; /* real name: SNI, Host header, verification */
+    int port;       /* the URL's port (443) */
     char path[512];
-    char address[64];  /* where to connect: the mapped address or host */
+    char address[64]; /* where to connect: the mapped address or host */
     int connect_port;
 };
 

@@ -1,18 +1,12 @@
 /*
  * pipeline.c: ZeroMQ in, batches out, acknowledgements back.
  *
- * Every event taken off ZeroMQ is copied once, into the open batch, and
- * stays in memory until the ingest acknowledges its batch:
- *
- *   open  --seal-->  ready  --write-->  inflight  --ack-->  freed
- *                      ^                    |
- *                      +--- connection lost -+  (sent again, in order)
- *
- * Batch sequence numbers rise for the life of the process; the ingest
- * acknowledges the highest one it stored, and TCP keeps them in order, so
- * an ack frees every inflight batch up to it. When the bytes held pass
- * queue_max_bytes the source stops reading and ZeroMQ's own high-water
- * mark pushes back on EventHandler; it reads again below three quarters.
+ * Every event taken off ZeroMQ is copied once, into the batcher
+ * (batcher.h), and stays in memory until the ingest acknowledges its
+ * batch; a lost connection sends the unacknowledged batches again, in
+ * order. When the bytes held pass queue_max_bytes the source stops reading
+ * and ZeroMQ's own high-water mark pushes back on EventHandler; it reads
+ * again below three quarters.
  *
  * All of it runs on the lws thread: no locks, counters are atomics.
  */
@@ -30,6 +24,7 @@
 #include <jansson.h>
 #include <zmq.h>
 
+#include "batcher.h"
 #include "clog.h"
 #include "envelope.h"
 #include "net.h"
@@ -38,21 +33,6 @@
 #define SINK_BACKOFF_START_MS 500
 #define SOURCE_BACKOFF_START_MS 500
 #define SOURCE_PROBE_IDLE_MS 5000
-
-struct batch {
-    struct batch *next;
-    uint64_t seq;
-    uint32_t count;
-    bool resent; /* written at least once before */
-    size_t len;  /* frame length */
-    size_t cap;
-    struct sse_batch_writer w;
-    uint8_t buf[]; /* LWS_PRE, then the frame */
-};
-
-struct bqueue {
-    struct batch *head, *tail;
-};
 
 struct pipeline {
     struct connector *c;
@@ -73,10 +53,7 @@ struct pipeline {
     uint64_t last_epoch, last_seq;
 
     /* batches */
-    struct batch *open;
-    struct bqueue ready, inflight;
-    uint64_t next_batch_seq;
-    size_t held_bytes;
+    struct batcher b;
     lws_sorted_usec_list_t linger_sul;
 
     /* sink */
@@ -93,71 +70,6 @@ size_t
 pipeline_session_size(void)
 {
     return sizeof(int);
-}
-
-static void
-bq_push(struct bqueue *q, struct batch *b)
-{
-    b->next = NULL;
-    if (q->tail != NULL)
-        q->tail->next = b;
-    else
-        q->head = b;
-    q->tail = b;
-}
-
-static struct batch *
-bq_pop(struct bqueue *q)
-{
-    struct batch *b = q->head;
-
-    if (b != NULL) {
-        q->head = b->next;
-        if (q->head == NULL)
-            q->tail = NULL;
-        b->next = NULL;
-    }
-    return b;
-}
-
-/* Put all of src in front of dst, keeping order. */
-static void
-bq_prepend(struct bqueue *dst, struct bqueue *src)
-{
-    if (src->head == NULL)
-        return;
-    src->tail->next = dst->head;
-    if (dst->tail == NULL)
-        dst->tail = src->tail;
-    dst->head = src->head;
-    src->head = src->tail = NULL;
-}
-
-static void
-bq_free(struct bqueue *q)
-{
-    struct batch *b;
-
-    while ((b = bq_pop(q)) != NULL)
-        free(b);
-}
-
-static struct batch *
-batch_new(struct pipeline *p, size_t need)
-{
-    size_t cap = p->c->cfg.batch_max_bytes;
-    struct batch *b;
-
-    if (cap < need)
-        cap = need;
-    b = malloc(sizeof(*b) + LWS_PRE + cap);
-    if (b == NULL)
-        return NULL;
-    memset(b, 0, sizeof(*b));
-    b->cap = cap;
-    b->seq = ++p->next_batch_seq;
-    sse_batch_begin(&b->w, b->buf + LWS_PRE, cap, b->seq);
-    return b;
 }
 
 /* ---- sink ---------------------------------------------------------- */
@@ -213,51 +125,43 @@ sink_connect(struct pipeline *p)
 static void
 sink_lost(struct pipeline *p, const char *why)
 {
-    size_t n = 0;
+    /* Unacknowledged batches go out again, first, in their order. */
+    uint64_t n = batcher_requeue(&p->b);
 
-    for (struct batch *b = p->inflight.head; b != NULL; b = b->next)
-        n += b->count;
     p->sink = NULL;
     p->sink_open = false;
-    /* Unacknowledged batches go out again, first, in their order. */
-    bq_prepend(&p->ready, &p->inflight);
     conn_ep_down(p->c, EP_INGEST);
     if (conn_stopping(p->c))
         return;
-    cerror("eventing connection to %s (region %s) lost: %s; %zu events "
+    cerror("eventing connection to %s (region %s) lost: %s; %llu events "
            "unacknowledged will be sent again",
-           p->sink_url, p->region, why, n);
+           p->sink_url, p->region, why, (unsigned long long)n);
     sink_schedule_retry(p, why);
 }
 
 static void
 request_write(struct pipeline *p)
 {
-    if (p->sink != NULL && p->sink_open && p->ready.head != NULL)
+    if (p->sink != NULL && p->sink_open && batcher_peek(&p->b) != NULL)
         lws_callback_on_writable(p->sink);
 }
 
 static int
 sink_write(struct pipeline *p, struct lws *wsi)
 {
-    struct batch *b = bq_pop(&p->ready);
-    int n;
+    struct batch *b = batcher_peek(&p->b);
+    uint32_t count;
+    bool again;
 
     if (b == NULL)
         return 0;
-    n = lws_write(wsi, b->buf + LWS_PRE, b->len, LWS_WRITE_BINARY);
-    if (n < (int)b->len) {
-        /* The socket failed: the batch stays ours, first in line. */
-        struct bqueue one = {b, b};
-
-        bq_prepend(&p->ready, &one);
+    /* A short write means the socket failed: the batch stays first. */
+    if (lws_write(wsi, b->frame, b->len, LWS_WRITE_BINARY) < (int)b->len)
         return -1;
-    }
-    atomic_fetch_add(&p->c->count.forwarded, b->count);
-    if (b->resent)
-        atomic_fetch_add(&p->c->count.resent, b->count);
-    b->resent = true;
-    bq_push(&p->inflight, b);
+    count = batcher_sent(&p->b, &again);
+    atomic_fetch_add(&p->c->count.forwarded, count);
+    if (again)
+        atomic_fetch_add(&p->c->count.resent, count);
     request_write(p);
     return 0;
 }
@@ -271,30 +175,24 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     json_t *msg = json_loadb(text, len, 0, &err);
     const char *type = json_string_value(json_object_get(msg, "type"));
     json_t *seqv = json_object_get(msg, "seq");
-    uint64_t seq;
-    struct batch *b;
+    uint64_t seq, acked;
 
-    if (type == NULL || strcmp(type, "ack") != 0 ||
-        !json_is_integer(seqv)) {
+    if (type == NULL || strcmp(type, "ack") != 0 || !json_is_integer(seqv)) {
         if (type == NULL || strcmp(type, "pong") != 0)
-            cwarn("eventing: unexpected message from %s: %.80s",
-                  p->sink_url, text);
+            cwarn("eventing: unexpected message from %s: %.80s", p->sink_url,
+                  text);
         json_decref(msg);
         return;
     }
     seq = (uint64_t)json_integer_value(seqv);
     json_decref(msg);
-    while ((b = p->inflight.head) != NULL && b->seq <= seq) {
-        bq_pop(&p->inflight);
-        atomic_fetch_add(&p->c->count.acked, b->count);
-        atomic_fetch_sub(&p->c->count.held, b->count);
-        p->held_bytes -= b->len;
-        free(b);
-    }
-    if (p->paused && p->held_bytes < p->c->cfg.queue_max_bytes / 4 * 3) {
+    acked = batcher_ack(&p->b, seq);
+    atomic_fetch_add(&p->c->count.acked, acked);
+    atomic_store(&p->c->count.held, p->b.held_events);
+    if (p->paused && p->b.held_bytes < p->c->cfg.queue_max_bytes / 4 * 3) {
         p->paused = false;
         cinfo("eventing: backlog down to %zu bytes, reading events again",
-              p->held_bytes);
+              p->b.held_bytes);
         source_drain(p);
     }
 }
@@ -304,15 +202,8 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
 static void
 seal(struct pipeline *p)
 {
-    struct batch *b = p->open;
-
-    if (b == NULL || b->count == 0)
-        return;
-    p->open = NULL;
     lws_sul_cancel(&p->linger_sul);
-    b->len = sse_batch_finish(&b->w);
-    p->held_bytes += b->len;
-    bq_push(&p->ready, b);
+    batcher_seal(&p->b);
     request_write(p);
 }
 
@@ -322,37 +213,27 @@ on_linger(lws_sorted_usec_list_t *sul)
     seal(lws_container_of(sul, struct pipeline, linger_sul));
 }
 
-/* Copy one event into the open batch; -1 when memory ran out. */
+/* Copy one event into the batcher; -1 when memory ran out. */
 static int
 add_event(struct pipeline *p, const struct sse_envelope *env,
           const void *payload, size_t len)
 {
     const struct conn_config *cfg = &p->c->cfg;
-    size_t need = SSE_BATCH_HDR_SIZE + SSE_BATCH_REC_HDR + len;
+    const struct batch *last_ready = p->b.ready.tail;
+    int rc = batcher_add(&p->b, env, payload, len);
 
-    if (p->open != NULL &&
-        sse_batch_add(&p->open->w, env, payload, (uint32_t)len) ==
-            SSE_CODEC_OK) {
-        p->open->count++;
-    } else {
-        seal(p);
-        p->open = batch_new(p, need);
-        if (p->open == NULL)
-            return -1;
-        if (sse_batch_add(&p->open->w, env, payload, (uint32_t)len) !=
-            SSE_CODEC_OK)
-            return -1;
-        p->open->count = 1;
+    if (rc < 0)
+        return -1;
+    if (rc == 1)
         lws_sul_schedule(p->c->lws, 0, &p->linger_sul, on_linger,
-                         (lws_usec_t)conn_scaled_ms(cfg,
-                                                    cfg->batch_linger_ms) *
+                         (lws_usec_t)conn_scaled_ms(cfg, cfg->batch_linger_ms) *
                              1000);
-    }
+    if (p->b.open == NULL)
+        lws_sul_cancel(&p->linger_sul);
     atomic_fetch_add(&p->c->count.received, 1);
-    atomic_fetch_add(&p->c->count.held, 1);
-    if (p->open->count >= cfg->batch_max_events ||
-        p->open->w.len >= cfg->batch_max_bytes)
-        seal(p);
+    atomic_store(&p->c->count.held, p->b.held_events);
+    if (p->b.ready.tail != last_ready)
+        request_write(p);
     return 0;
 }
 
@@ -450,11 +331,11 @@ source_drain(struct pipeline *p)
     for (n = 0; n < DRAIN_BUDGET; n++) {
         int rc;
 
-        if (p->held_bytes >= p->c->cfg.queue_max_bytes) {
+        if (p->b.held_bytes >= p->c->cfg.queue_max_bytes) {
             if (!p->paused)
                 cwarn("eventing: %zu bytes unacknowledged, pausing reads "
                       "from %s",
-                      p->held_bytes, p->ipc_path);
+                      p->b.held_bytes, p->ipc_path);
             p->paused = true;
             return;
         }
@@ -495,8 +376,7 @@ on_probe(lws_sorted_usec_list_t *sul)
         /* Events flow: nothing to learn from a probe. */
         p->received_at_probe = received;
         lws_sul_schedule(p->c->lws, 0, &p->probe_sul, on_probe,
-                         (lws_usec_t)conn_scaled_ms(cfg,
-                                                    SOURCE_PROBE_IDLE_MS) *
+                         (lws_usec_t)conn_scaled_ms(cfg, SOURCE_PROBE_IDLE_MS) *
                              1000);
         return;
     }
@@ -537,6 +417,8 @@ pipeline_new(struct connector *c, struct pipeline **out)
     if (p == NULL)
         return -1;
     p->c = c;
+    batcher_init(&p->b, c->cfg.batch_max_events, c->cfg.batch_max_bytes,
+                 LWS_PRE);
     p->sink_backoff_ms = SINK_BACKOFF_START_MS;
     p->source_backoff_ms = SOURCE_BACKOFF_START_MS;
     *out = p;
@@ -566,8 +448,7 @@ pipeline_attach(struct pipeline *p, struct lws_vhost *vhost)
     p->zctx = zmq_ctx_new();
     p->zsock = p->zctx != NULL ? zmq_socket(p->zctx, ZMQ_PULL) : NULL;
     if (p->zsock == NULL) {
-        cerror("events: cannot make a ZeroMQ socket: %s",
-               zmq_strerror(errno));
+        cerror("events: cannot make a ZeroMQ socket: %s", zmq_strerror(errno));
         return -1;
     }
     zmq_setsockopt(p->zsock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
@@ -603,7 +484,8 @@ pipeline_on_wake(struct pipeline *p)
                         LWS_TO_KILL_ASYNC);
         return;
     }
-    if (p->sink == NULL && enrolled && lws_dll2_is_detached(&p->sink_sul.list)) {
+    if (p->sink == NULL && enrolled &&
+        lws_dll2_is_detached(&p->sink_sul.list)) {
         p->sink_backoff_ms = SINK_BACKOFF_START_MS;
         sink_connect(p);
     }
@@ -613,8 +495,8 @@ pipeline_on_wake(struct pipeline *p)
 }
 
 int
-pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason,
-                  void *user, void *in, size_t len)
+pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                  void *in, size_t len)
 {
     struct connector *c = lws_context_user(lws_get_context(wsi));
     struct pipeline *p = c != NULL ? c->pipeline : NULL;
@@ -636,8 +518,7 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason,
         p->sink_open = true;
         p->sink_backoff_ms = SINK_BACKOFF_START_MS;
         conn_ep_ok(c, EP_INGEST);
-        cinfo("eventing connected to %s (region %s)", p->sink_url,
-              p->region);
+        cinfo("eventing connected to %s (region %s)", p->sink_url, p->region);
         request_write(p);
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
@@ -673,9 +554,7 @@ pipeline_free(struct pipeline *p)
     lws_sul_cancel(&p->probe_sul);
     lws_sul_cancel(&p->linger_sul);
     lws_sul_cancel(&p->sink_sul);
-    free(p->open);
-    bq_free(&p->ready);
-    bq_free(&p->inflight);
+    batcher_free(&p->b);
     if (p->zsock != NULL)
         zmq_close(p->zsock);
     if (p->zctx != NULL)

@@ -62,8 +62,8 @@ on_header(char *data, size_t size, size_t n, void *arg)
     cut = strcspn(line, "\r\n");
     line[cut] = '\0';
     if (strncasecmp(line, "date:", 5) == 0)
-        snprintf(r->date, sizeof(r->date), "%s", line + 5 + strspn(line + 5,
-                                                                  " "));
+        snprintf(r->date, sizeof(r->date), "%s",
+                 line + 5 + strspn(line + 5, " "));
     else if (strncasecmp(line, "content-type:", 13) == 0)
         snprintf(r->content_type, sizeof(r->content_type), "%s",
                  line + 13 + strspn(line + 13, " "));
@@ -72,8 +72,8 @@ on_header(char *data, size_t size, size_t n, void *arg)
 
 /* What went wrong, in the words of the Go connector where they are known. */
 static void
-describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
-         char *err, size_t errlen)
+describe(CURL *h, CURLcode rc, const char *errbuf, const char *url, char *err,
+         size_t errlen)
 {
     char *ip = NULL;
     long port = 0;
@@ -98,8 +98,10 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
         break;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
-        snprintf(err, errlen, "x509: certificate verification failed with %s:"
-                 " %s", addr, errbuf);
+        snprintf(err, errlen,
+                 "x509: certificate verification failed with %s:"
+                 " %s",
+                 addr, errbuf);
         break;
     default:
         snprintf(err, errlen, "%s with %s: %s", curl_easy_strerror(rc), addr,

@@ -17,18 +17,18 @@ struct rest_req {
     const char *content_type; /* of body, or NULL */
     const void *body;
     size_t body_len;
-    const char *userpwd;      /* HTTP Basic "user:password", or NULL */
-    const char *cert_path;    /* client certificate, or NULL */
+    const char *userpwd;   /* HTTP Basic "user:password", or NULL */
+    const char *cert_path; /* client certificate, or NULL */
     const char *key_path;
 };
 
 struct rest_reply {
-    long status;              /* HTTP status; 0 when no answer came */
+    long status; /* HTTP status; 0 when no answer came */
     char content_type[128];
-    char date[64];            /* the server's Date header */
-    char *body;               /* NUL-terminated, malloc'd */
+    char date[64]; /* the server's Date header */
+    char *body;    /* NUL-terminated, malloc'd */
     size_t body_len;
-    char remote[64];          /* address:port actually connected */
+    char remote[64]; /* address:port actually connected */
 };
 
 /*

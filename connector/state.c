@@ -13,8 +13,8 @@
 #include "clog.h"
 
 static const char *const status_names[] = {
-    "Disabled",  "WaitingForToken", "Registering", "Enrolling",
-    "Enrolled",  "Degraded",        "Deregistered", "Error",
+    "Disabled", "WaitingForToken", "Registering",  "Enrolling",
+    "Enrolled", "Degraded",        "Deregistered", "Error",
 };
 
 static const char *const ep_names[EP_COUNT] = {
@@ -98,13 +98,13 @@ set_status_locked(struct connector *c, enum conn_status s, const char *cause)
     snprintf(c->status_cause, sizeof(c->status_cause), "%s", cause);
     pthread_cond_broadcast(&c->changed);
     if (old != s)
-        cinfo("status %s -> %s%s%s", conn_status_name(old),
-              conn_status_name(s), cause[0] ? ": " : "", cause);
+        cinfo("status %s -> %s%s%s", conn_status_name(old), conn_status_name(s),
+              cause[0] ? ": " : "", cause);
 }
 
 void
-conn_set_status(struct connector *c, enum conn_status s,
-                const char *cause_fmt, ...)
+conn_set_status(struct connector *c, enum conn_status s, const char *cause_fmt,
+                ...)
 {
     char cause[256];
     va_list ap;
@@ -273,13 +273,13 @@ conn_status_json(struct connector *c)
     for (int i = 0; i < EP_COUNT; i++) {
         const struct conn_ep_state *e = &c->ep[i];
 
-        json_object_set_new(
-            eps, conn_ep_name(i),
-            json_pack("{s:s,s:b,s:s,s:I,s:I,s:I}", "host", e->host, "up",
-                      e->up, "last_error", e->last_error, "attempts",
-                      (json_int_t)e->attempts, "next_retry_ms",
-                      (json_int_t)e->next_retry_ms, "last_ok_ms",
-                      (json_int_t)e->last_ok_ms));
+        json_object_set_new(eps, conn_ep_name(i),
+                            json_pack("{s:s,s:b,s:s,s:I,s:I,s:I}", "host",
+                                      e->host, "up", e->up, "last_error",
+                                      e->last_error, "attempts",
+                                      (json_int_t)e->attempts, "next_retry_ms",
+                                      (json_int_t)e->next_retry_ms,
+                                      "last_ok_ms", (json_int_t)e->last_ok_ms));
     }
     doc = json_pack(
         "{s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
@@ -287,8 +287,8 @@ conn_status_json(struct connector *c)
         "device_id", c->id.device_id, "region", c->id.region, "tenant_id",
         c->id.tenant_id, "certificate_not_after",
         (json_int_t)c->id.cert_not_after, "endpoints", eps, "events",
-        "received", (json_int_t)atomic_load(&c->count.received),
-        "forwarded", (json_int_t)atomic_load(&c->count.forwarded), "acked",
+        "received", (json_int_t)atomic_load(&c->count.received), "forwarded",
+        (json_int_t)atomic_load(&c->count.forwarded), "acked",
         (json_int_t)atomic_load(&c->count.acked), "held",
         (json_int_t)atomic_load(&c->count.held), "resent",
         (json_int_t)atomic_load(&c->count.resent), "sequence_gaps",

@@ -95,8 +95,8 @@ struct connector {
     pthread_cond_t changed; /* signalled on every change below */
     enum conn_status status;
     char status_cause[256];
-    json_t *context;    /* the context document; NULL when none */
-    json_t *activation; /* the token document; NULL until activated */
+    json_t *context;     /* the context document; NULL when none */
+    json_t *activation;  /* the token document; NULL until activated */
     uint64_t generation; /* bumps when the context is created or removed */
     bool enrolled;
     uint64_t identity_gen; /* bumps when a new identity is ready */

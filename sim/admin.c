@@ -132,9 +132,9 @@ route_latency(struct sim *s, struct MHD_Connection *c, int *status)
     p99 = sse_histo_quantile(&s->latency, 0.99);
     max = s->latency.max_us;
     pthread_mutex_unlock(&s->ledger_lock);
-    return json_pack("{s:I,s:I,s:I,s:I,s:I}", "count", (json_int_t)n,
-                     "p50_us", (json_int_t)p50, "p90_us", (json_int_t)p90,
-                     "p99_us", (json_int_t)p99, "max_us", (json_int_t)max);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I}", "count", (json_int_t)n, "p50_us",
+                     (json_int_t)p50, "p90_us", (json_int_t)p90, "p99_us",
+                     (json_int_t)p99, "max_us", (json_int_t)max);
 }
 
 static json_t *

@@ -48,7 +48,7 @@ struct sim {
     struct sim_admin *admin;
     struct sse_journal *journal;
     struct sse_ledger *ledger;
-    struct sse_histo latency; /* envelope time to storage, microseconds */
+    struct sse_histo latency;    /* envelope time to storage, microseconds */
     pthread_mutex_t ledger_lock; /* guards ledger and latency */
     struct sim_host_rt hosts[SIM_MAX_HOSTS];
     size_t nhosts;
