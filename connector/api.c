@@ -589,11 +589,15 @@ capi_start(struct connector *c, int port, struct capi **out, int *bound_port)
     sin.sin_addr.s_addr = htonl(all ? INADDR_ANY : INADDR_LOOPBACK);
     sin.sin_port = htons((uint16_t)port);
     errno = 0;
-    /* The logger first: an option before it would log to stderr. */
+    /*
+     * MHD_USE_AUTO picks epoll: select() would fail on a descriptor past
+     * FD_SETSIZE, which a connector holding many files can hand out. The
+     * logger comes first: an option before it would log to stderr.
+     */
     a->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-        NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG,
+        (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
         MHD_OPTION_NOTIFY_COMPLETED, completed, a,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONN_LIMIT, MHD_OPTION_END);

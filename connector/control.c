@@ -473,6 +473,7 @@ control_main(void *arg)
     while (!c->stop) {
         struct attempt a;
         enum step_rc rc;
+        uint64_t gen;
         unsigned cap;
 
         if (c->context == NULL || c->activation == NULL || c->enrolled ||
@@ -489,6 +490,7 @@ control_main(void *arg)
         pthread_mutex_unlock(&c->lock);
 
         rc = run_flow(c, &a);
+        gen = a.generation;
         attempt_clear(&a);
 
         pthread_mutex_lock(&c->lock);
@@ -497,7 +499,7 @@ control_main(void *arg)
             backoff = BACKOFF_START_MS;
             retry_at = 0;
         } else if (rc == STEP_TERMINAL) {
-            failed_gen = a.generation;
+            failed_gen = gen;
             retry_at = 0;
             pthread_mutex_unlock(&c->lock);
             conn_set_status(c, CS_ERROR,

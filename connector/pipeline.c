@@ -358,6 +358,17 @@ source_drain(struct pipeline *p)
         lws_sul_schedule(p->c->lws, 0, &p->drain_sul, on_drain, 1);
 }
 
+/* errno in Go's words ("no such file or directory"), as the real
+ * connector prints it and the troubleshooting guide greps for it. */
+static const char *
+go_strerror(int err, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", strerror(err));
+    if (buf[0] >= 'A' && buf[0] <= 'Z')
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
+}
+
 /*
  * libzmq retries a missing ipc path silently; a plain connect(2) says why
  * (DESIGN §6), in the words of the seed document.
@@ -371,6 +382,7 @@ on_probe(lws_sorted_usec_list_t *sul)
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int fd, err = 0;
     unsigned next;
+    char why[128];
 
     if (received != p->received_at_probe) {
         /* Events flow: nothing to learn from a probe. */
@@ -389,11 +401,11 @@ on_probe(lws_sorted_usec_list_t *sul)
     if (err != 0) {
         if (err != p->last_probe_errno)
             cerror("events: dial unix %s: connect: %s", p->ipc_path,
-                   strerror(err));
+                   go_strerror(err, why, sizeof(why)));
         p->last_probe_errno = err;
         p->source_up = false;
         conn_ep_fail(p->c, EP_EVENTHANDLER, 0, "dial unix %s: connect: %s",
-                     p->ipc_path, strerror(err));
+                     p->ipc_path, go_strerror(err, why, sizeof(why)));
         next = p->source_backoff_ms;
         p->source_backoff_ms *= 2;
         if (p->source_backoff_ms > cfg->source_zeromq_backoff_max_ms)

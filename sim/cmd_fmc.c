@@ -77,8 +77,7 @@ struct fmc {
 struct reply {
     long status; /* 0 when no HTTP answer came */
     char *body;  /* NUL-terminated */
-    size_t len;
-    bool truncated;
+    size_t len;  /* at most FMC_REPLY_MAX; the rest is dropped */
     char err[CURL_ERROR_SIZE];
 };
 
@@ -353,10 +352,8 @@ on_body(char *data, size_t size, size_t n, void *arg)
     size_t keep = len;
     char *p;
 
-    if (r->len + keep > FMC_REPLY_MAX) {
+    if (r->len + keep > FMC_REPLY_MAX)
         keep = FMC_REPLY_MAX - r->len;
-        r->truncated = true;
-    }
     p = realloc(r->body, r->len + keep + 1);
     if (p == NULL)
         return 0;
@@ -449,18 +446,20 @@ wait_port(const struct fmc *f, const char *path, const char *service,
 {
     for (;;) {
         struct sse_ports p;
-        const struct sse_port_entry *e = NULL;
+        bool found = false;
 
         if (sse_ports_load(path, &p, err, errlen) == 0) {
-            e = sse_ports_find(&p, service, host);
-            if (e != NULL)
+            const struct sse_port_entry *e = sse_ports_find(&p, service, host);
+
+            found = e != NULL;
+            if (found)
                 *port = e->port;
             else
                 snprintf(err, errlen, "%s: no listener for %s", path,
                          host != NULL ? host : service);
             sse_ports_free(&p);
         }
-        if (e != NULL)
+        if (found)
             return 0;
         if (mono_ms() >= f->deadline_ms)
             return -1;
@@ -623,7 +622,8 @@ create_context(const struct fmc *f)
         return fail(FMC_CANNOT_RUN, "out of memory");
     snprintf(url, sizeof(url), "%s/v1/contexts/", f->base);
     while (http_call(f, "POST", url, body, &r) != 0) {
-        if (mono_ms() >= f->deadline_ms) {
+        /* Give up while the error is still the connector's, not ours. */
+        if (mono_ms() + FMC_POLL_MS >= f->deadline_ms) {
             fail(FMC_FAILED, "context: no answer from %s: %s", url, r.err);
             goto out;
         }
