@@ -20,7 +20,8 @@ sse_ports_format_line(char *buf, size_t len, const struct sse_port_entry *e)
 }
 
 char *
-sse_ports_format_doc(const struct sse_port_entry *e, size_t n, int ready)
+sse_ports_format_doc(const struct sse_port_entry *e, size_t n, int ready,
+                     const char *admin_token)
 {
     json_t *list = json_array();
     json_t *doc;
@@ -31,7 +32,10 @@ sse_ports_format_doc(const struct sse_port_entry *e, size_t n, int ready)
                               json_pack("{s:s,s:s,s:s,s:i}", "service",
                                         e[i].service, "region", e[i].region,
                                         "host", e[i].host, "port", e[i].port));
-    doc = json_pack("{s:o,s:b}", "listeners", list, "ready", ready);
+    doc = json_pack("{s:o}", "listeners", list);
+    if (admin_token != NULL)
+        json_object_set_new(doc, "admin_token", json_string(admin_token));
+    json_object_set_new(doc, "ready", json_boolean(ready));
     text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(doc);
     return text;
@@ -85,9 +89,12 @@ take_object(json_t *obj, struct sse_ports *out, int line, char *err,
     json_t *list = json_object_get(obj, "listeners");
     size_t i;
     json_t *item;
+    const char *token = json_string_value(json_object_get(obj, "admin_token"));
 
     if (json_is_true(json_object_get(obj, "ready")))
         out->ready = 1;
+    if (token != NULL)
+        snprintf(out->admin_token, sizeof(out->admin_token), "%s", token);
     if (json_is_array(list)) {
         json_array_foreach(list, i, item)
         {

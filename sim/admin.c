@@ -21,6 +21,7 @@
 struct sim_admin {
     struct MHD_Daemon *daemon;
     struct sim *sim;
+    char token[80];
 };
 
 typedef json_t *(*route_fn)(struct sim *s, struct MHD_Connection *c,
@@ -249,7 +250,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 int
 sim_admin_start(struct sim *s, const char *bind_addr, int port,
-                struct sim_admin **out, int *bound_port)
+                const char *token, struct sim_admin **out, int *bound_port)
 {
     struct sim_admin *a = calloc(1, sizeof(*a));
     struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -261,6 +262,7 @@ sim_admin_start(struct sim *s, const char *bind_addr, int port,
     if (a == NULL)
         return -1;
     a->sim = s;
+    snprintf(a->token, sizeof(a->token), "%s", token);
     if (inet_pton(AF_INET, bind_addr, &sin.sin_addr) == 1) {
         sin.sin_port = htons((uint16_t)port);
         sa = (struct sockaddr *)&sin;

@@ -8,8 +8,10 @@
 
 #include "sim.h"
 
+/* token: the bearer token that write routes require (copied). */
 int sim_admin_start(struct sim *s, const char *bind_addr, int port,
-                    struct sim_admin **out, int *bound_port);
+                    const char *token, struct sim_admin **out,
+                    int *bound_port);
 void sim_admin_stop(struct sim_admin *a);
 
 #endif

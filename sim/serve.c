@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "admin.h"
@@ -50,6 +51,7 @@ struct serve_opts {
     const char *certs_dir;
     const char *ports_file;
     const char *bind_addr;
+    const char *admin_token;
     int admin_port;
     enum pki_key_type key_type;
     long clock_offset;
@@ -385,6 +387,31 @@ on_signal(int sig)
     }
 }
 
+/* The admin API's bearer token: --admin-token, $SSESIM_ADMIN_TOKEN, or
+ * 32 random hex digits. */
+static int
+make_admin_token(struct sim *s, const struct serve_opts *o)
+{
+    const char *given =
+        o->admin_token != NULL ? o->admin_token : getenv("SSESIM_ADMIN_TOKEN");
+    unsigned char raw[16];
+
+    if (given != NULL && given[0] != '\0') {
+        if (strlen(given) >= sizeof(s->admin_token)) {
+            sse_error("admin token longer than %zu bytes",
+                      sizeof(s->admin_token) - 1);
+            return -1;
+        }
+        snprintf(s->admin_token, sizeof(s->admin_token), "%s", given);
+        return 0;
+    }
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return -1;
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(s->admin_token + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
 static int
 announce(struct sim *s, const struct serve_opts *o)
 {
@@ -409,7 +436,7 @@ announce(struct sim *s, const struct serve_opts *o)
 
     if (o->ports_file != NULL) {
         char tmp[PATH_MAX];
-        char *doc = sse_ports_format_doc(e, n, 1);
+        char *doc = sse_ports_format_doc(e, n, 1, s->admin_token);
         FILE *f;
 
         snprintf(tmp, sizeof(tmp), "%s.tmp", o->ports_file);
@@ -426,7 +453,7 @@ announce(struct sim *s, const struct serve_opts *o)
         sse_ports_format_line(line, sizeof(line), &e[i]);
         printf("%s\n", line);
     }
-    printf("{\"ready\":true}\n");
+    printf("{\"admin_token\":\"%s\"}\n{\"ready\":true}\n", s->admin_token);
     fflush(stdout);
     return 0;
 }
@@ -441,6 +468,8 @@ usage(FILE *to)
             "  --ports-file F     write the listeners as one JSON document\n"
             "  --bind ADDR        listen address (default 127.0.0.1)\n"
             "  --admin-port N     admin API port (default 0: any)\n"
+            "  --admin-token T    the admin API's bearer token (default:\n"
+            "                     $SSESIM_ADMIN_TOKEN, else random)\n"
             "  --key-type ec|rsa  key type for new certificates\n"
             "  --clock-offset S   the cloud's clock minus the real one, s\n"
             "  --time-scale X     divide sselab's own durations by X\n"
@@ -478,6 +507,7 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
         {"ports-file", required_argument, NULL, 'p'},
         {"bind", required_argument, NULL, 'b'},
         {"admin-port", required_argument, NULL, 'a'},
+        {"admin-token", required_argument, NULL, 'T'},
         {"key-type", required_argument, NULL, 'k'},
         {"clock-offset", required_argument, NULL, 'o'},
         {"time-scale", required_argument, NULL, 't'},
@@ -509,6 +539,9 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
             if (parse_number("--admin-port", optarg, 0, 65535, &v) != 0)
                 return 2;
             o->admin_port = (int)v;
+            break;
+        case 'T':
+            o->admin_token = optarg;
             break;
         case 'k':
             if (strcmp(optarg, "ec") == 0)
@@ -626,8 +659,9 @@ run(struct sim *s, const struct serve_opts *o)
     for (size_t i = 0; i < nhosts && i < SIM_MAX_HOSTS; i++)
         if (start_host(s, &defs[i], o) != 0)
             return 3;
-    if (sim_admin_start(s, o->bind_addr, o->admin_port, &s->admin,
-                        &s->admin_port) != 0)
+    if (make_admin_token(s, o) != 0 ||
+        sim_admin_start(s, o->bind_addr, o->admin_port, s->admin_token,
+                        &s->admin, &s->admin_port) != 0)
         return 3;
 
     memset(&sa, 0, sizeof(sa));

@@ -53,6 +53,7 @@ struct sim {
     struct sim_host_rt hosts[SIM_MAX_HOSTS];
     size_t nhosts;
     int admin_port;
+    char admin_token[80]; /* bearer token of the admin API's writes */
     int64_t clock_offset_s; /* the cloud's clock minus the real one */
     double time_scale;      /* sselab's own durations are divided by it */
     unsigned heartbeat_s;   /* mx01 heartbeat period, cloud seconds */

@@ -47,7 +47,7 @@ END_TEST
 START_TEST(document_roundtrip_keeps_every_entry)
 {
     struct sse_port_entry in[2] = {api, ingest};
-    char *doc = sse_ports_format_doc(in, 2, 1);
+    char *doc = sse_ports_format_doc(in, 2, 1, "t0k3n");
     struct sse_ports p;
     char err[256];
 
@@ -57,6 +57,7 @@ START_TEST(document_roundtrip_keeps_every_entry)
     ck_assert_int_eq(p.ready, 1);
     ck_assert_mem_eq(&p.entries[0], &api, sizeof(api));
     ck_assert_int_eq(sse_ports_find(&p, "api-sse", NULL)->port, 44321);
+    ck_assert_str_eq(p.admin_token, "t0k3n");
     sse_ports_free(&p);
     free(doc);
 }
