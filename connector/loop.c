@@ -50,6 +50,10 @@ conn_base_callback(struct lws *wsi, enum lws_callback_reasons reason,
             SSL_CTX_load_verify_locations(user, NULL, c->cfg.cert_store) == 1)
             cdebug("trusting extra CAs in %s", c->cfg.cert_store);
         return 0;
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+        /* Remember why a server certificate failed, for the error line. */
+        net_note_server_cert(wsi, user, (int)len);
+        return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (c == NULL)
             return 0;

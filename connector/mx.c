@@ -19,6 +19,7 @@
 
 struct mx {
     struct connector *c;
+    struct net_attempt at;
     struct lws *wsi;
     uint64_t gen; /* identity generation wsi belongs to */
     bool open;
@@ -67,6 +68,7 @@ mx_free(struct mx *m)
     if (m == NULL)
         return;
     lws_sul_cancel(&m->retry);
+    net_attempt_end(&m->at);
     queue_clear(m);
     free(m);
 }
@@ -129,12 +131,17 @@ connect_now(struct mx *m)
     snprintf(m->region, sizeof(m->region), "%s", c->id.region);
     pthread_mutex_unlock(&c->lock);
     conn_ep_host(c, EP_MX, m->url);
-    m->wsi = net_ws_connect(c, m->url, MX_PROTOCOL, err, sizeof(err));
-    if (m->wsi == NULL) {
-        cerror("messaging: %s (region %s): %s", m->url, m->region, err);
+    if (net_attempt_start(&m->at, c, "messaging", m->url, m->region,
+                          MX_PROTOCOL, err, sizeof(err)) != 0) {
+        m->wsi = NULL;
+        cerror("messaging connection to %s (region %s, phase resolve) "
+               "failed: %s",
+               m->url, m->region, err);
         conn_ep_fail(c, EP_MX, 0, "%s", err);
         schedule_retry(m);
+        return;
     }
+    m->wsi = m->at.wsi;
 }
 
 void
@@ -267,6 +274,7 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
     switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        net_attempt_established(&m->at);
         m->open = true;
         m->backoff_ms = MX_BACKOFF_START_MS;
         conn_ep_ok(c, EP_MX);
@@ -302,7 +310,7 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_CLIENT_CLOSED:
         m->open = false;
         if (wsi == m->wsi)
-            lost(m, "closed by peer");
+            lost(m, "closed by the peer");
         return 0;
     default:
         return 0;

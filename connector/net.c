@@ -8,6 +8,10 @@
 #include <string.h>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <errno.h>
 
 #include "clog.h"
 #include "hostmap.h"
@@ -178,6 +182,175 @@ net_ws_connect(struct connector *c, const char *url, const char *protocol,
         snprintf(err, errlen, "cannot start a connection to %s (%s:%d)", t.host,
                  t.address, t.connect_port);
     return wsi;
+}
+
+/* Attempts in flight, for the certificate callback that only has a wsi. */
+#define NET_MAX_ATTEMPTS 4
+static struct net_attempt *attempts[NET_MAX_ATTEMPTS];
+
+static void
+track(struct net_attempt *at, bool on)
+{
+    for (int i = 0; i < NET_MAX_ATTEMPTS; i++) {
+        if (on && attempts[i] == NULL) {
+            attempts[i] = at;
+            return;
+        }
+        if (!on && attempts[i] == at) {
+            attempts[i] = NULL;
+            return;
+        }
+    }
+}
+
+/* Which phase a connection still in progress is in. */
+static const char *
+phase_of(struct lws *wsi)
+{
+    int fd = lws_get_socket_fd(wsi);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    SSL *ssl;
+
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return "connect";
+    ssl = lws_get_ssl(wsi);
+    if (ssl == NULL || !SSL_is_init_finished(ssl))
+        return "tls";
+    return "upgrade";
+}
+
+static void
+on_deadline(lws_sorted_usec_list_t *sul)
+{
+    struct net_attempt *at =
+        lws_container_of(sul, struct net_attempt, deadline);
+
+    if (at->wsi == NULL || at->established)
+        return;
+    snprintf(at->phase, sizeof(at->phase), "%s", phase_of(at->wsi));
+    lws_set_timeout(at->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
+                    LWS_TO_KILL_ASYNC);
+}
+
+int
+net_attempt_start(struct net_attempt *at, struct connector *c,
+                  const char *what, const char *url, const char *region,
+                  const char *protocol, char *err, size_t errlen)
+{
+    lws_sul_cancel(&at->deadline);
+    track(at, false);
+    memset(at, 0, sizeof(*at));
+    at->c = c;
+    snprintf(at->what, sizeof(at->what), "%s", what);
+    snprintf(at->region, sizeof(at->region), "%s", region);
+    if (net_resolve_url(&c->cfg, url, &at->t, err, errlen) != 0)
+        return -1;
+    at->wsi = net_ws_connect(c, url, protocol, err, errlen);
+    if (at->wsi == NULL)
+        return -1;
+    track(at, true);
+    lws_sul_schedule(
+        c->lws, 0, &at->deadline, on_deadline,
+        (lws_usec_t)conn_scaled_ms(&c->cfg, c->cfg.connect_timeout_ms) *
+            1000);
+    return 0;
+}
+
+void
+net_attempt_established(struct net_attempt *at)
+{
+    at->established = true;
+    lws_sul_cancel(&at->deadline);
+}
+
+void
+net_attempt_end(struct net_attempt *at)
+{
+    lws_sul_cancel(&at->deadline);
+    track(at, false);
+    at->wsi = NULL;
+}
+
+void
+net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
+                     size_t len)
+{
+    const struct net_target *t = &at->t;
+    char cause[480];
+
+    if (at->phase[0] != '\0') {
+        unsigned ms = conn_scaled_ms(&at->c->cfg, at->c->cfg.connect_timeout_ms);
+
+        if (strcmp(at->phase, "connect") == 0)
+            snprintf(cause, sizeof(cause),
+                     "dial tcp %s:%d: connect: connection timed out (no "
+                     "answer within %u ms)",
+                     t->address, t->connect_port, ms);
+        else if (strcmp(at->phase, "tls") == 0)
+            snprintf(cause, sizeof(cause),
+                     "tls handshake with %s:%d: timed out after %u ms",
+                     t->address, t->connect_port, ms);
+        else
+            snprintf(cause, sizeof(cause),
+                     "websocket upgrade: no answer from %s:%d within %u ms",
+                     t->address, t->connect_port, ms);
+    } else if (at->verify_err[0] != '\0') {
+        snprintf(at->phase, sizeof(at->phase), "tls");
+        snprintf(cause, sizeof(cause), "%s", at->verify_err);
+    } else if (!at->established) {
+        snprintf(at->phase, sizeof(at->phase), "%s",
+                 in != NULL && strstr(in, "connect") != NULL ? "connect"
+                 : in != NULL && (strstr(in, "ws upgrade") != NULL ||
+                                  strstr(in, "HS:") != NULL)
+                     ? "upgrade"
+                     : "connect");
+        snprintf(cause, sizeof(cause), "%s (%s:%d)",
+                 in != NULL && in[0] != '\0' ? in : "connection failed",
+                 t->address, t->connect_port);
+    } else {
+        snprintf(at->phase, sizeof(at->phase), "open");
+        snprintf(cause, sizeof(cause), "%s",
+                 in != NULL ? in : "connection closed");
+    }
+    snprintf(buf, len, "%s connection to %s (region %s, phase %s) failed: %s",
+             at->what, t->host, at->region, at->phase, cause);
+}
+
+void
+net_note_server_cert(struct lws *wsi, void *x509_ctx, int preverify_ok)
+{
+    X509_STORE_CTX *store = x509_ctx;
+    struct net_attempt *at = NULL;
+    X509 *cert;
+    char subject[200] = "?", issuer[200] = "?", nb[32] = "?", na[32] = "?";
+    int err;
+
+    if (preverify_ok)
+        return;
+    for (int i = 0; i < NET_MAX_ATTEMPTS; i++)
+        if (attempts[i] != NULL && attempts[i]->wsi == wsi)
+            at = attempts[i];
+    if (at == NULL || at->verify_err[0] != '\0')
+        return;
+    cert = X509_STORE_CTX_get_current_cert(store);
+    err = X509_STORE_CTX_get_error(store);
+    if (cert != NULL) {
+        struct tm tm;
+
+        X509_NAME_oneline(X509_get_subject_name(cert), subject,
+                          sizeof(subject));
+        X509_NAME_oneline(X509_get_issuer_name(cert), issuer, sizeof(issuer));
+        if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) == 1)
+            strftime(nb, sizeof(nb), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+            strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    snprintf(at->verify_err, sizeof(at->verify_err),
+             "x509: %s: subject %s, issuer %s, notBefore %s, notAfter %s "
+             "(trust: %s)",
+             X509_verify_cert_error_string(err), subject, issuer, nb, na,
+             at->c->cfg.ca_file);
 }
 
 void

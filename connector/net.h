@@ -23,6 +23,24 @@ struct net_target {
     int connect_port;
 };
 
+/*
+ * One connection attempt of a WebSocket client, with the connector's own
+ * deadline over connect, TLS handshake and upgrade answer (the kernel's
+ * connect timeout is two minutes), and what went wrong in which phase.
+ * The owner embeds it and keeps it until the attempt ends.
+ */
+struct net_attempt {
+    struct connector *c;
+    struct lws *wsi;
+    struct net_target t;
+    char what[16];   /* "eventing", "messaging" */
+    char region[8];
+    lws_sorted_usec_list_t deadline;
+    bool established;
+    char phase[16];      /* where the deadline ran out, "" if it did not */
+    char verify_err[400]; /* the server certificate's failure, if any */
+};
+
 /* Split a wss:// or https:// URL and map it. 0, or -1 with err. */
 int net_resolve_url(const struct conn_config *cfg, const char *url,
                     struct net_target *t, char *err, size_t errlen);
@@ -33,6 +51,20 @@ int net_resolve_url(const struct conn_config *cfg, const char *url,
  */
 struct lws *net_ws_connect(struct connector *c, const char *url,
                            const char *protocol, char *err, size_t errlen);
+/* Start an attempt (net_ws_connect plus the deadline). 0, or -1 with err
+ * (then the attempt is over already). */
+int net_attempt_start(struct net_attempt *at, struct connector *c,
+                      const char *what, const char *url, const char *region,
+                      const char *protocol, char *err, size_t errlen);
+/* The upgrade succeeded: the deadline is off. */
+void net_attempt_established(struct net_attempt *at);
+/* The attempt ended (error or close): say why, in one line, with host,
+ * region, address, phase and cause; in is lws's reason or NULL. */
+void net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
+                          size_t len);
+void net_attempt_end(struct net_attempt *at);
+/* From protocol 0: OpenSSL's verdict on a server certificate. */
+void net_note_server_cert(struct lws *wsi, void *x509_ctx, int preverify_ok);
 /* The protocols every connector vhost carries. */
 const struct lws_protocols *net_protocols(void);
 /* Forget identity vhosts no connection uses any more (lws thread). */

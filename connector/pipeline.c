@@ -57,6 +57,7 @@ struct pipeline {
     lws_sorted_usec_list_t linger_sul;
 
     /* sink */
+    struct net_attempt at;
     struct lws *sink;
     bool sink_open;
     uint64_t sink_gen;
@@ -114,12 +115,16 @@ sink_connect(struct pipeline *p)
     snprintf(p->region, sizeof(p->region), "%s", c->id.region);
     pthread_mutex_unlock(&c->lock);
     conn_ep_host(c, EP_INGEST, p->sink_url);
-    p->sink = net_ws_connect(c, p->sink_url, PIPELINE_SINK_PROTOCOL, err,
-                             sizeof(err));
-    if (p->sink == NULL) {
-        cerror("eventing: %s (region %s): %s", p->sink_url, p->region, err);
+    if (net_attempt_start(&p->at, c, "eventing", p->sink_url, p->region,
+                          PIPELINE_SINK_PROTOCOL, err, sizeof(err)) != 0) {
+        p->sink = NULL;
+        cerror("eventing connection to %s (region %s, phase resolve) "
+               "failed: %s",
+               p->sink_url, p->region, err);
         sink_schedule_retry(p, err);
+        return;
     }
+    p->sink = p->at.wsi;
 }
 
 static void
@@ -127,16 +132,18 @@ sink_lost(struct pipeline *p, const char *why)
 {
     /* Unacknowledged batches go out again, first, in their order. */
     uint64_t n = batcher_requeue(&p->b);
+    char line[640];
 
+    net_attempt_describe(&p->at, why, line, sizeof(line));
+    net_attempt_end(&p->at);
     p->sink = NULL;
     p->sink_open = false;
     conn_ep_down(p->c, EP_INGEST);
     if (conn_stopping(p->c))
         return;
-    cerror("eventing connection to %s (region %s) lost: %s; %llu events "
-           "unacknowledged will be sent again",
-           p->sink_url, p->region, why, (unsigned long long)n);
-    sink_schedule_retry(p, why);
+    cerror("%s; %llu events held, %llu of them to send again", line,
+           (unsigned long long)p->b.held_events, (unsigned long long)n);
+    sink_schedule_retry(p, line);
 }
 
 static void
@@ -527,6 +534,7 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (wsi != p->sink)
             return 0;
+        net_attempt_established(&p->at);
         p->sink_open = true;
         p->sink_backoff_ms = SINK_BACKOFF_START_MS;
         conn_ep_ok(c, EP_INGEST);
@@ -550,7 +558,7 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (wsi == p->sink)
-            sink_lost(p, "closed");
+            sink_lost(p, "closed by the peer");
         return 0;
     default:
         return 0;
@@ -566,6 +574,7 @@ pipeline_free(struct pipeline *p)
     lws_sul_cancel(&p->probe_sul);
     lws_sul_cancel(&p->linger_sul);
     lws_sul_cancel(&p->sink_sul);
+    net_attempt_end(&p->at);
     batcher_free(&p->b);
     if (p->zsock != NULL)
         zmq_close(p->zsock);

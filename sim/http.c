@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/ssl.h>
 
@@ -38,6 +39,7 @@ struct http_ex {
     size_t body_len;
     size_t body_cap;
     int too_big;
+    int chunked;
     struct sim_resp resp;
 };
 
@@ -178,6 +180,9 @@ static const struct {
     {WSI_TOKEN_PATCH_URI, "PATCH"},
 #endif
     {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || defined(LWS_HTTP_HEADERS_ALL)
+    {WSI_TOKEN_HEAD_URI, "HEAD"},
+#endif
 };
 
 static void
@@ -219,10 +224,43 @@ verified_peer(struct lws *wsi)
     return cert;
 }
 
+/* The query for the journal, with the values of secret-looking keys
+ * replaced: a token in a URL must not reach a log. */
+static void
+redact_query(const char *query, char *out, size_t len)
+{
+    static const char *const secret[] = {"token", "password", "otp", "secret",
+                                         "key"};
+    size_t off = 0;
+    const char *p = query;
+
+    out[0] = '\0';
+    while (*p != '\0' && off + 1 < len) {
+        size_t seg = strcspn(p, "&");
+        const char *eq = memchr(p, '=', seg);
+        bool hide = false;
+
+        for (size_t i = 0; eq != NULL && i < sizeof(secret) / sizeof(*secret);
+             i++)
+            if (strncasecmp(p, secret[i], (size_t)(eq - p)) == 0 &&
+                strlen(secret[i]) == (size_t)(eq - p))
+                hide = true;
+        off +=
+            (size_t)snprintf(out + off, len - off, "%s%.*s", off > 0 ? "&" : "",
+                             hide ? (int)(eq - p + 1) : (int)seg, p);
+        if (hide && off + 1 < len)
+            off += (size_t)snprintf(out + off, len - off, "REDACTED");
+        p += seg;
+        if (*p == '&')
+            p++;
+    }
+}
+
 static void
 dispatch(struct lws *wsi, struct http_ex *ex)
 {
     struct sim_host_rt *h = sim_host_of(wsi);
+    char query[1024];
     struct sim_req req = {
         .sim = h->sim,
         .host = h,
@@ -238,16 +276,26 @@ dispatch(struct lws *wsi, struct http_ex *ex)
         .peer = ex->peer,
     };
 
-    if (ex->too_big)
+    if (sim_vhost_moved(wsi)) {
+        char msg[160];
+
+        snprintf(msg, sizeof(msg), "this port serves %s only", h->def->name);
+        sim_resp_error(&ex->resp, 421, "misdirected_request", msg);
+    } else if (ex->chunked) {
+        sim_resp_error(&ex->resp, 411, "length_required",
+                       "send a Content-Length, not a chunked body");
+    } else if (ex->too_big) {
         sim_resp_error(&ex->resp, 413, "payload_too_large",
                        "request body over the limit");
-    else
+    } else {
         handler_for(h)(&req, &ex->resp);
+    }
     if (ex->resp.body == NULL)
         sim_resp_body(&ex->resp, ex->resp.status ? ex->resp.status : 500,
                       "text/plain", "", 0);
+    redact_query(ex->query, query, sizeof(query));
     sim_note(h, req.conn, "http", "request", ex->resp.status, "%s %s%s%s",
-             ex->method, ex->path, ex->query[0] ? "?" : "", ex->query);
+             ex->method, ex->path, query[0] ? "?" : "", query);
     ex->phase = EX_HEADERS;
     lws_callback_on_writable(wsi);
 }
@@ -282,10 +330,17 @@ on_request(struct lws *wsi, struct http_pss *pss, const char *uri)
     if (ex->method[0] == '\0')
         snprintf(ex->method, sizeof(ex->method), "OTHER");
 
-    /* A body follows when a length or chunked encoding says so. */
-    if ((clen[0] != '\0' && strcmp(clen, "0") != 0) ||
-        lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+    /* lws 4.1 never completes a chunked request body: refuse it. */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        ex->chunked = 1;
+        dispatch(wsi, ex);
+        return 0;
+    }
+    /* A body follows; it must come whole within the deadline. */
+    if (clen[0] != '\0' && strcmp(clen, "0") != 0) {
         ex->phase = EX_READING;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+                        SIM_HTTP_BODY_TIMEOUT_S);
         return 0;
     }
     dispatch(wsi, ex);
@@ -396,10 +451,9 @@ on_client_cert(X509_STORE_CTX *store, SSL *ssl, int preverify_ok)
     if (cert != NULL)
         X509_NAME_oneline(X509_get_subject_name(cert), subject,
                           sizeof(subject));
-    sse_log(SSE_LOG_WARN, NULL,
-            "client certificate refused host=%s subject=\"%s\" cause=\"%s\"",
-            sni != NULL ? sni : "-", subject,
-            X509_verify_cert_error_string(err));
+    sim_note_fd(ssl != NULL ? SSL_get_fd(ssl) : -1, "tls", "refuse", 0,
+                "client certificate refused: subject %s (SNI %s): %s", subject,
+                sni != NULL ? sni : "-", X509_verify_cert_error_string(err));
     return 1;
 }
 
@@ -419,6 +473,7 @@ sim_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             on_body(pss->ex, in, len);
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         if (pss->ex != NULL && pss->ex->phase == EX_READING)
             dispatch(wsi, pss->ex);
         return 0;

@@ -17,6 +17,7 @@
 
 #define SIM_HTTP_MAX_BODY (256 * 1024)
 #define SIM_HTTP_MAX_HEADERS 16
+#define SIM_HTTP_BODY_TIMEOUT_S 30
 
 struct sim_req {
     struct sim *sim;

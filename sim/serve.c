@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
  * reused by the next accept. */
 static struct conn_slot {
     struct sim_host_rt *host;
+    struct lws_vhost *vhost; /* the vhost the socket was adopted on */
     uint64_t conn;
 } * conn_table;
 static size_t conn_table_len;
@@ -73,10 +75,29 @@ sim_scaled_ms(const struct sim *s, unsigned seconds)
     return ms < 1 ? 1 : (unsigned)ms;
 }
 
+/*
+ * The host whose listener accepted the connection. lws may move a request
+ * to another vhost by its Host header; the listener, not the header, says
+ * which emulated host a connection belongs to.
+ */
 struct sim_host_rt *
 sim_host_of(struct lws *wsi)
 {
+    int fd = lws_get_socket_fd(wsi);
+
+    if (fd >= 0 && (size_t)fd < conn_table_len && conn_table[fd].host != NULL)
+        return conn_table[fd].host;
     return lws_vhost_user(lws_get_vhost(wsi));
+}
+
+bool
+sim_vhost_moved(struct lws *wsi)
+{
+    int fd = lws_get_socket_fd(wsi);
+
+    if (fd < 0 || (size_t)fd >= conn_table_len || conn_table[fd].host == NULL)
+        return false;
+    return lws_get_vhost(wsi) != conn_table[fd].vhost;
 }
 
 uint64_t
@@ -114,6 +135,24 @@ sim_note(struct sim_host_rt *h, uint64_t conn, const char *layer,
              h->def->name, h->def->region, sse_service_name(h->def->service),
              (unsigned long long)conn, layer, status);
     sse_log(SSE_LOG_INFO, fields, "%s: %s", event, e.detail);
+}
+
+void
+sim_note_fd(int fd, const char *layer, const char *event, int status,
+            const char *fmt, ...)
+{
+    char detail[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    if (fd < 0 || (size_t)fd >= conn_table_len || conn_table[fd].host == NULL) {
+        sse_log(SSE_LOG_WARN, NULL, "%s: %s", event, detail);
+        return;
+    }
+    sim_note(conn_table[fd].host, conn_table[fd].conn, layer, event, status,
+             "%s", detail);
 }
 
 /* TLS progress, for the journal: handshakes done and alerts we send. */
@@ -174,16 +213,16 @@ accept_all(struct sim_host_rt *h)
         h->accepted++;
         if ((size_t)fd < conn_table_len) {
             conn_table[fd].host = h;
+            conn_table[fd].vhost = h->vhost;
             conn_table[fd].conn = conn;
         }
         if (sim_gate_decide(h, fd, conn, peer) != GATE_PASS) {
             close(fd);
             continue;
         }
-        if (lws_adopt_socket_vhost(h->vhost, fd) == NULL) {
-            sim_note(h, conn, "tcp", "close", 0, "lws refused the socket");
-            close(fd);
-        }
+        /* On failure lws has closed the socket already. */
+        if (lws_adopt_socket_vhost(h->vhost, fd) == NULL)
+            sim_note(h, conn, "tcp", "close", 0, "lws could not adopt it");
     }
 }
 
@@ -205,7 +244,7 @@ gate_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
               void *in, size_t len)
 {
     if (reason == LWS_CALLBACK_RAW_RX_FILE)
-        accept_all(sim_host_of(wsi));
+        accept_all(lws_vhost_user(lws_get_vhost(wsi)));
     return 0;
 }
 
@@ -488,7 +527,8 @@ parse_number(const char *opt, const char *arg, double min, double max,
 
     errno = 0;
     v = strtod(arg, &end);
-    if (errno != 0 || end == arg || *end != '\0' || v < min || v > max) {
+    if (errno != 0 || end == arg || *end != '\0' || !isfinite(v) || v < min ||
+        v > max) {
         fprintf(stderr,
                 "ssesim serve: %s: expected a number from %g to %g,"
                 " got \"%s\"\n",
@@ -538,6 +578,13 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
         case 'a':
             if (parse_number("--admin-port", optarg, 0, 65535, &v) != 0)
                 return 2;
+            if (v != (double)(int)v) {
+                fprintf(stderr,
+                        "ssesim serve: --admin-port: expected a "
+                        "whole number, got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
             o->admin_port = (int)v;
             break;
         case 'T':

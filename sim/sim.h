@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -53,7 +54,7 @@ struct sim {
     struct sim_host_rt hosts[SIM_MAX_HOSTS];
     size_t nhosts;
     int admin_port;
-    char admin_token[80]; /* bearer token of the admin API's writes */
+    char admin_token[80];   /* bearer token of the admin API's writes */
     int64_t clock_offset_s; /* the cloud's clock minus the real one */
     double time_scale;      /* sselab's own durations are divided by it */
     unsigned heartbeat_s;   /* mx01 heartbeat period, cloud seconds */
@@ -66,9 +67,12 @@ time_t sim_now(const struct sim *s);
 /* A duration of sselab's own, in milliseconds after the time scale. */
 unsigned sim_scaled_ms(const struct sim *s, unsigned seconds);
 
-/* The host and connection a wsi belongs to. */
+/* The host (by the listener that accepted it) and connection of a wsi. */
 struct sim_host_rt *sim_host_of(struct lws *wsi);
 uint64_t sim_conn_of(struct lws *wsi);
+/* lws moved the connection to another vhost (a Host header naming another
+ * emulated host): such a request must be refused, not served. */
+bool sim_vhost_moved(struct lws *wsi);
 
 /*
  * Journal and log one event of a connection. layer: "tcp", "tls", "http",
@@ -77,6 +81,10 @@ uint64_t sim_conn_of(struct lws *wsi);
 void sim_note(struct sim_host_rt *h, uint64_t conn, const char *layer,
               const char *event, int status, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* The same, for code that only knows the socket (TLS callbacks). */
+void sim_note_fd(int fd, const char *layer, const char *event, int status,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* WebSocket services: one lws protocol each (svc_mx.c, svc_ingest.c). */
 #define SIM_MX_PROTOCOL "sse-messaging.v1"

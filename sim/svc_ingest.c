@@ -277,6 +277,13 @@ on_filter(struct lws *wsi)
     char uri[128];
     int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
 
+    if (sim_vhost_moved(wsi)) {
+        sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "refuse", 421,
+                 "upgrade for eventing refused: this port serves %s",
+                 sim_host_of(wsi)->def->name);
+        lws_return_http_status(wsi, 421, NULL);
+        return -1;
+    }
     if (n > 0 && strcmp(uri, INGEST_PATH) == 0)
         return 0;
     sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "refuse", 404,

@@ -9,16 +9,22 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "log.h"
 #include "sim.h"
 
 #define MX_QUEUE 16
+#define MX_PATH "/v1/messaging"
 #define MX_MAX_MESSAGE (64 * 1024)
 
 /* Per connection; lives in lws's session memory until CLOSED. */
 struct mx_pss {
     char device_id[64];
+    char cert_cn[64];      /* the verified client certificate's CN */
+    int greeted;           /* a valid hello arrived */
+    int close_noted;       /* the journal has this connection's close */
     char *queue[MX_QUEUE]; /* JSON texts waiting to be written */
     unsigned qhead, qlen;
     unsigned char *rx; /* a message arriving in fragments */
@@ -84,6 +90,7 @@ on_message(struct lws *wsi, struct mx_pss *pss, const char *text, size_t len)
 
     if (type == NULL) {
         json_decref(msg);
+        pss->close_noted = 1;
         sim_note(h, sim_conn_of(wsi), "ws", "close", 1007,
                  "not a JSON message with a type");
         lws_close_reason(wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
@@ -91,11 +98,31 @@ on_message(struct lws *wsi, struct mx_pss *pss, const char *text, size_t len)
         return -1;
     }
     pss->received++;
+    if (!pss->greeted && strcmp(type, "hello") != 0) {
+        pss->close_noted = 1;
+        sim_note(h, sim_conn_of(wsi), "ws", "close", 1008, "%s before hello",
+                 type);
+        json_decref(msg);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                         (unsigned char *)"hello first", 11);
+        return -1;
+    }
     if (strcmp(type, "hello") == 0) {
         const char *id = json_string_value(json_object_get(msg, "device_id"));
 
-        snprintf(pss->device_id, sizeof(pss->device_id), "%s",
-                 id != NULL ? id : "-");
+        /* The certificate says who the device is; the hello must agree. */
+        if (id == NULL || strcmp(id, pss->cert_cn) != 0) {
+            pss->close_noted = 1;
+            sim_note(h, sim_conn_of(wsi), "ws", "close", 1008,
+                     "hello names device %s, the certificate %s",
+                     id != NULL ? id : "(none)", pss->cert_cn);
+            json_decref(msg);
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                             (unsigned char *)"device mismatch", 15);
+            return -1;
+        }
+        pss->greeted = 1;
+        snprintf(pss->device_id, sizeof(pss->device_id), "%s", id);
         sim_note(h, sim_conn_of(wsi), "ws", "hello", 0, "device %s",
                  pss->device_id);
         enqueue(wsi, pss,
@@ -129,6 +156,7 @@ on_receive(struct lws *wsi, struct mx_pss *pss, const void *in, size_t len)
     int rc;
 
     if (lws_frame_is_binary(wsi)) {
+        pss->close_noted = 1;
         sim_note(h, sim_conn_of(wsi), "ws", "close", 1003,
                  "binary message on the messaging channel");
         lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
@@ -136,6 +164,7 @@ on_receive(struct lws *wsi, struct mx_pss *pss, const void *in, size_t len)
         return -1;
     }
     if (pss->rx_len + len > MX_MAX_MESSAGE) {
+        pss->close_noted = 1;
         sim_note(h, sim_conn_of(wsi), "ws", "close", 1009,
                  "message over %d bytes", MX_MAX_MESSAGE);
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
@@ -210,6 +239,42 @@ release(struct mx_pss *pss)
     pss->rx = NULL;
 }
 
+/* Only the messaging path may upgrade, and only on its own port. */
+static int
+on_filter(struct lws *wsi)
+{
+    struct sim_host_rt *h = sim_host_of(wsi);
+    char uri[128];
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+
+    if (sim_vhost_moved(wsi)) {
+        sim_note(h, sim_conn_of(wsi), "ws", "refuse", 421,
+                 "upgrade for messaging refused: this port serves %s",
+                 h->def->name);
+        lws_return_http_status(wsi, 421, NULL);
+        return -1;
+    }
+    if (n > 0 && strcmp(uri, MX_PATH) == 0)
+        return 0;
+    sim_note(h, sim_conn_of(wsi), "ws", "refuse", 404,
+             "upgrade on %s refused: messaging is on " MX_PATH,
+             n > 0 ? uri : "(no path)");
+    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+    return -1;
+}
+
+static void
+peer_cn(struct lws *wsi, char *cn, size_t len)
+{
+    SSL *ssl = lws_get_ssl(wsi);
+    X509 *cert = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+
+    cn[0] = '\0';
+    if (cert != NULL)
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName,
+                                  cn, (int)len);
+}
+
 int
 svc_mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                 void *in, size_t len)
@@ -218,8 +283,11 @@ svc_mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     char ts[32];
 
     switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return on_filter(wsi);
     case LWS_CALLBACK_ESTABLISHED:
         memset(pss, 0, sizeof(*pss));
+        peer_cn(wsi, pss->cert_cn, sizeof(pss->cert_cn));
         sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "open", 0,
                  "messaging session");
         arm_heartbeat(wsi);
@@ -235,11 +303,12 @@ svc_mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         arm_heartbeat(wsi);
         return 0;
     case LWS_CALLBACK_CLOSED:
-        sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "close", 0,
-                 "device %s, %llu messages in, %llu out",
-                 pss->device_id[0] ? pss->device_id : "-",
-                 (unsigned long long)pss->received,
-                 (unsigned long long)pss->sent);
+        if (!pss->close_noted)
+            sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "close", 0,
+                     "device %s, %llu messages in, %llu out",
+                     pss->device_id[0] ? pss->device_id : "-",
+                     (unsigned long long)pss->received,
+                     (unsigned long long)pss->sent);
         release(pss);
         return 0;
     default:

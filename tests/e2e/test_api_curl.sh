@@ -91,3 +91,37 @@ admin_get '/v1/journal?limit=5000' >"$T/journal"
 grep -q '"host":"api-sse.cisco.com","region":"us","layer":"http","event":"request","status":403' \
     "$T/journal" || fail "journal lacks the 403 request"
 pass "the journal records requests with host, region and status"
+
+# A port serves its own host only: a Host header naming another emulated
+# host (here the mTLS-only ingest, through api-sse's port, without a
+# client certificate) is refused, for plain requests and for upgrades.
+api_port=$(port_of api-sse.cisco.com)
+code=$(curl -sS --max-time 30 --cacert "$T/certs/connectorCA.pem" \
+    --connect-to "api-sse.cisco.com:443:127.0.0.1:$api_port" \
+    -H 'Host: eventing-ingest.sse.itd.cisco.com' -o /dev/null \
+    -w '%{http_code}' https://api-sse.cisco.com/v1/events)
+[ "$code" = 421 ] || fail "Host of another emulated host answered $code"
+code=$(curl -sS --http1.1 --max-time 10 --cacert "$T/certs/connectorCA.pem" \
+    --connect-to "api-sse.cisco.com:443:127.0.0.1:$api_port" \
+    -H 'Host: eventing-ingest.sse.itd.cisco.com' -H 'Connection: Upgrade' \
+    -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+    -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+    -H 'Sec-WebSocket-Protocol: sse-eventing.v1' -o /dev/null \
+    -w '%{http_code}' https://api-sse.cisco.com/v1/events || true)
+[ "$code" != 101 ] || fail "an upgrade through api-sse's port reached ingest"
+code=$(curl -sS --max-time 30 --cacert "$T/certs/connectorCA.pem" \
+    --connect-to "api.eu.sse.itd.cisco.com:443:127.0.0.1:$(port_of \
+    api.eu.sse.itd.cisco.com)" -H 'Host: api-sse.cisco.com' \
+    -H 'Content-Type: application/json' -d '{"tenant":"t"}' -o /dev/null \
+    -w '%{http_code}' \
+    "https://api.eu.sse.itd.cisco.com$tokpath")
+[ "$code" = 421 ] || fail "the EU api served a request for the US host: $code"
+pass "a Host header naming another emulated host gets 421, never its service"
+
+code=$(printf '{}' | curl -sS --max-time 30 --cacert "$T/certs/connectorCA.pem" \
+    --connect-to "api-sse.cisco.com:443:127.0.0.1:$api_port" \
+    -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+    --data-binary @- -o /dev/null -w '%{http_code}' \
+    "https://api-sse.cisco.com$tokpath")
+[ "$code" = 411 ] || fail "a chunked body got $code, not 411"
+pass "a chunked request body is answered 411 at once"
