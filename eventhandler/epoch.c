@@ -3,6 +3,10 @@
  */
 #include "epoch.h"
 
+/* Epochs stay below 2^62: JSON readers keep them exact as signed
+ * 64-bit integers, and the next start can always add one. */
+#define EH_EPOCH_MAX (UINT64_C(1) << 62)
+
 #include "fsutil.h"
 
 #include <ctype.h>
@@ -61,7 +65,7 @@ read_epoch(const char *path, uint64_t *out, char *err, size_t errlen)
     }
     errno = 0;
     v = strtoull(buf, &end, 10);
-    if (errno != 0 || *end != '\0' || v == 0 || v >= UINT64_MAX) {
+    if (errno != 0 || *end != '\0' || v == 0 || v >= EH_EPOCH_MAX) {
         snprintf(err, errlen,
                  "state file %s: epoch \"%s\" out of range (remove it to "
                  "start from the current time)",

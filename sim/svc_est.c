@@ -79,14 +79,14 @@ ask_credentials(const struct sim_req *req, struct sim_resp *resp,
     sim_resp_header(resp, "WWW-Authenticate", "Basic realm=\"%s\"", EST_REALM);
 }
 
-/* Subject in RFC 2253 order, control characters escaped. */
+/* Subject in the order of its fields, control characters escaped. */
 static void
 name_text(X509_NAME *name, char *buf, size_t len)
 {
     BIO *b = BIO_new(BIO_s_mem());
     int n = 0;
 
-    if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0)
+    if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE) >= 0)
         n = BIO_read(b, buf, (int)len - 1);
     buf[n > 0 ? n : 0] = '\0';
     BIO_free(b);

@@ -154,7 +154,8 @@ on_text(struct lws *wsi, struct ingest_session *s, const uint8_t *buf,
 
     if (!json_is_object(doc) || type == NULL) {
         json_decref(doc);
-        return session_fail(wsi, s, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+        /* 1007: the text is not what a control message must be. */
+        return session_fail(wsi, s, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
                             "text message is no control message");
     }
     if (strcmp(type, "ping") == 0) {

@@ -82,8 +82,8 @@ expect_json "$T/out" . '{"type":"pong"}'
 pass "a ping is answered with a pong"
 
 ingest "$US" --raw-text 'hello' >"$T/out" || fail "text that is no JSON"
-expect_json "$T/out" .close_code 1003
-pass "a text message that is no control message is closed with 1003"
+expect_json "$T/out" .close_code 1007
+pass "a text message that is no control message is closed with 1007"
 
 # --- hostile frames -----------------------------------------------------
 admin_get /v1/ledger >"$T/before"
