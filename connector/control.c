@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -130,6 +131,25 @@ copy_str(json_t *obj, const char *key, char *dst, size_t len)
     snprintf(dst, len, "%s", v != NULL ? v : "");
 }
 
+/* ", clock offset +600 s" against the server's Date header: a 401 or a
+ * 403 is often a clock that drifted (CASES K09, K16). */
+static void
+clock_offset_text(const char *date, char *buf, size_t len)
+{
+    struct tm tm;
+    const char *end;
+    long off;
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (end == NULL) {
+        buf[0] = '\0';
+        return;
+    }
+    off = (long)(timegm(&tm) - time(NULL));
+    snprintf(buf, len, ", cloud clock %+ld s from ours", off);
+}
+
 static enum step_rc
 do_register(struct connector *c, struct attempt *a)
 {
@@ -172,11 +192,15 @@ do_register(struct connector *c, struct attempt *a)
         for (char *p = start; *p; p++)
             if (*p == '\n' || *p == '\r' || *p == '"')
                 *p = ' ';
+        char skew[64] = "";
+
+        if (r.status == 401 || r.status == 403)
+            clock_offset_text(r.date, skew, sizeof(skew));
         cerror("registration with %s (region %s, %s) answered HTTP %ld "
-               "(%s, Date: %s): %s%s",
+               "(%s, Date: %s%s): %s%s",
                a->api_host, a->region, r.remote, r.status,
                r.content_type[0] ? r.content_type : "no content type",
-               r.date[0] ? r.date : "none", start,
+               r.date[0] ? r.date : "none", skew, start,
                r.status == 403 ? "; check that the token's region matches"
                                  " the device's"
                                : "");

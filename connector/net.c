@@ -234,9 +234,9 @@ on_deadline(lws_sorted_usec_list_t *sul)
 }
 
 int
-net_attempt_start(struct net_attempt *at, struct connector *c,
-                  const char *what, const char *url, const char *region,
-                  const char *protocol, char *err, size_t errlen)
+net_attempt_start(struct net_attempt *at, struct connector *c, const char *what,
+                  const char *url, const char *region, const char *protocol,
+                  char *err, size_t errlen)
 {
     lws_sul_cancel(&at->deadline);
     track(at, false);
@@ -252,8 +252,7 @@ net_attempt_start(struct net_attempt *at, struct connector *c,
     track(at, true);
     lws_sul_schedule(
         c->lws, 0, &at->deadline, on_deadline,
-        (lws_usec_t)conn_scaled_ms(&c->cfg, c->cfg.connect_timeout_ms) *
-            1000);
+        (lws_usec_t)conn_scaled_ms(&c->cfg, c->cfg.connect_timeout_ms) * 1000);
     return 0;
 }
 
@@ -280,7 +279,8 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
     char cause[480];
 
     if (at->phase[0] != '\0') {
-        unsigned ms = conn_scaled_ms(&at->c->cfg, at->c->cfg.connect_timeout_ms);
+        unsigned ms =
+            conn_scaled_ms(&at->c->cfg, at->c->cfg.connect_timeout_ms);
 
         if (strcmp(at->phase, "connect") == 0)
             snprintf(cause, sizeof(cause),

@@ -33,11 +33,11 @@ struct net_attempt {
     struct connector *c;
     struct lws *wsi;
     struct net_target t;
-    char what[16];   /* "eventing", "messaging" */
+    char what[16]; /* "eventing", "messaging" */
     char region[8];
     lws_sorted_usec_list_t deadline;
     bool established;
-    char phase[16];      /* where the deadline ran out, "" if it did not */
+    char phase[16];       /* where the deadline ran out, "" if it did not */
     char verify_err[400]; /* the server certificate's failure, if any */
 };
 
