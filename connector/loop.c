@@ -111,12 +111,11 @@ make_context(struct connector *c)
                    LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.user = c;
+    /* lws's own pending-state timeout stays behind the connector's
+     * deadline (net.c), which names the phase that ran out. */
     info.timeout_secs =
-        (c->cfg.connect_timeout_ms + 999) / 1000 > 0
-            ? (unsigned)((conn_scaled_ms(&c->cfg, c->cfg.connect_timeout_ms) +
-                          999) /
-                         1000)
-            : 10;
+        (conn_scaled_ms(&c->cfg, c->cfg.connect_timeout_ms) + 999) / 1000 +
+        5;
     ctx = lws_create_context(&info);
     if (ctx == NULL)
         return NULL;
