@@ -6,6 +6,10 @@
  * once it is whole the service's handler turns it into a response. The
  * response goes out in two writable callbacks (headers, then body), so a
  * slow reader never makes us write to a full socket.
+ *
+ * HTTP faults (http.status, http.block-page, http.malformed-json) are
+ * asked about every request, with its path, before the service's handler:
+ * a rule that bites answers instead of the service.
  */
 #include "http.h"
 
@@ -17,6 +21,7 @@
 
 #include <openssl/ssl.h>
 
+#include "fault.h"
 #include "log.h"
 
 enum ex_phase {
@@ -256,6 +261,129 @@ redact_query(const char *query, char *out, size_t len)
     }
 }
 
+#define HTTP_FAULTS                                                            \
+    (FAULT_BIT(FAULT_HTTP_STATUS) | FAULT_BIT(FAULT_HTTP_BLOCK_PAGE) |         \
+     FAULT_BIT(FAULT_HTTP_MALFORMED_JSON))
+
+/* The rule's answer: its status, headers, body and content type. */
+static void
+fault_status(const struct fault_rule *r, struct sim_resp *resp)
+{
+    sim_resp_body(resp, r->status,
+                  r->content_type[0] != '\0' ? r->content_type
+                                             : "application/json",
+                  r->body, strlen(r->body));
+    for (int i = 0; i < r->nheaders && i < FAULT_MAX_HEADERS; i++)
+        sim_resp_header(resp, r->headers[i].name, "%s", r->headers[i].value);
+}
+
+/* Text for HTML, the characters that would end or open markup escaped. */
+static void
+html_text(const char *in, char *out, size_t len)
+{
+    size_t off = 0;
+
+    for (; *in != '\0' && off + 7 < len; in++) {
+        switch (*in) {
+        case '<':
+            off += (size_t)snprintf(out + off, len - off, "&lt;");
+            break;
+        case '>':
+            off += (size_t)snprintf(out + off, len - off, "&gt;");
+            break;
+        case '&':
+            off += (size_t)snprintf(out + off, len - off, "&amp;");
+            break;
+        case '"':
+            off += (size_t)snprintf(out + off, len - off, "&quot;");
+            break;
+        default:
+            out[off++] = *in;
+            break;
+        }
+    }
+    out[off] = '\0';
+}
+
+/* What a corporate web proxy answers for a category it blocks. */
+static void
+block_page(const struct sim_req *req, const struct fault_rule *r,
+           struct sim_resp *resp)
+{
+    char url[1200], path[600], page[2048];
+    int n;
+
+    html_text(req->path, path, sizeof(path));
+    snprintf(url, sizeof(url), "https://%s%s", req->host->def->name, path);
+    n = snprintf(page, sizeof(page),
+                 "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                 "<title>Access Denied</title></head>\n<body>\n"
+                 "<h1>Access Denied</h1>\n"
+                 "<p>Your organization's web security policy blocks access "
+                 "to <b>%.700s</b>.</p>\n"
+                 "<p>Category: Uncategorized URLs<br>Policy: "
+                 "Default-Outbound<br>Reference: sselab-%llu-%llu</p>\n"
+                 "<p>If you believe this is an error, contact your network "
+                 "administrator.</p>\n</body></html>\n",
+                 url, (unsigned long long)r->id, (unsigned long long)req->conn);
+    if (n < 0 || (size_t)n >= sizeof(page))
+        n = (int)strlen(page);
+    sim_resp_body(resp, r->status, "text/html; charset=utf-8", page, (size_t)n);
+    sim_resp_header(resp, "Cache-Control", "no-store");
+}
+
+/*
+ * The service's own answer, cut in the middle: a JSON object that lost its
+ * end is never valid JSON. The service runs (a cut answer is one the cloud
+ * did send); an answer that is not a JSON object is replaced by one.
+ */
+static void
+malformed_json(const struct sim_req *req, const struct fault_rule *r,
+               struct sim_resp *resp)
+{
+    static const char stand_in[] =
+        "{\"status\":\"ok\",\"data\":{\"items\":[{\"id\":1,\"name\":"
+        "\"sselab\"},{\"id\":2,\"name\":\"cut here\"}]}}";
+    const char *doc = stand_in;
+    size_t len = sizeof(stand_in) - 1;
+    unsigned char *own = NULL;
+
+    handler_for(req->host)(req, resp);
+    if (resp->body != NULL && resp->body_len >= 2 && resp->body[0] == '{' &&
+        strncmp(resp->content_type, "application/json", 16) == 0) {
+        own = malloc(resp->body_len);
+        if (own != NULL) {
+            memcpy(own, resp->body, resp->body_len);
+            doc = (const char *)own;
+            len = resp->body_len;
+        }
+    }
+    resp->nheaders = 0;
+    sim_resp_body(resp, r->status, "application/json", doc, len / 2);
+    free(own);
+}
+
+/* A rule answered instead of the service: true. */
+static bool
+http_fault(const struct sim_req *req, struct sim_resp *resp)
+{
+    struct fault_rule r;
+
+    if (!fault_match(req->sim->faults, req->host->def, HTTP_FAULTS, req->path,
+                     &r))
+        return false;
+    if (r.action == FAULT_HTTP_STATUS)
+        fault_status(&r, resp);
+    else if (r.action == FAULT_HTTP_BLOCK_PAGE)
+        block_page(req, &r, resp);
+    else
+        malformed_json(req, &r, resp);
+    sim_fault_note(req->host, req->conn, &r, resp->status,
+                   "%s %.100s answered %d %s by the rule", req->method,
+                   req->path, resp->status, resp->content_type);
+    return true;
+}
+
 static void
 dispatch(struct lws *wsi, struct http_ex *ex)
 {
@@ -287,7 +415,7 @@ dispatch(struct lws *wsi, struct http_ex *ex)
     } else if (ex->too_big) {
         sim_resp_error(&ex->resp, 413, "payload_too_large",
                        "request body over the limit");
-    } else {
+    } else if (!http_fault(&req, &ex->resp)) {
         handler_for(h)(&req, &ex->resp);
     }
     if (ex->resp.body == NULL)
@@ -326,7 +454,8 @@ on_request(struct lws *wsi, struct http_pss *pss, const char *uri)
     hdr_copy(wsi, ex->authorization, sizeof(ex->authorization),
              WSI_TOKEN_HTTP_AUTHORIZATION);
     hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH);
-    lws_get_peer_simple(wsi, ex->peer, sizeof(ex->peer));
+    /* From the gate: behind a relay, lws's own peer is a socketpair. */
+    snprintf(ex->peer, sizeof(ex->peer), "%s", sim_peer_of(wsi));
     if (ex->method[0] == '\0')
         snprintf(ex->method, sizeof(ex->method), "OTHER");
 

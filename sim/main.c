@@ -8,6 +8,7 @@
 int cmd_serve(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
 int cmd_fmc(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -17,6 +18,7 @@ static const struct {
     {"serve", cmd_serve, "serve every emulated host of every region"},
     {"certs", cmd_certs, "make or check the private CA and host leaves"},
     {"fmc", cmd_fmc, "play the FMC: token, context, activation, wait"},
+    {"run", cmd_run, "play scenario files against the cloud and connector"},
 };
 
 static void

@@ -1,11 +1,13 @@
 /*
  * serve.c: `ssesim serve`, every emulated host of every region on loopback.
  *
- * Each host has a listening socket of ours, adopted into the lws loop as a
+ * Each host has a listening socket of ours, watched in the lws loop as a
  * raw file so that the gate (gate.c) accepts every connection itself before
- * it hands the socket to the host's lws vhost, which carries the host's
- * certificate and client-certificate policy. The admin API runs on its own
- * libmicrohttpd thread (admin.c).
+ * it hands the socket to an lws vhost of the host: its own, which carries
+ * the host's certificate and client-certificate policy, or one that a TLS
+ * fault asks for (made here on first use, kept until the end). The fault
+ * engine is made before the admin API (admin.c, its own libmicrohttpd
+ * thread) starts writing rules into it; the lws thread only asks it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,24 +28,27 @@
 #include <openssl/ssl.h>
 
 #include "admin.h"
+#include "fault.h"
 #include "gate.h"
 #include "http.h"
 #include "log.h"
 #include "pki.h"
 #include "ports.h"
 #include "registry.h"
+#include "relay.h"
 #include "sim.h"
 
-#define GATE_PROTOCOL "sim-gate"
 #define CONN_TABLE_MAX 65536
+#define DEFAULT_SEED 1
 
 /* Which host and connection an fd belongs to, for the callbacks that only
- * know an fd (TLS) or a wsi. Written on accept, read until the fd is
- * reused by the next accept. */
+ * know an fd (TLS) or a wsi. Written when the gate hands a socket to lws
+ * (sim_conn_bind), read until the fd is bound again. */
 static struct conn_slot {
     struct sim_host_rt *host;
     struct lws_vhost *vhost; /* the vhost the socket was adopted on */
     uint64_t conn;
+    char peer[48]; /* the client's address and port */
 } * conn_table;
 static size_t conn_table_len;
 
@@ -59,12 +64,25 @@ struct serve_opts {
     long clock_offset;
     double time_scale;
     unsigned heartbeat_s;
+    uint64_t seed;
+    bool seed_given;
+    bool ignore_faults;
 };
+
+int64_t
+sim_fault_clock(const struct sim *s)
+{
+    struct fault_rule r;
+
+    if (fault_peek(s->faults, NULL, FAULT_BIT(FAULT_CLOCK_OFFSET), &r))
+        return r.seconds;
+    return 0;
+}
 
 time_t
 sim_now(const struct sim *s)
 {
-    return time(NULL) + (time_t)s->clock_offset_s;
+    return time(NULL) + (time_t)(s->clock_offset_s + sim_fault_clock(s));
 }
 
 unsigned
@@ -90,14 +108,46 @@ sim_host_of(struct lws *wsi)
     return lws_vhost_user(lws_get_vhost(wsi));
 }
 
+/*
+ * Moved to a vhost of another host. A request that lws moves from a TLS
+ * fault's vhost to the host's own one (its Host header names the host) is
+ * still the host's: every vhost of a host carries the host as its user.
+ */
 bool
 sim_vhost_moved(struct lws *wsi)
 {
     int fd = lws_get_socket_fd(wsi);
+    struct lws_vhost *vh = lws_get_vhost(wsi);
 
     if (fd < 0 || (size_t)fd >= conn_table_len || conn_table[fd].host == NULL)
         return false;
-    return lws_get_vhost(wsi) != conn_table[fd].vhost;
+    return vh != conn_table[fd].vhost &&
+           lws_vhost_user(vh) != (void *)conn_table[fd].host;
+}
+
+void
+sim_conn_bind(int fd, struct sim_host_rt *h, struct lws_vhost *vh,
+              uint64_t conn, const char *peer)
+{
+    struct conn_slot *slot;
+
+    if (fd < 0 || (size_t)fd >= conn_table_len)
+        return;
+    slot = &conn_table[fd];
+    slot->host = h;
+    slot->vhost = vh;
+    slot->conn = conn;
+    snprintf(slot->peer, sizeof(slot->peer), "%s", peer != NULL ? peer : "");
+}
+
+const char *
+sim_peer_of(struct lws *wsi)
+{
+    int fd = lws_get_socket_fd(wsi);
+
+    if (fd < 0 || (size_t)fd >= conn_table_len || conn_table[fd].host == NULL)
+        return "";
+    return conn_table[fd].peer;
 }
 
 uint64_t
@@ -138,6 +188,44 @@ sim_note(struct sim_host_rt *h, uint64_t conn, const char *layer,
 }
 
 void
+sim_fault_note(struct sim_host_rt *h, uint64_t conn, const struct fault_rule *r,
+               int status, const char *fmt, ...)
+{
+    char detail[200];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    sim_note(h, conn, fault_layer_name(fault_action_layer(r->action)), "fault",
+             status, "%s rule %llu: %s", fault_action_name(r->action),
+             (unsigned long long)r->id, detail);
+}
+
+void
+sim_note_cloud(struct sim *s, const char *layer, const char *event, int status,
+               const char *fmt, ...)
+{
+    struct sse_journal_entry e;
+    char fields[160];
+    va_list ap;
+
+    memset(&e, 0, sizeof(e));
+    va_start(ap, fmt);
+    vsnprintf(e.detail, sizeof(e.detail), fmt, ap);
+    va_end(ap);
+    e.status = status;
+    snprintf(e.host, sizeof(e.host), "*");
+    snprintf(e.region, sizeof(e.region), "*");
+    snprintf(e.layer, sizeof(e.layer), "%s", layer);
+    snprintf(e.event, sizeof(e.event), "%s", event);
+    sse_journal_add(s->journal, &e);
+    snprintf(fields, sizeof(fields),
+             "host=* region=* conn=0 layer=%s status=%d", layer, status);
+    sse_log(SSE_LOG_INFO, fields, "%s: %s", event, e.detail);
+}
+
+void
 sim_note_fd(int fd, const char *layer, const char *event, int status,
             const char *fmt, ...)
 {
@@ -155,7 +243,12 @@ sim_note_fd(int fd, const char *layer, const char *event, int status,
              "%s", detail);
 }
 
-/* TLS progress, for the journal: handshakes done and alerts we send. */
+/*
+ * TLS progress, for the journal: handshakes done and alerts we send. At the
+ * start of a handshake the cloud's clock is lent to OpenSSL, so that client
+ * certificates are checked at the cloud's time (--clock-offset and a
+ * clock.offset rule), as est checks them.
+ */
 static void
 tls_info(const SSL *ssl, int where, int ret)
 {
@@ -167,6 +260,12 @@ tls_info(const SSL *ssl, int where, int ret)
     slot = &conn_table[fd];
     if (slot->host == NULL)
         return;
+    if (where & SSL_CB_HANDSHAKE_START) {
+        const struct sim *s = slot->host->sim;
+
+        if (s->clock_offset_s + sim_fault_clock(s) != 0)
+            X509_VERIFY_PARAM_set_time(SSL_get0_param((SSL *)ssl), sim_now(s));
+    }
     if (where & SSL_CB_HANDSHAKE_DONE) {
         X509 *peer = SSL_get0_peer_certificate(ssl);
 
@@ -185,47 +284,6 @@ tls_info(const SSL *ssl, int where, int ret)
     }
 }
 
-static void
-accept_all(struct sim_host_rt *h)
-{
-    for (;;) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        char peer[64] = "?", addr[48] = "?";
-        int fd = accept4(h->listen_fd, (struct sockaddr *)&ss, &sl,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
-        uint64_t conn;
-
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                sse_log(SSE_LOG_WARN, NULL, "accept on %s: %s", h->def->name,
-                        strerror(errno));
-            return;
-        }
-        if (getnameinfo((struct sockaddr *)&ss, sl, addr, sizeof(addr), peer,
-                        sizeof(peer), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-            char tmp[64];
-
-            snprintf(tmp, sizeof(tmp), "%s:%s", addr, peer);
-            snprintf(peer, sizeof(peer), "%s", tmp);
-        }
-        conn = ++h->sim->next_conn;
-        h->accepted++;
-        if ((size_t)fd < conn_table_len) {
-            conn_table[fd].host = h;
-            conn_table[fd].vhost = h->vhost;
-            conn_table[fd].conn = conn;
-        }
-        if (sim_gate_decide(h, fd, conn, peer) != GATE_PASS) {
-            close(fd);
-            continue;
-        }
-        /* On failure lws has closed the socket already. */
-        if (lws_adopt_socket_vhost(h->vhost, fd) == NULL)
-            sim_note(h, conn, "tcp", "close", 0, "lws could not adopt it");
-    }
-}
-
 /*
  * lws moves a connection to whichever vhost's name matches the client's SNI.
  * An emulated host answers on its own port with its own certificate, as a
@@ -236,16 +294,6 @@ static int
 keep_own_vhost(SSL *ssl, int *alert, void *arg)
 {
     return SSL_TLSEXT_ERR_OK;
-}
-
-/* The listeners' protocol: a readable listening socket means accept. */
-static int
-gate_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-              void *in, size_t len)
-{
-    if (reason == LWS_CALLBACK_RAW_RX_FILE)
-        accept_all(lws_vhost_user(lws_get_vhost(wsi)));
-    return 0;
 }
 
 /*
@@ -264,15 +312,19 @@ host_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     return sim_http_callback(wsi, reason, user, in, len);
 }
 
-static struct lws_protocols http_protocols[3], mx_protocols[4],
-    ingest_protocols[4];
+/* Every vhost carries the gate's and the relay's raw protocols too: lws
+ * binds an adopted descriptor to a protocol of the vhost it joins. */
+static struct lws_protocols http_protocols[4], mx_protocols[5],
+    ingest_protocols[5];
 
 static void
 init_protocols(void)
 {
     struct lws_protocols http = {"http", host_callback, 0, 0, 0, NULL, 0};
     struct lws_protocols gate = {
-        GATE_PROTOCOL, gate_callback, 0, 0, 0, NULL, 0};
+        SIM_GATE_PROTOCOL, sim_gate_callback, 0, 0, 0, NULL, 0};
+    struct lws_protocols relay = {
+        SIM_RELAY_PROTOCOL, sim_relay_callback, 0, 0, 0, NULL, 0};
     struct lws_protocols mx = {
         SIM_MX_PROTOCOL, svc_mx_callback, 0, 65536, 0, NULL, 0};
     struct lws_protocols ingest = {
@@ -284,50 +336,146 @@ init_protocols(void)
     ingest.per_session_data_size = svc_ingest_session_size();
     http_protocols[0] = http;
     http_protocols[1] = gate;
-    http_protocols[2] = end;
+    http_protocols[2] = relay;
+    http_protocols[3] = end;
     mx_protocols[0] = http;
     mx_protocols[1] = mx;
     mx_protocols[2] = gate;
-    mx_protocols[3] = end;
+    mx_protocols[3] = relay;
+    mx_protocols[4] = end;
     ingest_protocols[0] = http;
     ingest_protocols[1] = ingest;
     ingest_protocols[2] = gate;
-    ingest_protocols[3] = end;
+    ingest_protocols[3] = relay;
+    ingest_protocols[4] = end;
 }
 
-static int
-open_listener(const char *bind_addr, int port, int *out_port)
-{
-    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST,
-                             .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    char service[16];
-    int fd, one = 1, rc;
+/* Who is asked for a client certificate, and against what. */
+enum cc_policy {
+    CC_HOST = 0, /* the host's own policy */
+    CC_REQUIRE,  /* a certificate from the device CA, or no handshake */
+    CC_FOREIGN,  /* trust the foreign root only: every device is refused */
+};
 
-    snprintf(service, sizeof(service), "%d", port);
-    rc = getaddrinfo(bind_addr, service, &hints, &ai);
-    if (rc != 0) {
-        sse_error("bind address %s: %s", bind_addr, gai_strerror(rc));
-        return -1;
+static const struct {
+    const char *name;
+    enum pki_leaf_fault leaf;
+    enum cc_policy cc;
+} variant_defs[SIM_TLS_VARIANT_COUNT] = {
+    [SIM_TLS_OWN] = {"own", PKI_LEAF_OK, CC_HOST},
+    [SIM_TLS_EXPIRED] = {"expired", PKI_LEAF_EXPIRED, CC_HOST},
+    [SIM_TLS_NOT_YET_VALID] = {"not-yet-valid", PKI_LEAF_NOT_YET_VALID,
+                               CC_HOST},
+    [SIM_TLS_WRONG_HOST] = {"wrong-host", PKI_LEAF_WRONG_HOST, CC_HOST},
+    [SIM_TLS_SELF_SIGNED] = {"self-signed", PKI_LEAF_SELF_SIGNED, CC_HOST},
+    [SIM_TLS_UNKNOWN_CA] = {"unknown-ca", PKI_LEAF_UNKNOWN_CA, CC_HOST},
+    [SIM_TLS_CC_REQUIRED] = {"client-cert-required", PKI_LEAF_OK, CC_REQUIRE},
+    [SIM_TLS_CC_REFUSED] = {"client-cert-refused", PKI_LEAF_OK, CC_FOREIGN},
+};
+
+/*
+ * The client-certificate options of a vhost. mx01 and eventing-ingest
+ * insist on a certificate from the device CA; est asks but does not insist
+ * (simplereenroll authenticates with the certificate, simpleenroll with the
+ * one-time password); api-sse and dex do not ask. A fault may make any host
+ * insist, or make it trust nothing but the foreign root, which refuses
+ * every certificate that is presented (and every client, where the host
+ * insists anyway).
+ */
+static void
+client_cert_options(const struct sim_host_rt *h, enum cc_policy cc,
+                    struct lws_context_creation_info *info, char *trust,
+                    size_t len)
+{
+    struct sim *s = h->sim;
+    bool insists = h->def->service == SSE_SVC_MX ||
+                   h->def->service == SSE_SVC_INGEST || cc == CC_REQUIRE;
+    bool asks = insists || h->def->service == SSE_SVC_EST || cc != CC_HOST;
+
+    if (!asks)
+        return;
+    if (cc == CC_FOREIGN)
+        snprintf(trust, len, "%s/ca/foreign-root.pem", pki_dir(s->pki));
+    else
+        snprintf(trust, len, "%s", pki_device_trust_path(s->pki));
+    info->ssl_ca_filepath = trust;
+    info->options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+    if (!insists)
+        info->options |= LWS_SERVER_OPTION_PEER_CERT_NOT_REQUIRED;
+}
+
+/* The vhost of h for variant v: the leaf (a faulty one issued now, at the
+ * cloud's clock) and the client-certificate policy it says. */
+static struct lws_vhost *
+make_vhost(struct sim_host_rt *h, enum sim_tls_variant v, char *err,
+           size_t errlen)
+{
+    struct sim *s = h->sim;
+    const struct sse_host *def = h->def;
+    struct lws_context_creation_info info;
+    char cert[PATH_MAX], key[PATH_MAX], trust[PATH_MAX];
+    char *name = h->vhost_names[v];
+    struct lws_vhost *vh;
+
+    if (variant_defs[v].leaf != PKI_LEAF_OK &&
+        pki_issue_fault_leaf(s->pki, def->name, variant_defs[v].leaf,
+                             sim_now(s), err, errlen) != 0)
+        return NULL;
+    if (pki_leaf_paths(s->pki, def->name, variant_defs[v].leaf, cert, key,
+                       sizeof(cert)) != 0) {
+        snprintf(err, errlen, "no certificate path");
+        return NULL;
     }
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 512) < 0 ||
-        getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-        sse_error("listen on %s:%d: %s", bind_addr, port, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return -1;
+    /* lws keeps the name's pointer, not a copy. */
+    if (v == SIM_TLS_OWN)
+        snprintf(name, sizeof(h->vhost_names[v]), "%s", def->name);
+    else
+        snprintf(name, sizeof(h->vhost_names[v]), "%s/%s", def->name,
+                 variant_defs[v].name);
+
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = name;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.user = h;
+    info.ssl_cert_filepath = cert;
+    info.ssl_private_key_filepath = key;
+    info.alpn = "http/1.1";
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    client_cert_options(h, variant_defs[v].cc, &info, trust, sizeof(trust));
+    if (def->service == SSE_SVC_MX)
+        info.protocols = mx_protocols;
+    else if (def->service == SSE_SVC_INGEST)
+        info.protocols = ingest_protocols;
+    else
+        info.protocols = http_protocols;
+    vh = lws_create_vhost(s->lws, &info);
+    if (vh == NULL)
+        snprintf(err, errlen, "cannot create the TLS host from %s and %s", cert,
+                 key);
+    return vh;
+}
+
+struct lws_vhost *
+sim_host_vhost(struct sim_host_rt *h, enum sim_tls_variant v, char *err,
+               size_t errlen)
+{
+    if ((unsigned)v >= SIM_TLS_VARIANT_COUNT) {
+        snprintf(err, errlen, "no TLS variant %d", (int)v);
+        return NULL;
     }
-    freeaddrinfo(ai);
-    *out_port =
-        ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                       : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
+    if (h->variants[v] == NULL) {
+        h->variants[v] = make_vhost(h, v, err, errlen);
+        if (h->variants[v] != NULL && v != SIM_TLS_OWN)
+            sse_log(SSE_LOG_INFO, NULL, "%s: TLS host for %s ready",
+                    h->def->name, variant_defs[v].name);
+    }
+    return h->variants[v];
+}
+
+const char *
+sim_tls_variant_name(enum sim_tls_variant v)
+{
+    return (unsigned)v < SIM_TLS_VARIANT_COUNT ? variant_defs[v].name : "?";
 }
 
 static int
@@ -335,66 +483,17 @@ start_host(struct sim *s, const struct sse_host *def,
            const struct serve_opts *o)
 {
     struct sim_host_rt *h = &s->hosts[s->nhosts];
-    struct lws_context_creation_info info;
-    char cert[PATH_MAX], key[PATH_MAX], trust[PATH_MAX];
-    lws_sock_file_fd_type sfd;
+    char err[512];
 
     memset(h, 0, sizeof(*h));
     h->def = def;
     h->sim = s;
-    h->listen_fd = open_listener(o->bind_addr, 0, &h->port);
-    if (h->listen_fd < 0)
+    h->listen_fd = -1;
+    if (sim_gate_listen(h, o->bind_addr) != 0)
         return -1;
-
-    if (pki_leaf_paths(s->pki, def->name, PKI_LEAF_OK, cert, key,
-                       sizeof(cert)) != 0) {
-        sse_error("%s: no certificate path", def->name);
-        close(h->listen_fd);
-        return -1;
-    }
-    snprintf(trust, sizeof(trust), "%s", pki_device_trust_path(s->pki));
-
-    memset(&info, 0, sizeof(info));
-    info.vhost_name = def->name;
-    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.user = h;
-    info.ssl_cert_filepath = cert;
-    info.ssl_private_key_filepath = key;
-    info.alpn = "http/1.1";
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    switch (def->service) {
-    case SSE_SVC_MX:
-    case SSE_SVC_INGEST:
-        /* mTLS: a certificate from the device CA, or no handshake. */
-        info.ssl_ca_filepath = trust;
-        info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
-        info.protocols =
-            def->service == SSE_SVC_MX ? mx_protocols : ingest_protocols;
-        break;
-    case SSE_SVC_EST:
-        /* simplereenroll authenticates with the certificate, simpleenroll
-         * with the one-time password: ask, never insist. */
-        info.ssl_ca_filepath = trust;
-        info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
-                        LWS_SERVER_OPTION_PEER_CERT_NOT_REQUIRED;
-        info.protocols = http_protocols;
-        break;
-    default:
-        info.protocols = http_protocols;
-        break;
-    }
-    h->vhost = lws_create_vhost(s->lws, &info);
+    h->vhost = sim_host_vhost(h, SIM_TLS_OWN, err, sizeof(err));
     if (h->vhost == NULL) {
-        sse_error("%s: cannot create the TLS host from %s and %s", def->name,
-                  cert, key);
-        close(h->listen_fd);
-        return -1;
-    }
-    sfd.filefd = h->listen_fd;
-    h->listen_wsi = lws_adopt_descriptor_vhost(
-        h->vhost, LWS_ADOPT_RAW_FILE_DESC, sfd, GATE_PROTOCOL, NULL);
-    if (h->listen_wsi == NULL) {
-        sse_error("%s: cannot watch the listener", def->name);
+        sse_error("%s: %s", def->name, err);
         close(h->listen_fd);
         return -1;
     }
@@ -513,6 +612,9 @@ usage(FILE *to)
             "  --clock-offset S   the cloud's clock minus the real one, s\n"
             "  --time-scale X     divide sselab's own durations by X\n"
             "  --heartbeat S      mx01 heartbeat period (default 30)\n"
+            "  --seed N           the fault engine's seed (default:\n"
+            "                     $SSESIM_SEED, else 1)\n"
+            "  --ignore-faults    take and list fault rules, never apply them\n"
             "  --log-level L      error, warning, info, debug\n"
             "  --log-file F       log there instead of stderr\n"
             "  --log-format text|json\n");
@@ -539,6 +641,27 @@ parse_number(const char *opt, const char *arg, double min, double max,
     return 0;
 }
 
+/* A seed: a whole number from 0 to 2^63 - 1, as the engine lists it. */
+static int
+parse_seed(const char *what, const char *arg, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' ||
+        v > INT64_MAX) {
+        fprintf(stderr,
+                "ssesim serve: %s: expected a whole number from 0 to"
+                " 2^63 - 1, got \"%s\"\n",
+                what, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static int
 parse_opts(int argc, char **argv, struct serve_opts *o)
 {
@@ -552,6 +675,8 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
         {"clock-offset", required_argument, NULL, 'o'},
         {"time-scale", required_argument, NULL, 't'},
         {"heartbeat", required_argument, NULL, 'H'},
+        {"seed", required_argument, NULL, 'S'},
+        {"ignore-faults", no_argument, NULL, 'I'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-file", required_argument, NULL, 'f'},
         {"log-format", required_argument, NULL, 'F'},
@@ -618,6 +743,14 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
                 return 2;
             o->heartbeat_s = (unsigned)v;
             break;
+        case 'S':
+            if (parse_seed("--seed", optarg, &o->seed) != 0)
+                return 2;
+            o->seed_given = true;
+            break;
+        case 'I':
+            o->ignore_faults = true;
+            break;
         case 'l':
             level = sse_log_level_parse(optarg);
             if (level < 0) {
@@ -653,6 +786,14 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
                 argv[optind]);
         return 2;
     }
+    if (!o->seed_given) {
+        const char *env = getenv("SSESIM_SEED");
+
+        o->seed = DEFAULT_SEED;
+        if (env != NULL && env[0] != '\0' &&
+            parse_seed("$SSESIM_SEED", env, &o->seed) != 0)
+            return 2;
+    }
     sse_log_setup(2, level, format);
     if (log_file != NULL && sse_log_open(log_file, level, format) != 0) {
         fprintf(stderr, "ssesim serve: --log-file %s: %s\n", log_file,
@@ -674,6 +815,23 @@ init_conn_table(void)
     return conn_table != NULL ? 0 : -1;
 }
 
+/* The rules, before anything can ask or write them. */
+static int
+start_faults(struct sim *s, const struct serve_opts *o)
+{
+    s->seed = o->seed;
+    s->faults = fault_engine_new(o->seed, o->time_scale);
+    if (s->faults == NULL) {
+        sse_error("cannot make the fault engine");
+        return -1;
+    }
+    fault_engine_set_ignore(s->faults, o->ignore_faults);
+    sse_log(SSE_LOG_INFO, NULL, "fault engine: seed %llu, time scale %g%s",
+            (unsigned long long)o->seed, o->time_scale,
+            o->ignore_faults ? ", ignoring every rule (--ignore-faults)" : "");
+    return 0;
+}
+
 static int
 run(struct sim *s, const struct serve_opts *o)
 {
@@ -683,6 +841,8 @@ run(struct sim *s, const struct serve_opts *o)
     char err[512];
     struct sigaction sa;
 
+    if (start_faults(s, o) != 0)
+        return 3;
     if (pki_ensure(&s->pki, o->certs_dir, o->key_type, sim_now(s), err,
                    sizeof(err)) != 0) {
         sse_error("certificates in %s: %s", o->certs_dir, err);
@@ -706,6 +866,8 @@ run(struct sim *s, const struct serve_opts *o)
     for (size_t i = 0; i < nhosts && i < SIM_MAX_HOSTS; i++)
         if (start_host(s, &defs[i], o) != 0)
             return 3;
+    if (sim_gate_start(s) != 0)
+        return 3;
     if (make_admin_token(s, o) != 0 ||
         sim_admin_start(s, o->bind_addr, o->admin_port, s->admin_token,
                         &s->admin, &s->admin_port) != 0)
@@ -764,11 +926,15 @@ cmd_serve(int argc, char **argv)
         rc = run(s, &o);
 
     sim_admin_stop(s->admin);
-    if (s->lws != NULL)
+    if (s->lws != NULL) {
+        sim_gate_stop(s);
         lws_context_destroy(s->lws);
+    }
     the_sim = NULL;
     for (size_t i = 0; i < s->nhosts; i++)
-        close(s->hosts[i].listen_fd);
+        if (s->hosts[i].listen_fd >= 0)
+            close(s->hosts[i].listen_fd);
+    fault_engine_free(s->faults);
     sim_registry_free(s->registry);
     sse_ledger_free(s->ledger);
     sse_journal_free(s->journal);

@@ -7,6 +7,10 @@
  * the request, sets the subject of what it issues: O=<tenant> CN=<device>.
  * Every issue and refusal is noted (journal and log) with its reason and
  * subject; passwords never are. The profile is in docs/protocol.md.
+ *
+ * Faults: est.refuse answers simpleenroll and simplereenroll with its
+ * status before anything is read (the one-time credential stays unused);
+ * est.short-lived sets the lifetime of what is issued while it is live.
  */
 #include "http.h"
 
@@ -20,6 +24,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include "fault.h"
 #include "pki.h"
 #include "registry.h"
 
@@ -35,6 +40,7 @@ struct est_op {
     const char *name;
     const char *method;
     void (*handle)(const struct sim_req *req, struct sim_resp *resp);
+    bool enrols; /* est.refuse applies */
 };
 
 static void
@@ -195,7 +201,15 @@ issue(const struct sim_req *req, struct sim_resp *resp, X509_REQ *csr,
     long validity = pki_device_validity(p);
     X509 *cert = NULL;
     char err[256], subject[256], serial[64];
+    struct fault_rule r;
 
+    if (fault_match(req->sim->faults, req->host->def,
+                    FAULT_BIT(FAULT_EST_SHORT_LIVED), req->path, &r)) {
+        validity = (long)r.seconds;
+        sim_fault_note(req->host, req->conn, &r, 0,
+                       "%s: the certificate for device %s lives %lld s", op,
+                       dev->device_id, (long long)r.seconds);
+    }
     if (pki_issue_device_cert(p, csr, dev->device_id, dev->tenant_id, validity,
                               sim_now(req->sim), &cert, err, sizeof(err)) < 0 ||
         reply_certs(resp, CT_CERTS_ONLY, &cert, 1, err, sizeof(err)) < 0) {
@@ -334,11 +348,27 @@ est_simplereenroll(const struct sim_req *req, struct sim_resp *resp)
 }
 
 static const struct est_op est_ops[] = {
-    {"cacerts", "GET", est_cacerts},
-    {"simpleenroll", "POST", est_simpleenroll},
-    {"simplereenroll", "POST", est_simplereenroll},
-    {"csrattrs", "GET", est_csrattrs},
+    {"cacerts", "GET", est_cacerts, false},
+    {"simpleenroll", "POST", est_simpleenroll, true},
+    {"simplereenroll", "POST", est_simplereenroll, true},
+    {"csrattrs", "GET", est_csrattrs, false},
 };
+
+/* est.refuse: an enrolment answered the rule's status, nothing read. */
+static bool
+refused_by_rule(const struct sim_req *req, struct sim_resp *resp,
+                const char *op)
+{
+    struct fault_rule r;
+
+    if (!fault_match(req->sim->faults, req->host->def,
+                     FAULT_BIT(FAULT_EST_REFUSE), req->path, &r))
+        return false;
+    sim_fault_note(req->host, req->conn, &r, r.status, "%s answered %d", op,
+                   r.status);
+    refuse(req, resp, r.status, op, "enrolment refused");
+    return true;
+}
 
 void
 svc_est_handle(const struct sim_req *req, struct sim_resp *resp)
@@ -359,7 +389,8 @@ svc_est_handle(const struct sim_req *req, struct sim_resp *resp)
             sim_resp_header(resp, "Allow", "%s", est_ops[i].method);
         } else if (req->sim->pki == NULL) {
             refuse(req, resp, 503, est_ops[i].name, "no PKI loaded");
-        } else {
+        } else if (!est_ops[i].enrols ||
+                   !refused_by_rule(req, resp, est_ops[i].name)) {
             est_ops[i].handle(req, resp);
         }
         return;

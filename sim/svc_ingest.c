@@ -9,6 +9,10 @@
  * batches that arrive in between share one ack. A malformed frame, an
  * oversized message or a text message that is no control message closes
  * the connection with a code and a reason, and stores nothing of it.
+ *
+ * Faults (ws_fault.c): the upgrade may be refused; a connection may be
+ * closed or dropped after a number of messages, have its batches stored
+ * but never acknowledged, or its pings go unanswered.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,13 +23,18 @@
 #include <time.h>
 
 #include "envelope.h"
+#include "fault.h"
 #include "log.h"
 #include "sim.h"
+#include "ws_fault.h"
 
 #define INGEST_PATH "/v1/events"
 #define INGEST_MAX_BATCH (8 * 1024 * 1024) /* one binary message */
 #define INGEST_MAX_TEXT (64 * 1024)        /* one control message */
 #define INGEST_REPLY_MAX 96
+#define INGEST_FAULTS                                                          \
+    (FAULT_BIT(FAULT_WS_CLOSE) | FAULT_BIT(FAULT_WS_DROP) |                    \
+     FAULT_BIT(FAULT_WS_WITHHOLD_ACKS) | FAULT_BIT(FAULT_WS_IGNORE_PINGS))
 
 /*
  * Per connection. Owns msg (the message being reassembled from fragments),
@@ -52,6 +61,8 @@ struct ingest_session {
     int closing;     /* we chose to close, and noted why */
     int peer_closed; /* the peer sent a close frame ... */
     int peer_code;   /* ... with this code (1005: none in it) */
+
+    struct sim_ws_faults faults;
 };
 
 static void
@@ -139,6 +150,10 @@ on_batch(struct lws *wsi, struct ingest_session *s, const uint8_t *buf,
     /* A replayed batch_seq is stored and acknowledged like any other. */
     if (r.batch_seq > s->stored_seq)
         s->stored_seq = r.batch_seq;
+    /* Withheld: a later ack would still cover these (the highest stored),
+     * but under ws.withhold-acks no later ack comes on this connection. */
+    if (sim_ws_faults_has(&s->faults, FAULT_WS_WITHHOLD_ACKS))
+        return 0;
     s->ack_pending = 1;
     lws_callback_on_writable(wsi);
     return 0;
@@ -159,8 +174,10 @@ on_text(struct lws *wsi, struct ingest_session *s, const uint8_t *buf,
                             "text message is no control message");
     }
     if (strcmp(type, "ping") == 0) {
-        s->pong_pending = 1;
-        lws_callback_on_writable(wsi);
+        if (!sim_ws_faults_has(&s->faults, FAULT_WS_IGNORE_PINGS)) {
+            s->pong_pending = 1;
+            lws_callback_on_writable(wsi);
+        }
     } else {
         sse_debug("%s conn=%" PRIu64 ": ignoring control message of type"
                   " \"%.32s\"",
@@ -174,9 +191,18 @@ static int
 on_message(struct lws *wsi, struct ingest_session *s, const uint8_t *buf,
            size_t len)
 {
+    int rc;
+
+    /* Past a ws.close or ws.drop count, messages are not read. */
+    if (!sim_ws_faults_frame(&s->faults, wsi))
+        return 0;
     if (s->msg_binary)
-        return on_batch(wsi, s, buf, len);
-    return on_text(wsi, s, buf, len);
+        rc = on_batch(wsi, s, buf, len);
+    else
+        rc = on_text(wsi, s, buf, len);
+    if (rc == 0)
+        sim_ws_faults_due(&s->faults, wsi);
+    return rc;
 }
 
 static size_t
@@ -254,6 +280,15 @@ on_writable(struct lws *wsi, struct ingest_session *s)
 
     if (s->closing)
         return -1;
+    if (s->faults.ending) {
+        char why[160];
+        int code;
+
+        sim_ws_faults_end(&s->faults, wsi, &code, why, sizeof(why));
+        session_note_close(s, code, why);
+        s->closing = 1;
+        return -1;
+    }
     if (s->pong_pending) {
         n = snprintf(text, INGEST_REPLY_MAX, "{\"type\":\"pong\"}");
         s->pong_pending = 0;
@@ -286,7 +321,8 @@ on_filter(struct lws *wsi)
         return -1;
     }
     if (n > 0 && strcmp(uri, INGEST_PATH) == 0)
-        return 0;
+        return sim_ws_upgrade_fault(wsi, sim_host_of(wsi), sim_conn_of(wsi),
+                                    uri);
     sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "refuse", 404,
              "upgrade on %s refused: events go to " INGEST_PATH,
              n > 0 ? uri : "(no path)");
@@ -334,6 +370,7 @@ svc_ingest_callback(struct lws *wsi, enum lws_callback_reasons reason,
         s->conn = sim_conn_of(wsi);
         sim_note(s->host, s->conn, "ws", "open", 0,
                  "protocol " SIM_INGEST_PROTOCOL " on " INGEST_PATH);
+        sim_ws_faults_open(&s->faults, wsi, INGEST_PATH, INGEST_FAULTS);
         return 0;
     case LWS_CALLBACK_RECEIVE:
         return on_receive(wsi, s, in, len);

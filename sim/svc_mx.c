@@ -2,6 +2,9 @@
  * svc_mx.c: mx01, the messaging WebSocket (modelled, docs/protocol.md
  * "mx01"). JSON text messages both ways: the device says hello, the cloud
  * welcomes it and sends a refresh command; both sides send heartbeats.
+ * Faults (ws_fault.c): the upgrade may be refused; a connection may be
+ * closed or dropped after a number of messages, or left without pongs and
+ * heartbeats.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +15,17 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "fault.h"
 #include "log.h"
 #include "sim.h"
+#include "ws_fault.h"
 
 #define MX_QUEUE 16
 #define MX_PATH "/v1/messaging"
 #define MX_MAX_MESSAGE (64 * 1024)
+#define MX_FAULTS                                                              \
+    (FAULT_BIT(FAULT_WS_CLOSE) | FAULT_BIT(FAULT_WS_DROP) |                    \
+     FAULT_BIT(FAULT_WS_IGNORE_PINGS))
 
 /* Per connection; lives in lws's session memory until CLOSED. */
 struct mx_pss {
@@ -31,6 +39,7 @@ struct mx_pss {
     size_t rx_len;
     uint64_t next_cmd;
     uint64_t received, sent;
+    struct sim_ws_faults faults;
 };
 
 size_t
@@ -132,8 +141,10 @@ on_message(struct lws *wsi, struct mx_pss *pss, const char *text, size_t len)
     } else if (strcmp(type, "heartbeat") == 0) {
         sse_debug("mx heartbeat from device %s", pss->device_id);
     } else if (strcmp(type, "ping") == 0) {
-        now_rfc3339(h->sim, ts, sizeof(ts));
-        enqueue(wsi, pss, json_pack("{s:s,s:s}", "type", "pong", "ts", ts));
+        if (!sim_ws_faults_has(&pss->faults, FAULT_WS_IGNORE_PINGS)) {
+            now_rfc3339(h->sim, ts, sizeof(ts));
+            enqueue(wsi, pss, json_pack("{s:s,s:s}", "type", "pong", "ts", ts));
+        }
     } else if (strcmp(type, "result") == 0) {
         const char *id = json_string_value(json_object_get(msg, "id"));
         const char *st = json_string_value(json_object_get(msg, "status"));
@@ -179,10 +190,15 @@ on_receive(struct lws *wsi, struct mx_pss *pss, const void *in, size_t len)
     pss->rx_len += len;
     if (!lws_is_final_fragment(wsi))
         return 0;
-    rc = on_message(wsi, pss, (const char *)pss->rx, pss->rx_len);
+    /* Past a ws.close or ws.drop count, messages are not read. */
+    rc = 0;
+    if (sim_ws_faults_frame(&pss->faults, wsi))
+        rc = on_message(wsi, pss, (const char *)pss->rx, pss->rx_len);
     free(pss->rx);
     pss->rx = NULL;
     pss->rx_len = 0;
+    if (rc == 0)
+        sim_ws_faults_due(&pss->faults, wsi);
     return rc;
 }
 
@@ -194,6 +210,17 @@ on_writable(struct lws *wsi, struct mx_pss *pss)
     unsigned char *buf;
     int rc;
 
+    if (pss->faults.ending) {
+        char why[160];
+        int code;
+
+        sim_ws_faults_end(&pss->faults, wsi, &code, why, sizeof(why));
+        pss->close_noted = 1;
+        sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "close", code,
+                 "device %s: %s", pss->device_id[0] ? pss->device_id : "-",
+                 why);
+        return -1;
+    }
     if (pss->qlen == 0)
         return 0;
     text = pss->queue[pss->qhead];
@@ -255,7 +282,7 @@ on_filter(struct lws *wsi)
         return -1;
     }
     if (n > 0 && strcmp(uri, MX_PATH) == 0)
-        return 0;
+        return sim_ws_upgrade_fault(wsi, h, sim_conn_of(wsi), uri);
     sim_note(h, sim_conn_of(wsi), "ws", "refuse", 404,
              "upgrade on %s refused: messaging is on " MX_PATH,
              n > 0 ? uri : "(no path)");
@@ -290,6 +317,7 @@ svc_mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         peer_cn(wsi, pss->cert_cn, sizeof(pss->cert_cn));
         sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "open", 0,
                  "messaging session");
+        sim_ws_faults_open(&pss->faults, wsi, MX_PATH, MX_FAULTS);
         arm_heartbeat(wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE:
@@ -297,9 +325,11 @@ svc_mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writable(wsi, pss);
     case LWS_CALLBACK_TIMER:
-        now_rfc3339(sim_host_of(wsi)->sim, ts, sizeof(ts));
-        enqueue(wsi, pss,
-                json_pack("{s:s,s:s}", "type", "heartbeat", "ts", ts));
+        if (!sim_ws_faults_has(&pss->faults, FAULT_WS_IGNORE_PINGS)) {
+            now_rfc3339(sim_host_of(wsi)->sim, ts, sizeof(ts));
+            enqueue(wsi, pss,
+                    json_pack("{s:s,s:s}", "type", "heartbeat", "ts", ts));
+        }
         arm_heartbeat(wsi);
         return 0;
     case LWS_CALLBACK_CLOSED:

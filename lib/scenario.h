@@ -1,0 +1,200 @@
+/*
+ * scenario.h: the scenario files of `ssesim run` (docs/scenarios.md), loaded
+ * and checked whole before anything runs.
+ *
+ * A scenario names itself, sets the connector's configuration, and lists
+ * steps: faults set and cleared, parts started and stopped, the FMC role,
+ * events sent, host-map edits, waits, and expectations that must become
+ * true within a deadline or stay true for a while. Every problem is found
+ * at load time and reported as "FILE:LINE:COLUMN: PATH: what", LINE and
+ * COLUMN counting from 1, PATH such as "steps[3].expect.within".
+ *
+ * Ownership: scenario_load_*() hands back one struct scenario that owns
+ * every string, tree and rule under it; scenario_free() releases them all.
+ * Nothing here prints or exits.
+ */
+#ifndef SSE_SCENARIO_H
+#define SSE_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define SCN_NAME_MAX 64
+#define SCN_TEXT_MAX 256
+
+enum scn_step_kind {
+    SCN_STEP_FAULT = 0,
+    SCN_STEP_CLEAR,
+    SCN_STEP_FMC,
+    SCN_STEP_SEND,
+    SCN_STEP_START,
+    SCN_STEP_STOP,
+    SCN_STEP_KILL,
+    SCN_STEP_RESTART,
+    SCN_STEP_HOSTMAP,
+    SCN_STEP_WAIT,
+    SCN_STEP_EXPECT,
+    SCN_STEP_KIND_COUNT,
+};
+
+enum scn_part {
+    SCN_PART_CONNECTOR = 0,
+    SCN_PART_EVENTHANDLER,
+    SCN_PART_SSESIM,
+    SCN_PART_COUNT,
+};
+
+enum scn_expect_kind {
+    SCN_EXPECT_STATUS = 0,
+    SCN_EXPECT_LOG,
+    SCN_EXPECT_INGEST,
+    SCN_EXPECT_JOURNAL,
+    SCN_EXPECT_ENDPOINT,
+    SCN_EXPECT_KIND_COUNT,
+};
+
+/* Where a node was in its file, counting from 1. */
+struct scn_mark {
+    unsigned line;
+    unsigned column;
+};
+
+/*
+ * A YAML mapping kept as written (connector.settings, .properties): a
+ * leaf has a value, a section has children. quoted: the scalar was
+ * quoted in the file, and is written back quoted.
+ */
+struct scn_tree {
+    char *key;
+    char *value; /* NULL for a section */
+    bool quoted;
+    struct scn_mark mark;
+    struct scn_tree *child; /* first child of a section */
+    struct scn_tree *next;  /* next sibling */
+};
+
+/* Unset optional counts are -1. */
+struct scn_expect {
+    enum scn_expect_kind kind;
+    bool hold;       /* for: the condition holds throughout */
+    int64_t time_ms; /* within or for, scenario time */
+    bool since_step; /* log, journal: count from the step's start */
+    union {
+        struct {
+            char value[24];
+            bool negate;
+        } status;
+        struct {
+            char level[16]; /* logrus name; "" any */
+            char pattern[SCN_TEXT_MAX];
+            int64_t min, max;
+        } log;
+        struct {
+            bool all;          /* delivered: all */
+            int64_t delivered; /* delivered: N */
+            int64_t missing, duplicates, duplicates_max;
+        } ingest;
+        struct {
+            char host[64];
+            char layer[8];
+            char event[24];
+            char path[128]; /* prefix of the request path */
+            int status;     /* -1 any */
+            int64_t min, max;
+        } journal;
+        struct {
+            char name[16]; /* api, est, messaging, eventing, eventhandler */
+            int up;        /* -1 either, 0 down, 1 up */
+            char error[SCN_TEXT_MAX]; /* ERE on last_error; "" any */
+        } endpoint;
+    } u;
+};
+
+struct scn_step {
+    enum scn_step_kind kind;
+    struct scn_mark mark; /* of the step's key */
+    union {
+        struct {
+            json_t *rule; /* what POST /v1/faults takes, "as" removed */
+            char as[SCN_NAME_MAX];
+            char action[32];
+        } fault;
+        struct {
+            char name[SCN_NAME_MAX]; /* an "as" name, or "all" */
+        } clear;
+        struct {
+            bool whole; /* post the whole token document */
+            bool wait;  /* wait for Enrolled */
+            char region[8];
+            char tenant[64];
+            int64_t within_ms;
+        } fmc;
+        struct {
+            uint64_t count;
+            uint64_t size;  /* 0: the eventhandler's default */
+            double rate;    /* events per wall second; 0 as fast as taken */
+            char types[64]; /* "intrusion,si"; "" the default */
+        } send;
+        enum scn_part part; /* start, stop, kill, restart */
+        struct {
+            bool remove;
+            char host[64]; /* or "all" */
+        } hostmap;
+        int64_t wait_ms;
+        struct scn_expect expect;
+    } u;
+};
+
+struct scenario {
+    char *file; /* as given to the loader */
+    char name[SCN_NAME_MAX];
+    char *description;
+    char **tags;
+    size_t ntags;
+    char **cases;
+    size_t ncases;
+    char region[8];
+    double time_scale; /* 0: not set (the runner's default) */
+    bool has_seed;
+    uint64_t seed;
+    struct scn_tree *properties; /* NULL: none */
+    struct scn_tree *settings;   /* NULL: none */
+    struct scn_mark connector_mark;
+    struct scn_step *steps;
+    size_t nsteps;
+};
+
+/* Load and check one file; 0, or -1 with err "FILE:LINE:COLUMN: ...". */
+int scenario_load_file(const char *path, struct scenario **out, char *err,
+                       size_t errlen);
+/* The same from text; name stands for the file in messages. */
+int scenario_load_string(const char *text, size_t len, const char *name,
+                         struct scenario **out, char *err, size_t errlen);
+void scenario_free(struct scenario *s);
+
+/* Two scenarios of one run may not share a name; 0 or -1 naming both. */
+int scenario_names_unique(struct scenario *const *list, size_t n, char *err,
+                          size_t errlen);
+
+/*
+ * A Go-style duration ("250ms", "30s", "1m30s", "0") in milliseconds,
+ * rounded up; 0, or -1 when it is none.
+ */
+int scenario_parse_duration(const char *text, int64_t *ms);
+/* "1m30s", "250ms": the shortest Go-style spelling of ms. */
+void scenario_format_duration(int64_t ms, char *buf, size_t len);
+
+const char *scenario_step_kind_name(enum scn_step_kind k);
+const char *scenario_part_name(enum scn_part p);
+const char *scenario_expect_kind_name(enum scn_expect_kind k);
+/* One line that says what a step does, as the plan and reports show it. */
+void scenario_step_describe(const struct scn_step *st, char *buf, size_t len);
+
+/* The tree's leaf at a dotted path ("Globals.Log.log_level") or NULL. */
+const struct scn_tree *scenario_tree_find(const struct scn_tree *t,
+                                          const char *path);
+
+#endif

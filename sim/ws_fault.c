@@ -1,0 +1,197 @@
+/*
+ * ws_fault.c: the WebSocket faults of one connection (ws_fault.h).
+ */
+#include "ws_fault.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "fault.h"
+#include "gate.h"
+
+#define END_ACTIONS (FAULT_BIT(FAULT_WS_CLOSE) | FAULT_BIT(FAULT_WS_DROP))
+
+/*
+ * Written here rather than with lws_return_http_status, whose body is an
+ * HTML page: the rule's answer is a short text/plain one. One write, as
+ * lws itself does before it hangs up on a refused upgrade.
+ */
+static int
+refuse_upgrade(struct lws *wsi, struct sim_host_rt *h, int status)
+{
+    unsigned char buf[LWS_PRE + 1024];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    char body[96], date[64];
+    time_t now = sim_now(h->sim);
+    struct tm tm;
+    int n;
+
+    n = snprintf(body, sizeof(body), "WebSocket upgrade refused (%d)\n",
+                 status);
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (lws_add_http_header_status(wsi, (unsigned)status, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_DATE,
+                                     (unsigned char *)date, (int)strlen(date),
+                                     &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                     (unsigned char *)"text/plain", 10, &p,
+                                     end) ||
+        lws_add_http_header_content_length(wsi, (lws_filepos_t)n, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                     (unsigned char *)"close", 5, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end) || end - p < n)
+        return -1;
+    memcpy(p, body, (size_t)n);
+    p += n;
+    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+    return -1;
+}
+
+int
+sim_ws_upgrade_fault(struct lws *wsi, struct sim_host_rt *h, uint64_t conn,
+                     const char *path)
+{
+    struct fault_rule r;
+
+    if (!fault_match(h->sim->faults, h->def,
+                     FAULT_BIT(FAULT_WS_UPGRADE_REFUSED), path, &r))
+        return 0;
+    sim_fault_note(h, conn, &r, r.status, "upgrade on %s answered %d", path,
+                   r.status);
+    return refuse_upgrade(wsi, h, r.status);
+}
+
+static void
+arm(struct sim_ws_faults *f, const struct fault_rule *r)
+{
+    f->armed |= FAULT_BIT(r->action);
+    switch (r->action) {
+    case FAULT_WS_CLOSE:
+    case FAULT_WS_DROP:
+        f->armed |= END_ACTIONS;
+        f->end_action = r->action;
+        f->end_rule = r->id;
+        f->code = r->code;
+        f->after_frames = r->after_frames;
+        if (r->action == FAULT_WS_CLOSE)
+            sim_fault_note(f->h, f->conn, r, r->code,
+                           "close with %d after %u frames", r->code,
+                           r->after_frames);
+        else
+            sim_fault_note(f->h, f->conn, r, 0,
+                           "drop the connection after %u frames",
+                           r->after_frames);
+        break;
+    case FAULT_WS_WITHHOLD_ACKS:
+        sim_fault_note(f->h, f->conn, r, 0,
+                       "batches are stored, never acknowledged");
+        break;
+    default:
+        sim_fault_note(
+            f->h, f->conn, r, 0, "pings go unanswered%s",
+            f->h->def->service == SSE_SVC_MX ? ", no heartbeats are sent" : "");
+        break;
+    }
+}
+
+/* Ask about every action not armed yet, one question each. */
+static void
+ask(struct sim_ws_faults *f)
+{
+    static const int order[] = {FAULT_WS_CLOSE, FAULT_WS_WITHHOLD_ACKS,
+                                FAULT_WS_IGNORE_PINGS};
+    struct fault_engine *e = f->h->sim->faults;
+    struct fault_rule r;
+
+    f->generation = fault_generation(e);
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        uint32_t mask = order[i] == FAULT_WS_CLOSE
+                            ? END_ACTIONS
+                            : (uint32_t)FAULT_BIT(order[i]);
+
+        mask &= f->actions & ~f->armed;
+        if (mask != 0 && fault_match(e, f->h->def, mask, f->path, &r))
+            arm(f, &r);
+    }
+}
+
+void
+sim_ws_faults_open(struct sim_ws_faults *f, struct lws *wsi, const char *path,
+                   uint32_t actions)
+{
+    memset(f, 0, sizeof(*f));
+    f->h = sim_host_of(wsi);
+    f->conn = sim_conn_of(wsi);
+    f->actions = actions;
+    snprintf(f->path, sizeof(f->path), "%s", path);
+    ask(f);
+    sim_ws_faults_due(f, wsi);
+}
+
+bool
+sim_ws_faults_frame(struct sim_ws_faults *f, struct lws *wsi)
+{
+    if (f->h == NULL)
+        return true;
+    if (f->ending)
+        return false;
+    f->frames++;
+    if (fault_generation(f->h->sim->faults) != f->generation)
+        ask(f);
+    return true;
+}
+
+bool
+sim_ws_faults_due(struct sim_ws_faults *f, struct lws *wsi)
+{
+    if (f->h == NULL || !(f->armed & END_ACTIONS))
+        return false;
+    if (!f->ending && f->frames >= f->after_frames) {
+        f->ending = true;
+        lws_callback_on_writable(wsi);
+    }
+    return f->ending;
+}
+
+bool
+sim_ws_faults_has(const struct sim_ws_faults *f, int action)
+{
+    return f->h != NULL && (f->armed & FAULT_BIT(action)) != 0;
+}
+
+int
+sim_ws_faults_end(struct sim_ws_faults *f, struct lws *wsi, int *status,
+                  char *why, size_t whylen)
+{
+    int dup;
+
+    if (f->end_action == FAULT_WS_DROP) {
+        /* No close frame: the peer reads the end of the stream (1006).
+         * Shut down, whatever lws tries to write on its way out is lost. */
+        shutdown(lws_get_socket_fd(wsi), SHUT_RDWR);
+        *status = 1006;
+        snprintf(why, whylen,
+                 "dropped without a close frame after %" PRIu64
+                 " frames (ws.drop rule %" PRIu64 ")",
+                 f->frames, f->end_rule);
+        return -1;
+    }
+    /* lws closes its descriptor soon after the close frame: ours drains
+     * what the client still sends (gate.c, sim_gate_linger). */
+    dup = fcntl(lws_get_socket_fd(wsi), F_DUPFD_CLOEXEC, 0);
+    if (dup >= 0)
+        sim_gate_linger(f->h, f->conn, dup);
+    *status = f->code;
+    snprintf(why, whylen,
+             "closed with %d after %" PRIu64 " frames (ws.close rule %" PRIu64
+             ")",
+             f->code, f->frames, f->end_rule);
+    lws_close_reason(wsi, (enum lws_close_status)f->code,
+                     (unsigned char *)"fault", 5);
+    return -1;
+}

@@ -1,0 +1,65 @@
+/*
+ * ws_fault.h: the WebSocket faults of one connection, shared by mx01 and
+ * eventing-ingest (docs/faults.md "WebSocket").
+ *
+ * ws.upgrade-refused is asked at the upgrade (LWS_CALLBACK_FILTER_PROTOCOL_
+ * CONNECTION), with the request's path. The others are asked once the
+ * connection is upgraded, with the same path, and asked again on the next
+ * frame whenever the rules changed meanwhile, so that a rule added while a
+ * connection is open reaches it; a rule that bit stays with the connection
+ * for its life. ws.close and ws.drop end the connection after their
+ * after_frames data messages from the client: the frame that reaches the
+ * count is handled, later ones are not, and the end happens in the next
+ * writable callback (a close frame needs one).
+ *
+ * The struct lives in a service's session memory; lws thread only.
+ */
+#ifndef SIM_WS_FAULT_H
+#define SIM_WS_FAULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim.h"
+
+struct sim_ws_faults {
+    struct sim_host_rt *h;
+    uint64_t conn;
+    char path[128];
+    uint32_t actions;    /* the service's own (FAULT_BIT of each) */
+    uint32_t armed;      /* the actions whose rule bit on this connection */
+    uint64_t generation; /* of the rules when last asked */
+    uint64_t frames;     /* data messages received */
+    bool ending;         /* ws.close or ws.drop is due: ignore frames */
+
+    /* ws.close or ws.drop, once armed */
+    int end_action;
+    uint64_t end_rule;
+    int code;
+    uint64_t after_frames;
+};
+
+/*
+ * The upgrade: 0 to let it go on, or -1 once an answer of the rule's status
+ * (a short text/plain body) was written; the caller returns -1.
+ */
+int sim_ws_upgrade_fault(struct lws *wsi, struct sim_host_rt *h, uint64_t conn,
+                         const char *path);
+
+/* The connection is upgraded: ask about the service's actions (a bit set of
+ * ws.close, ws.drop, ws.withhold-acks, ws.ignore-pings). */
+void sim_ws_faults_open(struct sim_ws_faults *f, struct lws *wsi,
+                        const char *path, uint32_t actions);
+/* A data message arrived. false: ignore it (the connection is ending). */
+bool sim_ws_faults_frame(struct sim_ws_faults *f, struct lws *wsi);
+/* After the message was handled: true when the connection is to end now
+ * (a writable callback has been asked for). */
+bool sim_ws_faults_due(struct sim_ws_faults *f, struct lws *wsi);
+bool sim_ws_faults_has(const struct sim_ws_faults *f, int action);
+/* From the writable callback once due: close with the rule's code or drop
+ * the TCP connection; the caller notes the close and returns -1. status
+ * gets the close code (1006 for a drop), why a short reason. */
+int sim_ws_faults_end(struct sim_ws_faults *f, struct lws *wsi, int *status,
+                      char *why, size_t whylen);
+
+#endif
