@@ -32,7 +32,6 @@
 #define DRAIN_BUDGET 4096 /* messages per turn, then let the loop breathe */
 #define SINK_BACKOFF_START_MS 500
 #define SOURCE_BACKOFF_START_MS 500
-#define SOURCE_PROBE_IDLE_MS 5000
 
 struct pipeline {
     struct connector *c;
@@ -42,14 +41,15 @@ struct pipeline {
     void *zctx;
     void *zsock;
     struct lws *zwsi;
+    void *zmon; /* PAIR end of the socket's monitor */
+    struct lws *zmonwsi;
     bool paused;
-    bool source_up;
+    bool source_up; /* ZeroMQ says a peer is connected */
     int last_probe_errno;
     char ipc_path[PATH_MAX];
     lws_sorted_usec_list_t drain_sul;
     lws_sorted_usec_list_t probe_sul;
     unsigned source_backoff_ms;
-    uint64_t received_at_probe;
     uint64_t last_epoch, last_seq;
 
     /* batches */
@@ -355,12 +355,6 @@ source_drain(struct pipeline *p)
             break;
         }
     }
-    if (n > 0 && !p->source_up) {
-        p->source_up = true;
-        p->last_probe_errno = 0;
-        conn_ep_ok(p->c, EP_EVENTHANDLER);
-        cinfo("events: receiving from %s", p->ipc_path);
-    }
     if (n == DRAIN_BUDGET)
         lws_sul_schedule(p->c->lws, 0, &p->drain_sul, on_drain, 1);
 }
@@ -377,28 +371,23 @@ go_strerror(int err, char *buf, size_t len)
 }
 
 /*
- * libzmq retries a missing ipc path silently; a plain connect(2) says why
- * (DESIGN §6), in the words of the seed document.
+ * While no EventHandler is connected, libzmq retries on its own and says
+ * nothing useful; a plain connect(2) to the path says why (DESIGN §6), in
+ * the words of the seed document. One line per change of cause; the pace
+ * doubles up to source_zeromq_backoff_max. Never while connected: a probe
+ * is a connection EventHandler sees.
  */
 static void
 on_probe(lws_sorted_usec_list_t *sul)
 {
     struct pipeline *p = lws_container_of(sul, struct pipeline, probe_sul);
     const struct conn_config *cfg = &p->c->cfg;
-    uint64_t received = atomic_load(&p->c->count.received);
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int fd, err = 0;
-    unsigned next;
     char why[128];
 
-    if (received != p->received_at_probe) {
-        /* Events flow: nothing to learn from a probe. */
-        p->received_at_probe = received;
-        lws_sul_schedule(p->c->lws, 0, &p->probe_sul, on_probe,
-                         (lws_usec_t)conn_scaled_ms(cfg, SOURCE_PROBE_IDLE_MS) *
-                             1000);
+    if (p->source_up)
         return;
-    }
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", p->ipc_path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
@@ -409,23 +398,61 @@ on_probe(lws_sorted_usec_list_t *sul)
         if (err != p->last_probe_errno)
             cerror("events: dial unix %s: connect: %s", p->ipc_path,
                    go_strerror(err, why, sizeof(why)));
-        p->last_probe_errno = err;
-        p->source_up = false;
-        conn_ep_fail(p->c, EP_EVENTHANDLER, 0, "dial unix %s: connect: %s",
-                     p->ipc_path, go_strerror(err, why, sizeof(why)));
-        next = p->source_backoff_ms;
-        p->source_backoff_ms *= 2;
-        if (p->source_backoff_ms > cfg->source_zeromq_backoff_max_ms)
-            p->source_backoff_ms = cfg->source_zeromq_backoff_max_ms;
-    } else {
-        if (p->last_probe_errno != 0)
-            cinfo("events: %s is listening again", p->ipc_path);
-        p->last_probe_errno = 0;
-        p->source_backoff_ms = SOURCE_BACKOFF_START_MS;
-        next = SOURCE_PROBE_IDLE_MS;
+        conn_ep_fail(p->c, EP_EVENTHANDLER,
+                     conn_scaled_ms(cfg, p->source_backoff_ms),
+                     "dial unix %s: connect: %s", p->ipc_path,
+                     go_strerror(err, why, sizeof(why)));
+    } else if (p->last_probe_errno != 0) {
+        cinfo("events: %s is listening again", p->ipc_path);
     }
+    p->last_probe_errno = err;
     lws_sul_schedule(p->c->lws, 0, &p->probe_sul, on_probe,
-                     (lws_usec_t)conn_scaled_ms(cfg, next) * 1000);
+                     (lws_usec_t)conn_scaled_ms(cfg, p->source_backoff_ms) *
+                         1000);
+    p->source_backoff_ms *= 2;
+    if (p->source_backoff_ms > cfg->source_zeromq_backoff_max_ms)
+        p->source_backoff_ms = cfg->source_zeromq_backoff_max_ms;
+}
+
+/* The monitor's events: connected and disconnected are state changes. */
+static void
+monitor_drain(struct pipeline *p)
+{
+    for (int i = 0; i < 256; i++) {
+        zmq_msg_t head, addr;
+        uint16_t event;
+
+        zmq_msg_init(&head);
+        if (zmq_msg_recv(&head, p->zmon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&head);
+            return;
+        }
+        zmq_msg_init(&addr);
+        if (zmq_msg_more(&head))
+            zmq_msg_recv(&addr, p->zmon, ZMQ_DONTWAIT);
+        if (zmq_msg_size(&head) < 6) {
+            zmq_msg_close(&addr);
+            zmq_msg_close(&head);
+            continue;
+        }
+        memcpy(&event, zmq_msg_data(&head), sizeof(event));
+        zmq_msg_close(&addr);
+        zmq_msg_close(&head);
+        if (event == ZMQ_EVENT_CONNECTED && !p->source_up) {
+            p->source_up = true;
+            p->last_probe_errno = 0;
+            p->source_backoff_ms = SOURCE_BACKOFF_START_MS;
+            lws_sul_cancel(&p->probe_sul);
+            conn_ep_ok(p->c, EP_EVENTHANDLER);
+            cinfo("events: connected to EventHandler at %s", p->ipc_path);
+        } else if (event == ZMQ_EVENT_DISCONNECTED && p->source_up) {
+            p->source_up = false;
+            conn_ep_down(p->c, EP_EVENTHANDLER);
+            cwarn("events: EventHandler at %s went away; reconnecting",
+                  p->ipc_path);
+            lws_sul_schedule(p->c->lws, 0, &p->probe_sul, on_probe, 1);
+        }
+    }
 }
 
 int
@@ -444,6 +471,30 @@ pipeline_new(struct connector *c, struct pipeline **out)
     return 0;
 }
 
+static int
+attach_monitor(struct pipeline *p, struct lws_vhost *vhost)
+{
+    lws_sock_file_fd_type fd;
+    size_t fdlen = sizeof(fd.filefd);
+
+    if (zmq_socket_monitor(p->zsock, "inproc://sse-source-monitor",
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return -1;
+    p->zmon = zmq_socket(p->zctx, ZMQ_PAIR);
+    if (p->zmon != NULL)
+        zmq_setsockopt(p->zmon, ZMQ_LINGER, &(int){0}, sizeof(int));
+    if (p->zmon == NULL ||
+        zmq_connect(p->zmon, "inproc://sse-source-monitor") != 0 ||
+        zmq_getsockopt(p->zmon, ZMQ_FD, &fd.filefd, &fdlen) != 0) {
+        cerror("events: cannot watch the ZeroMQ socket's connections: %s",
+               zmq_strerror(errno));
+        return -1;
+    }
+    p->zmonwsi = lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
+                                            PIPELINE_SOURCE_PROTOCOL, NULL);
+    return p->zmonwsi != NULL ? 0 : -1;
+}
+
 int
 pipeline_attach(struct pipeline *p, struct lws_vhost *vhost)
 {
@@ -451,6 +502,9 @@ pipeline_attach(struct pipeline *p, struct lws_vhost *vhost)
     lws_sock_file_fd_type fd;
     size_t fdlen = sizeof(fd.filefd);
     int hwm = 10000, linger = 0;
+    int ivl = (int)conn_scaled_ms(&p->c->cfg, SOURCE_BACKOFF_START_MS);
+    int ivl_max =
+        (int)conn_scaled_ms(&p->c->cfg, p->c->cfg.source_zeromq_backoff_max_ms);
 
     p->vhost = vhost;
     if (strncmp(uri, "ipc://", 6) == 0)
@@ -472,6 +526,11 @@ pipeline_attach(struct pipeline *p, struct lws_vhost *vhost)
     }
     zmq_setsockopt(p->zsock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(p->zsock, ZMQ_LINGER, &linger, sizeof(linger));
+    /* libzmq's own reconnects follow the same cap as our probes. */
+    zmq_setsockopt(p->zsock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
+    zmq_setsockopt(p->zsock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
+    if (attach_monitor(p, vhost) != 0)
+        return -1;
     if (zmq_connect(p->zsock, uri) != 0 ||
         zmq_getsockopt(p->zsock, ZMQ_FD, &fd.filefd, &fdlen) != 0) {
         cerror("events: cannot connect to %s: %s", uri, zmq_strerror(errno));
@@ -509,6 +568,8 @@ pipeline_on_wake(struct pipeline *p)
         sink_connect(p);
     }
     /* A wake-up may hide a ZeroMQ edge: look. */
+    if (p->zmon != NULL)
+        monitor_drain(p);
     if (!p->paused)
         source_drain(p);
 }
@@ -525,11 +586,16 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
     switch (reason) {
     case LWS_CALLBACK_RAW_RX_FILE:
+        /* Both fds only say "look": drain the monitor and the source. */
+        monitor_drain(p);
         if (!p->paused)
             source_drain(p);
         return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
-        p->zwsi = NULL;
+        if (wsi == p->zwsi)
+            p->zwsi = NULL;
+        if (wsi == p->zmonwsi)
+            p->zmonwsi = NULL;
         return 0;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (wsi != p->sink)
@@ -576,6 +642,8 @@ pipeline_free(struct pipeline *p)
     lws_sul_cancel(&p->sink_sul);
     net_attempt_end(&p->at);
     batcher_free(&p->b);
+    if (p->zmon != NULL)
+        zmq_close(p->zmon);
     if (p->zsock != NULL)
         zmq_close(p->zsock);
     if (p->zctx != NULL)
