@@ -250,15 +250,17 @@ static void
 lost(struct mx *m, const char *why)
 {
     struct connector *c = m->c;
+    char line[640];
 
+    net_attempt_describe(&m->at, why, line, sizeof(line));
+    net_attempt_end(&m->at);
     m->wsi = NULL;
     queue_clear(m);
     conn_ep_down(c, EP_MX);
     if (conn_stopping(c))
         return;
-    cerror("messaging connection to %s (region %s) lost: %s", m->url, m->region,
-           why);
-    conn_ep_fail(c, EP_MX, 0, "%s", why);
+    cerror("%s", line);
+    conn_ep_fail(c, EP_MX, 0, "%s", line);
     schedule_retry(m);
 }
 

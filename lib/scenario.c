@@ -798,6 +798,13 @@ member_key(struct lctx *c, yaml_node_t *map, const char *field)
     return NULL;
 }
 
+bool
+scenario_local_action(const char *action)
+{
+    return strcmp(action, "local.eventhandler-missing") == 0 ||
+           strcmp(action, "local.eventhandler-restart") == 0;
+}
+
 static int
 take_fault(struct lctx *c, const char *path, struct val *v, void *target)
 {
@@ -835,8 +842,31 @@ take_fault(struct lctx *c, const char *path, struct val *v, void *target)
         return fail_at(c, v->node->start_mark, path,
                        "missing required key \"action\"");
     snprintf(st->u.fault.action, sizeof(st->u.fault.action), "%s", action);
-    /* The engine's own parser: what passes here, POST /v1/faults takes. */
-    if (fault_rule_parse(rule, &parsed, field, sizeof(field), ferr,
+    if (strncmp(action, "local.", 6) == 0) {
+        /* Applied by the runner to the parts it runs, never posted. */
+        const char *key;
+        json_t *val;
+
+        if (!scenario_local_action(action))
+            return fail_at(c, v->node->start_mark, path,
+                           "action: unknown local action \"%s\" (expected "
+                           "one of: local.eventhandler-missing, "
+                           "local.eventhandler-restart)",
+                           action);
+        json_object_foreach(rule, key, val)
+        {
+            if (strcmp(key, "action") != 0) {
+                at = member_key(c, v->node, key);
+                return fail_at(c,
+                               at != NULL ? at->start_mark
+                                          : v->node->start_mark,
+                               path,
+                               "%s: a local action takes no parameters",
+                               key);
+            }
+        }
+        st->u.fault.local = true;
+    } else if (fault_rule_parse(rule, &parsed, field, sizeof(field), ferr,
                          sizeof(ferr)) != 0) {
         at = member_key(c, v->node, field);
         msg = strncmp(ferr, "fault: ", 7) == 0 ? ferr + 7 : ferr;
@@ -989,6 +1019,17 @@ take_fmc_activation(struct lctx *c, const char *path, struct val *v, void *t)
 }
 
 static int
+take_fmc_token_source(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    char word[8];
+
+    if (take_word(c, v, path, "api|admin", word, sizeof(word)) != 0)
+        return -1;
+    ((struct scn_step *)t)->u.fmc.token_admin = strcmp(word, "admin") == 0;
+    return 0;
+}
+
+static int
 take_fmc_wait(struct lctx *c, const char *path, struct val *v, void *t)
 {
     ((struct scn_step *)t)->u.fmc.wait = v->b;
@@ -1021,6 +1062,7 @@ take_fmc_within(struct lctx *c, const char *path, struct val *v, void *t)
 
 static const struct key_rule fmc_rules[] = {
     {"activation", VT_STR, false, 0, 0, take_fmc_activation},
+    {"token_source", VT_STR, false, 0, 0, take_fmc_token_source},
     {"wait", VT_BOOL, false, 0, 0, take_fmc_wait},
     {"region", VT_STR, false, 0, 0, take_fmc_region},
     {"tenant", VT_STR, false, 0, 0, take_fmc_tenant},

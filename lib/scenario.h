@@ -121,13 +121,15 @@ struct scn_step {
             json_t *rule; /* what POST /v1/faults takes, "as" removed */
             char as[SCN_NAME_MAX];
             char action[32];
+            bool local; /* local.*: the runner applies it to its parts */
         } fault;
         struct {
             char name[SCN_NAME_MAX]; /* an "as" name, or "all" */
         } clear;
         struct {
-            bool whole; /* post the whole token document */
-            bool wait;  /* wait for Enrolled */
+            bool whole;       /* post the whole token document */
+            bool wait;        /* wait for Enrolled */
+            bool token_admin; /* mint through the admin API */
             char region[8];
             char tenant[64];
             int64_t within_ms;
@@ -196,5 +198,9 @@ void scenario_step_describe(const struct scn_step *st, char *buf, size_t len);
 /* The tree's leaf at a dotted path ("Globals.Log.log_level") or NULL. */
 const struct scn_tree *scenario_tree_find(const struct scn_tree *t,
                                           const char *path);
+
+/* local.eventhandler-missing and local.eventhandler-restart: faults of
+ * the device's own parts, which the runner applies (docs/faults.md). */
+bool scenario_local_action(const char *action);
 
 #endif

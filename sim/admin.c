@@ -606,6 +606,50 @@ reset_seed(struct call *k, uint64_t *seed, bool *has_seed, json_t **err)
     return rc;
 }
 
+/*
+ * The manager-side token service, without TLS: the FMC role uses it when a
+ * scenario faults api-sse itself (the real FMC does not reach its token
+ * service through the device's path). Same answer as api-sse's.
+ */
+static json_t *
+route_token_mint(struct call *k)
+{
+    json_t *answer = NULL, *doc = body_object(k, &answer);
+    const char *tenant, *region;
+    char token[SIM_TOKEN_LEN + 1], exp[32];
+    time_t expires;
+    struct tm tm;
+
+    if (doc == NULL)
+        return answer;
+    tenant = json_string_value(json_object_get(doc, "tenant"));
+    region = json_string_value(json_object_get(doc, "region"));
+    if (tenant == NULL || tenant[0] == '\0' || strlen(tenant) >= SIM_ID_LEN)
+        tenant = "tenant-lab";
+    if (region == NULL || !sse_region_valid(region)) {
+        json_decref(doc);
+        return error_doc(k, MHD_HTTP_BAD_REQUEST, "bad_region", "region",
+                         "region must be us, eu or apj");
+    }
+    if (sim_registry_mint(k->s->registry, tenant, region, sim_now(k->s),
+                          24 * 3600, token, &expires) != 0) {
+        json_decref(doc);
+        return error_doc(k, MHD_HTTP_INTERNAL_SERVER_ERROR, "no_token", NULL,
+                         "cannot mint a token");
+    }
+    gmtime_r(&expires, &tm);
+    strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    k->status = MHD_HTTP_CREATED;
+    snprintf(k->note, sizeof(k->note), "token minted for tenant %s region %s",
+             tenant, region);
+    answer = json_pack("{s:s,s:s,s:s,s:s,s:s}", "token", token, "region",
+                       region, "tenant_id", tenant, "expires_at", exp,
+                       "api_host", sse_host_find(SSE_SVC_API, region)->name);
+    OPENSSL_cleanse(token, sizeof(token));
+    json_decref(doc);
+    return answer;
+}
+
 static json_t *
 route_reset(struct call *k)
 {
@@ -665,6 +709,7 @@ static const struct route {
     {"GET", FAULTS_PREFIX, NO_ARGS, route_fault_get},
     {"DELETE", FAULTS_PREFIX, NO_ARGS, route_fault_delete},
     {"POST", "/v1/reset", NO_ARGS, route_reset},
+    {"POST", "/v1/tokens", NO_ARGS, route_token_mint},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <jansson.h>
 
 #include "hosts.h"
@@ -59,6 +60,7 @@ struct fmc_opts {
     const char *type;
     const char *name; /* NULL: this machine's host name */
     bool whole;       /* post the token document whole */
+    bool token_admin; /* mint through ssesim's admin API, not api-sse */
     long timeout_s;
     bool quiet;
 };
@@ -72,6 +74,8 @@ struct fmc {
     char base[256]; /* the connector's URL, no trailing slash */
     char guid[40];
     char name[128];
+    char admin_url[96]; /* http://127.0.0.1:<admin port> */
+    char bearer[128];   /* "Authorization: Bearer <admin token>" */
 };
 
 struct reply {
@@ -252,6 +256,7 @@ parse_opts(int argc, char **argv, struct fmc_opts *o)
         {"region", required_argument, NULL, 'r'},
         {"tenant", required_argument, NULL, 't'},
         {"activation", required_argument, NULL, 'a'},
+        {"token-source", required_argument, NULL, 'k'},
         {"guid", required_argument, NULL, 'g'},
         {"name", required_argument, NULL, 'n'},
         {"type", required_argument, NULL, 'T'},
@@ -293,6 +298,13 @@ parse_opts(int argc, char **argv, struct fmc_opts *o)
                 return bad_usage("--activation: expected whole or token, "
                                  "not \"%s\"",
                                  optarg);
+            break;
+        case 'k':
+            if (strcmp(optarg, "api") != 0 && strcmp(optarg, "admin") != 0)
+                return bad_usage("--token-source: expected api or admin, not "
+                                 "\"%s\"",
+                                 optarg);
+            o->token_admin = strcmp(optarg, "admin") == 0;
             break;
         case 'g':
             o->guid = optarg;
@@ -412,6 +424,9 @@ http_call(const struct fmc *f, const char *method, const char *url,
         curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
     }
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    if (f->bearer[0] != '\0' &&
+        strncmp(url, f->admin_url, strlen(f->admin_url)) == 0)
+        hdrs = curl_slist_append(hdrs, f->bearer);
     if (body != NULL) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         hdrs = curl_slist_append(hdrs, "Expect:");
@@ -485,6 +500,32 @@ make_guid(char *buf, size_t len)
     return 0;
 }
 
+/* The admin API's address and bearer token, from ssesim's ports file. */
+static int
+admin_endpoint(struct fmc *f, char *err, size_t errlen)
+{
+    struct sse_ports p;
+    const struct sse_port_entry *e;
+    int rc = -1;
+
+    if (sse_ports_load(f->o.ports_file, &p, err, errlen) != 0)
+        return -1;
+    e = sse_ports_find(&p, "admin", NULL);
+    if (e == NULL || p.admin_token[0] == '\0') {
+        snprintf(err, errlen, "%s: no admin listener or token",
+                 f->o.ports_file);
+    } else {
+        snprintf(f->admin_url, sizeof(f->admin_url), "http://127.0.0.1:%d",
+                 e->port);
+        snprintf(f->bearer, sizeof(f->bearer), "Authorization: Bearer %s",
+                 p.admin_token);
+        rc = 0;
+    }
+    OPENSSL_cleanse(p.admin_token, sizeof(p.admin_token));
+    sse_ports_free(&p);
+    return rc;
+}
+
 /* Everything the steps need that does not come over the network. */
 static int
 prepare(struct fmc *f)
@@ -505,6 +546,8 @@ prepare(struct fmc *f)
         return fail(FMC_CANNOT_RUN, "%s", err);
     snprintf(f->connect_to, sizeof(f->connect_to), "%s:443:127.0.0.1:%d",
              f->api_host, port);
+    if (f->o.token_admin && admin_endpoint(f, err, sizeof(err)) != 0)
+        return fail(FMC_CANNOT_RUN, "%s", err);
     if (f->o.connector_ports != NULL) {
         if (wait_port(f, f->o.connector_ports, "connector-api", NULL, &port,
                       err, sizeof(err)) != 0)
@@ -548,7 +591,10 @@ mint_token(const struct fmc *f, char **text)
     json_decref(req);
     if (body == NULL)
         return fail(FMC_CANNOT_RUN, "out of memory");
-    snprintf(url, sizeof(url), "https://%s%s", f->api_host, FMC_TOKEN_PATH);
+    if (f->o.token_admin)
+        snprintf(url, sizeof(url), "%s/v1/tokens", f->admin_url);
+    else
+        snprintf(url, sizeof(url), "https://%s%s", f->api_host, FMC_TOKEN_PATH);
     if (http_call(f, "POST", url, body, &r) != 0) {
         fail(FMC_FAILED, "token: no answer from %s (%s): %s", f->api_host,
              f->connect_to, r.err);

@@ -206,6 +206,7 @@ struct run_ctx {
         json_t *rule;
         uint64_t id;
         bool active;
+        bool local; /* applied by the runner, not posted */
     } * faults;
     size_t nfaults;
 
@@ -213,6 +214,7 @@ struct run_ctx {
     size_t nsends;
     size_t sends_base; /* sends before a restart of ssesim do not count */
     unsigned eh_starts, fmc_runs;
+    bool eh_missing; /* local.eventhandler-missing is set */
 
     struct run_jentry *journal;
     size_t njournal;

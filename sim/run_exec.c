@@ -527,6 +527,39 @@ delete_faults(struct run_ctx *c, const char *suffix)
     return st > 0 && (st < 300 || st == 404) ? 0 : -1;
 }
 
+/*
+ * The device's own parts: EventHandler gone (its socket with it) until
+ * the fault clears, or restarted once. --ignore-faults leaves them be.
+ */
+static int
+local_fault(struct run_ctx *c, const char *action, bool on)
+{
+    char sock[PATH_MAX];
+
+    if (c->o->ignore_faults) {
+        ctx_note(c, "fault %s %s: ignored (--ignore-faults)", action,
+                 on ? "set" : "cleared");
+        return 0;
+    }
+    if (strcmp(action, "local.eventhandler-restart") == 0) {
+        if (!on)
+            return 0;
+        stop_eventhandler(c, SIGKILL);
+        return start_eventhandler(c, NULL);
+    }
+    if (on) {
+        stop_eventhandler(c, SIGTERM);
+        snprintf(sock, sizeof(sock),
+                 "%s/ngfw/var/sf/run/EventHandler_SSEConnector.sock",
+                 c->root);
+        unlink(sock);
+        c->eh_missing = true;
+        return 0;
+    }
+    c->eh_missing = false;
+    return proc_running(&c->eh) ? 0 : start_eventhandler(c, NULL);
+}
+
 static int
 play_fault(struct run_ctx *c, const struct scn_step *st)
 {
@@ -539,7 +572,12 @@ play_fault(struct run_ctx *c, const struct scn_step *st)
     memset(&c->faults[i], 0, sizeof(c->faults[i]));
     snprintf(c->faults[i].as, sizeof(c->faults[i].as), "%s", st->u.fault.as);
     c->faults[i].rule = json_incref(st->u.fault.rule);
+    c->faults[i].local = st->u.fault.local;
     c->nfaults++;
+    if (st->u.fault.local) {
+        c->faults[i].active = true;
+        return local_fault(c, st->u.fault.action, true);
+    }
     if (post_fault(c, i) != 0)
         return -1;
     ctx_note(c, "fault %s set (id %" PRIu64 ")", st->u.fault.action,
@@ -553,14 +591,25 @@ play_clear(struct run_ctx *c, const struct scn_step *st)
     char suffix[40];
 
     if (strcmp(st->u.clear.name, "all") == 0) {
-        for (size_t i = 0; i < c->nfaults; i++)
+        for (size_t i = 0; i < c->nfaults; i++) {
+            if (c->faults[i].active && c->faults[i].local &&
+                local_fault(c, json_string_value(json_object_get(
+                                   c->faults[i].rule, "action")),
+                            false) != 0)
+                return -1;
             c->faults[i].active = false;
+        }
         return delete_faults(c, "");
     }
     for (size_t i = 0; i < c->nfaults; i++)
         if (c->faults[i].active &&
             strcmp(c->faults[i].as, st->u.clear.name) == 0) {
             c->faults[i].active = false;
+            if (c->faults[i].local)
+                return local_fault(c,
+                                   json_string_value(json_object_get(
+                                       c->faults[i].rule, "action")),
+                                   false);
             snprintf(suffix, sizeof(suffix), "/%" PRIu64, c->faults[i].id);
             return delete_faults(c, suffix);
         }
@@ -581,7 +630,8 @@ restart_ssesim(struct run_ctx *c)
     /* A new cloud: a new ledger, so earlier sends no longer count. */
     c->sends_base = c->nsends;
     for (size_t i = 0; i < c->nfaults; i++)
-        if (c->faults[i].active && post_fault(c, i) != 0)
+        if (c->faults[i].active && !c->faults[i].local &&
+            post_fault(c, i) != 0)
             return -1;
     return 0;
 }
@@ -614,6 +664,10 @@ play_part(struct run_ctx *c, const struct scn_step *st)
         ctx_note(c, "%s is running already", scenario_part_name(part));
         return 0;
     }
+    if (part == SCN_PART_EVENTHANDLER && c->eh_missing)
+        return fail(c, RUN_FAIL,
+                    "start eventhandler while local.eventhandler-missing is "
+                    "set: clear it instead");
     return part == SCN_PART_CONNECTOR ? start_connector(c)
                                       : start_eventhandler(c, NULL);
 }
@@ -621,6 +675,10 @@ play_part(struct run_ctx *c, const struct scn_step *st)
 static int
 play_send(struct run_ctx *c, const struct scn_step *st)
 {
+    if (c->eh_missing)
+        return fail(c, RUN_FAIL,
+                    "send while local.eventhandler-missing is set: clear it "
+                    "first");
     stop_eventhandler(c, SIGTERM);
     return start_eventhandler(c, st);
 }
@@ -673,6 +731,10 @@ play_fmc(struct run_ctx *c, const struct scn_step *st)
     argv[argc++] = st->u.fmc.region[0] ? (char *)st->u.fmc.region : c->region;
     argv[argc++] = "--activation";
     argv[argc++] = st->u.fmc.whole ? "whole" : "token";
+    if (st->u.fmc.token_admin) {
+        argv[argc++] = "--token-source";
+        argv[argc++] = "admin";
+    }
     argv[argc++] = "--timeout-s";
     argv[argc++] = timeout;
     if (st->u.fmc.tenant[0] != '\0') {
