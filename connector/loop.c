@@ -114,8 +114,7 @@ make_context(struct connector *c)
     /* lws's own pending-state timeout stays behind the connector's
      * deadline (net.c), which names the phase that ran out. */
     info.timeout_secs =
-        (conn_scaled_ms(&c->cfg, c->cfg.connect_timeout_ms) + 999) / 1000 +
-        5;
+        (conn_scaled_ms(&c->cfg, c->cfg.connect_timeout_ms) + 999) / 1000 + 5;
     ctx = lws_create_context(&info);
     if (ctx == NULL)
         return NULL;

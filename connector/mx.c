@@ -30,6 +30,8 @@ struct mx {
     char region[8];
     char *queue[MX_QUEUE];
     unsigned qhead, qlen;
+    int64_t last_rx_ms;              /* monotonic: the last message heard */
+    lws_sorted_usec_list_t watchdog; /* liveness of an open connection */
 };
 
 size_t
@@ -68,6 +70,7 @@ mx_free(struct mx *m)
     if (m == NULL)
         return;
     lws_sul_cancel(&m->retry);
+    lws_sul_cancel(&m->watchdog);
     net_attempt_end(&m->at);
     queue_clear(m);
     free(m);
@@ -204,6 +207,46 @@ on_message(struct mx *m, const char *text, size_t len)
     json_decref(msg);
 }
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Three heartbeats missed: the cloud or a middlebox is gone without a
+ * close (CASES K27). Tear down and reconnect. */
+static void
+on_watchdog(lws_sorted_usec_list_t *sul)
+{
+    struct mx *m = lws_container_of(sul, struct mx, watchdog);
+    unsigned limit = conn_scaled_ms(&m->c->cfg, 3 * m->heartbeat_s * 1000);
+    int64_t quiet = mono_ms() - m->last_rx_ms;
+
+    if (m->wsi == NULL || !m->open)
+        return;
+    if (quiet >= limit) {
+        net_attempt_abort(&m->at,
+                          "no heartbeat or message for %lld ms (3 heartbeat "
+                          "intervals); reconnecting",
+                          (long long)quiet);
+        return;
+    }
+    lws_sul_schedule(m->c->lws, 0, &m->watchdog, on_watchdog,
+                     (lws_usec_t)(limit - quiet) * 1000);
+}
+
+static void
+arm_watchdog(struct mx *m)
+{
+    lws_sul_schedule(
+        m->c->lws, 0, &m->watchdog, on_watchdog,
+        (lws_usec_t)conn_scaled_ms(&m->c->cfg, 3 * m->heartbeat_s * 1000) *
+            1000);
+}
+
 static void
 send_hello(struct mx *m)
 {
@@ -254,6 +297,8 @@ lost(struct mx *m, const char *why)
 
     net_attempt_describe(&m->at, why, line, sizeof(line));
     net_attempt_end(&m->at);
+    lws_sul_cancel(&m->watchdog);
+    m->open = false;
     m->wsi = NULL;
     queue_clear(m);
     conn_ep_down(c, EP_MX);
@@ -281,9 +326,15 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         m->backoff_ms = MX_BACKOFF_START_MS;
         conn_ep_ok(c, EP_MX);
         cinfo("messaging connected to %s (region %s)", m->url, m->region);
+        m->last_rx_ms = mono_ms();
+        arm_watchdog(m);
         send_hello(m);
         return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        net_attempt_peer_close(&m->at, in, len);
+        return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
+        m->last_rx_ms = mono_ms();
         if (!lws_frame_is_binary(wsi) && lws_is_first_fragment(wsi) &&
             lws_is_final_fragment(wsi))
             on_message(m, in, len);

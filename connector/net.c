@@ -3,6 +3,7 @@
  */
 #include "net.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,35 @@ net_attempt_end(struct net_attempt *at)
 }
 
 void
+net_attempt_peer_close(struct net_attempt *at, const void *in, size_t len)
+{
+    const unsigned char *b = in;
+    size_t n;
+
+    at->close_code = len >= 2 ? (b[0] << 8) | b[1] : 1005;
+    n = len > 2 ? len - 2 : 0;
+    if (n >= sizeof(at->close_reason))
+        n = sizeof(at->close_reason) - 1;
+    for (size_t i = 0; i < n; i++)
+        at->close_reason[i] =
+            b[2 + i] >= 0x20 && b[2 + i] < 0x7f ? (char)b[2 + i] : '?';
+    at->close_reason[n] = '\0';
+}
+
+void
+net_attempt_abort(struct net_attempt *at, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(at->why, sizeof(at->why), fmt, ap);
+    va_end(ap);
+    if (at->wsi != NULL)
+        lws_set_timeout(at->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
+                        LWS_TO_KILL_ASYNC);
+}
+
+void
 net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                      size_t len)
 {
@@ -299,19 +329,38 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
         snprintf(at->phase, sizeof(at->phase), "tls");
         snprintf(cause, sizeof(cause), "%s", at->verify_err);
     } else if (!at->established) {
-        snprintf(at->phase, sizeof(at->phase), "%s",
-                 in != NULL && strstr(in, "connect") != NULL ? "connect"
-                 : in != NULL && (strstr(in, "ws upgrade") != NULL ||
-                                  strstr(in, "HS:") != NULL)
-                     ? "upgrade"
-                     : "connect");
-        snprintf(cause, sizeof(cause), "%s (%s:%d)",
-                 in != NULL && in[0] != '\0' ? in : "connection failed",
-                 t->address, t->connect_port);
+        unsigned status =
+            at->wsi != NULL ? lws_http_client_http_response(at->wsi) : 0;
+
+        if (status != 0 && status != 101) {
+            snprintf(at->phase, sizeof(at->phase), "upgrade");
+            snprintf(cause, sizeof(cause),
+                     "websocket upgrade refused: HTTP %u from %s:%d (%s)",
+                     status, t->address, t->connect_port,
+                     in != NULL ? in : "no detail");
+        } else {
+            snprintf(at->phase, sizeof(at->phase), "%s",
+                     in != NULL && (strstr(in, "ws upgrade") != NULL ||
+                                    strstr(in, "HS:") != NULL)
+                         ? "upgrade"
+                     : at->wsi != NULL ? phase_of(at->wsi)
+                                       : "connect");
+            snprintf(cause, sizeof(cause), "%s (%s:%d)",
+                     in != NULL && in[0] != '\0' ? in : "connection failed",
+                     t->address, t->connect_port);
+        }
+    } else if (at->why[0] != '\0') {
+        snprintf(at->phase, sizeof(at->phase), "open");
+        snprintf(cause, sizeof(cause), "%s", at->why);
+    } else if (at->close_code != 0) {
+        snprintf(at->phase, sizeof(at->phase), "open");
+        snprintf(cause, sizeof(cause), "closed by the peer with code %d%s%s%s",
+                 at->close_code, at->close_reason[0] ? " (" : "",
+                 at->close_reason, at->close_reason[0] ? ")" : "");
     } else {
         snprintf(at->phase, sizeof(at->phase), "open");
-        snprintf(cause, sizeof(cause), "%s",
-                 in != NULL ? in : "connection closed");
+        snprintf(cause, sizeof(cause),
+                 "connection dropped without a close (1006)");
     }
     snprintf(buf, len, "%s connection to %s (region %s, phase %s) failed: %s",
              at->what, t->host, at->region, at->phase, cause);

@@ -37,7 +37,10 @@ struct net_attempt {
     char region[8];
     lws_sorted_usec_list_t deadline;
     bool established;
-    char phase[16];       /* where the deadline ran out, "" if it did not */
+    char phase[16]; /* where the deadline ran out, "" if it did not */
+    int close_code; /* the peer's close code, 0 when none came */
+    char close_reason[124];
+    char why[160];        /* our own reason for ending it, "" for none */
     char verify_err[400]; /* the server certificate's failure, if any */
 };
 
@@ -63,6 +66,12 @@ void net_attempt_established(struct net_attempt *at);
 void net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                           size_t len);
 void net_attempt_end(struct net_attempt *at);
+/* The peer sent a close frame (LWS_CALLBACK_WS_PEER_INITIATED_CLOSE). */
+void net_attempt_peer_close(struct net_attempt *at, const void *in, size_t len);
+/* We end a working connection ourselves (watchdog, ack timeout): why, for
+ * the line the close produces. */
+void net_attempt_abort(struct net_attempt *at, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* From protocol 0: OpenSSL's verdict on a server certificate. */
 void net_note_server_cert(struct lws *wsi, void *x509_ctx, int preverify_ok);
 /* The protocols every connector vhost carries. */

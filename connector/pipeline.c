@@ -65,6 +65,10 @@ struct pipeline {
     char region[8];
     unsigned sink_backoff_ms;
     lws_sorted_usec_list_t sink_sul;
+    lws_sorted_usec_list_t ack_sul;  /* armed while batches await an ack */
+    lws_sorted_usec_list_t idle_sul; /* a ping when nothing else moves */
+    bool ping_due;                   /* a ping waits to be written */
+    bool ping_pending;               /* a ping was written, no pong yet */
 };
 
 size_t
@@ -136,6 +140,10 @@ sink_lost(struct pipeline *p, const char *why)
 
     net_attempt_describe(&p->at, why, line, sizeof(line));
     net_attempt_end(&p->at);
+    lws_sul_cancel(&p->ack_sul);
+    lws_sul_cancel(&p->idle_sul);
+    p->ping_due = false;
+    p->ping_pending = false;
     p->sink = NULL;
     p->sink_open = false;
     conn_ep_down(p->c, EP_INGEST);
@@ -153,6 +161,68 @@ request_write(struct pipeline *p)
         lws_callback_on_writable(p->sink);
 }
 
+static void
+on_ack_timeout(lws_sorted_usec_list_t *sul)
+{
+    struct pipeline *p = lws_container_of(sul, struct pipeline, ack_sul);
+    unsigned ms = conn_scaled_ms(&p->c->cfg, p->c->cfg.ack_timeout_ms);
+
+    if (p->sink == NULL || !p->sink_open)
+        return;
+    if (batcher_inflight_events(&p->b) == 0 && !p->ping_pending)
+        return;
+    /* Acks stopped (CASES K30): reconnect; the batches go again. */
+    net_attempt_abort(&p->at,
+                      "no acknowledgement for %u ms with %llu events "
+                      "unacknowledged%s; reconnecting to send them again",
+                      ms, (unsigned long long)batcher_inflight_events(&p->b),
+                      p->ping_pending ? " and a ping unanswered" : "");
+}
+
+static void
+arm_ack_timer(struct pipeline *p)
+{
+    lws_sul_schedule(
+        p->c->lws, 0, &p->ack_sul, on_ack_timeout,
+        (lws_usec_t)conn_scaled_ms(&p->c->cfg, p->c->cfg.ack_timeout_ms) *
+            1000);
+}
+
+/* Quiet for an ack timeout: ask the ingest whether it is still there. */
+static void
+on_idle(lws_sorted_usec_list_t *sul)
+{
+    struct pipeline *p = lws_container_of(sul, struct pipeline, idle_sul);
+
+    if (p->sink == NULL || !p->sink_open || p->ping_pending)
+        return;
+    p->ping_due = true;
+    lws_callback_on_writable(p->sink);
+}
+
+static void
+arm_idle_timer(struct pipeline *p)
+{
+    lws_sul_schedule(
+        p->c->lws, 0, &p->idle_sul, on_idle,
+        (lws_usec_t)conn_scaled_ms(&p->c->cfg, p->c->cfg.ack_timeout_ms) *
+            1000);
+}
+
+static int
+send_ping(struct pipeline *p, struct lws *wsi)
+{
+    static const char ping[] = "{\"type\":\"ping\"}";
+    unsigned char buf[LWS_PRE + sizeof(ping)];
+
+    memcpy(buf + LWS_PRE, ping, sizeof(ping) - 1);
+    if (lws_write(wsi, buf + LWS_PRE, sizeof(ping) - 1, LWS_WRITE_TEXT) <
+        (int)sizeof(ping) - 1)
+        return -1;
+    arm_ack_timer(p);
+    return 0;
+}
+
 static int
 sink_write(struct pipeline *p, struct lws *wsi)
 {
@@ -160,12 +230,19 @@ sink_write(struct pipeline *p, struct lws *wsi)
     uint32_t count;
     bool again;
 
-    if (b == NULL)
-        return 0;
+    if (b == NULL) {
+        if (!p->ping_due)
+            return 0;
+        p->ping_due = false;
+        p->ping_pending = true;
+        return send_ping(p, wsi);
+    }
     /* A short write means the socket failed: the batch stays first. */
     if (lws_write(wsi, b->frame, b->len, LWS_WRITE_BINARY) < (int)b->len)
         return -1;
     count = batcher_sent(&p->b, &again);
+    if (lws_dll2_is_detached(&p->ack_sul.list))
+        arm_ack_timer(p);
     atomic_fetch_add(&p->c->count.forwarded, count);
     if (again)
         atomic_fetch_add(&p->c->count.resent, count);
@@ -194,6 +271,12 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     seq = (uint64_t)json_integer_value(seqv);
     json_decref(msg);
     acked = batcher_ack(&p->b, seq);
+    /* Progress: the deadline starts again for what is still out. */
+    if (batcher_inflight_events(&p->b) > 0)
+        arm_ack_timer(p);
+    else if (!p->ping_pending)
+        lws_sul_cancel(&p->ack_sul);
+    arm_idle_timer(p);
     atomic_fetch_add(&p->c->count.acked, acked);
     atomic_store(&p->c->count.held, p->b.held_events);
     if (p->paused && p->b.held_bytes < p->c->cfg.queue_max_bytes / 4 * 3) {
@@ -640,6 +723,8 @@ pipeline_free(struct pipeline *p)
     lws_sul_cancel(&p->probe_sul);
     lws_sul_cancel(&p->linger_sul);
     lws_sul_cancel(&p->sink_sul);
+    lws_sul_cancel(&p->ack_sul);
+    lws_sul_cancel(&p->idle_sul);
     net_attempt_end(&p->at);
     batcher_free(&p->b);
     if (p->zmon != NULL)
