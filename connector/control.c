@@ -150,6 +150,35 @@ clock_offset_text(const char *date, char *buf, size_t len)
     snprintf(buf, len, ", cloud clock %+ld s from ours", off);
 }
 
+/*
+ * The cloud's clock as its Date header shows it: one line when the offset
+ * passes a minute or moves by half a minute, none per request (K09, K16).
+ */
+static void
+note_clock(struct connector *c, const char *host, const char *date)
+{
+    struct tm tm;
+    int64_t off, old;
+
+    memset(&tm, 0, sizeof(tm));
+    if (date == NULL ||
+        strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm) == NULL)
+        return;
+    off = (int64_t)(timegm(&tm) - time(NULL));
+    pthread_mutex_lock(&c->lock);
+    old = c->clock_offset_s;
+    c->clock_offset_s = off;
+    pthread_mutex_unlock(&c->lock);
+    if (llabs(off - old) < 30)
+        return;
+    if (llabs(off) >= 60)
+        cwarn("the cloud's clock at %s is %+lld s from ours (Date: %s)", host,
+              (long long)off, date);
+    else
+        cinfo("the cloud's clock at %s agrees with ours again (%+lld s)", host,
+              (long long)off);
+}
+
 static enum step_rc
 do_register(struct connector *c, struct attempt *a)
 {
@@ -178,6 +207,8 @@ do_register(struct connector *c, struct attempt *a)
     rc = rest_call(&c->cfg, &req, &r, err, sizeof(err));
     OPENSSL_cleanse(text, strlen(text));
     free(text);
+    if (rc == 0)
+        note_clock(c, a->api_host, r.date);
     if (rc != 0) {
         cerror("registration with %s (region %s) failed: %s", a->api_host,
                a->region, err);
@@ -318,6 +349,7 @@ est_get_certs(struct connector *c, const char *url, const char *userpwd,
 
     if (rest_call(&c->cfg, &req, &r, err, errlen) != 0)
         return -1;
+    note_clock(c, "est.sco.cisco.com", r.date);
     if (r.status != 200) {
         snprintf(err, errlen, "HTTP %ld from %s (%s): %.80s", r.status, url,
                  r.remote, r.body);
@@ -368,7 +400,7 @@ do_enrol(struct connector *c, struct attempt *a)
     const char *host = a->est_url + strlen("https://");
     enum step_rc rc = STEP_RETRY;
     const ASN1_TIME *na;
-    struct tm tm;
+    struct tm tm, tm_nb;
 
     conn_ep_host(c, EP_EST, "est.sco.cisco.com");
     snprintf(url, sizeof(url), "%s/cacerts", a->est_url);
@@ -404,6 +436,8 @@ do_enrol(struct connector *c, struct attempt *a)
     na = X509_get0_notAfter(sk_X509_value(issued, 0));
     memset(&tm, 0, sizeof(tm));
     ASN1_TIME_to_tm(na, &tm);
+    memset(&tm_nb, 0, sizeof(tm_nb));
+    ASN1_TIME_to_tm(X509_get0_notBefore(sk_X509_value(issued, 0)), &tm_nb);
     pthread_mutex_lock(&c->lock);
     if (c->generation == a->generation && !c->stop) {
         struct conn_identity *id = &c->id;
@@ -416,8 +450,10 @@ do_enrol(struct connector *c, struct attempt *a)
         snprintf(id->mx_url, sizeof(id->mx_url), "%s", a->mx_url);
         snprintf(id->ingest_url, sizeof(id->ingest_url), "%s", a->ingest_url);
         id->cert_not_after = timegm(&tm);
+        id->cert_not_before = timegm(&tm_nb);
         c->enrolled = true;
         c->identity_gen++;
+        c->device_gen++;
         rc = STEP_OK;
     } else {
         rc = STEP_STALE;
@@ -469,6 +505,131 @@ run_flow(struct connector *c, struct attempt *a)
     return rc;
 }
 
+/*
+ * Renewal (RFC 7030 simplereenroll) at two thirds of the certificate's
+ * lifetime: a new key, a CSR with the current certificate's subject,
+ * authenticated by the current certificate. The new one serves new
+ * connections; open ones keep theirs (CASES K12). 0 renewed, -1 not.
+ */
+static int
+do_reenrol(struct connector *c)
+{
+    struct conn_identity id;
+    char url[320], err[512], tmpkey[PATH_MAX + 8], tmpcert[PATH_MAX + 8];
+    char until[32], *b64 = NULL;
+    X509 *cur = NULL;
+    X509_REQ *req = X509_REQ_new();
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    STACK_OF(X509) *issued = NULL;
+    unsigned char *der = NULL;
+    size_t b64len;
+    FILE *f;
+    int len, rc = -1;
+    struct tm na, nb;
+    struct rest_req rq = {.method = "POST",
+                          .content_type = "application/pkcs10"};
+    struct rest_reply r;
+
+    pthread_mutex_lock(&c->lock);
+    id = c->id;
+    pthread_mutex_unlock(&c->lock);
+    f = fopen(id.cert_path, "r");
+    if (f != NULL) {
+        cur = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+    }
+    if (cur == NULL || req == NULL || pkey == NULL) {
+        cerror("renewal: cannot read %s or make a key", id.cert_path);
+        goto out;
+    }
+    X509_REQ_set_subject_name(req, X509_get_subject_name(cur));
+    X509_REQ_set_pubkey(req, pkey);
+    len = X509_REQ_sign(req, pkey, EVP_sha256()) > 0 ? i2d_X509_REQ(req, &der)
+                                                     : -1;
+    if (len <= 0 || pki_b64_encode(der, (size_t)len, &b64, &b64len) != 0) {
+        cerror("renewal: cannot make the CSR");
+        goto out;
+    }
+    snprintf(url, sizeof(url),
+             "https://est.sco.cisco.com/.well-known/est/"
+             "simplereenroll");
+    rq.url = url;
+    rq.body = b64;
+    rq.body_len = b64len;
+    rq.cert_path = id.cert_path;
+    rq.key_path = id.key_path;
+    if (rest_call(&c->cfg, &rq, &r, err, sizeof(err)) != 0) {
+        cerror("renewal at est.sco.cisco.com (region %s) failed: %s", id.region,
+               err);
+        conn_ep_fail(c, EP_EST, 0, "renewal: %s", err);
+        goto out;
+    }
+    if (r.status != 200 ||
+        pki_pkcs7_certs_parse(r.body, r.body_len, &issued, err, sizeof(err)) !=
+            0 ||
+        sk_X509_num(issued) < 1) {
+        cerror("renewal at est.sco.cisco.com (region %s, %s, phase answer) "
+               "failed: HTTP %ld: %.120s",
+               id.region, r.remote, r.status, r.body);
+        conn_ep_fail(c, EP_EST, 0, "renewal: HTTP %ld", r.status);
+        rest_reply_free(&r);
+        goto out;
+    }
+    rest_reply_free(&r);
+    /* New files, then rename: a reader sees the old pair or the new. */
+    snprintf(tmpkey, sizeof(tmpkey), "%s.new", id.key_path);
+    snprintf(tmpcert, sizeof(tmpcert), "%s.new", id.cert_path);
+    f = fopen(tmpcert, "w");
+    if (f == NULL) {
+        cerror("renewal: cannot write %s: %s", tmpcert, strerror(errno));
+        goto out;
+    }
+    len = PEM_write_X509(f, sk_X509_value(issued, 0));
+    if (fclose(f) != 0 || len != 1 || write_private_key(tmpkey, pkey) != 0) {
+        cerror("renewal: cannot write %s or %s: %s", tmpcert, tmpkey,
+               strerror(errno));
+        goto out;
+    }
+    if (rename(tmpkey, id.key_path) != 0 ||
+        rename(tmpcert, id.cert_path) != 0) {
+        cerror("renewal: cannot replace %s: %s", id.cert_path, strerror(errno));
+        goto out;
+    }
+    ASN1_TIME_to_tm(X509_get0_notAfter(sk_X509_value(issued, 0)), &na);
+    ASN1_TIME_to_tm(X509_get0_notBefore(sk_X509_value(issued, 0)), &nb);
+    pthread_mutex_lock(&c->lock);
+    c->id.cert_not_after = timegm(&na);
+    c->id.cert_not_before = timegm(&nb);
+    c->identity_gen++;
+    pthread_mutex_unlock(&c->lock);
+    strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &na);
+    conn_ep_ok(c, EP_EST);
+    cinfo("renewed the certificate of device %s at est.sco.cisco.com "
+          "(region %s): valid until %s",
+          id.device_id, id.region, until);
+    conn_wake(c);
+    rc = 0;
+out:
+    OPENSSL_free(der);
+    free(b64);
+    X509_free(cur);
+    X509_REQ_free(req);
+    EVP_PKEY_free(pkey);
+    sk_X509_pop_free(issued, X509_free);
+    return rc;
+}
+
+/* When the current certificate is due for renewal; 0 when not enrolled. */
+static time_t
+renew_at(const struct connector *c)
+{
+    time_t life = c->id.cert_not_after - c->id.cert_not_before;
+
+    if (!c->enrolled || life <= 0)
+        return 0;
+    return c->id.cert_not_before + life * 2 / 3;
+}
+
 /* Wait until woken or until ms pass; caller holds the lock. */
 static void
 wait_locked(struct connector *c, long ms)
@@ -491,7 +652,9 @@ control_main(void *arg)
     struct connector *c = arg;
     uint64_t failed_gen = 0; /* generation whose attempt ended for good */
     unsigned backoff = BACKOFF_START_MS;
-    int64_t retry_at = 0;
+    int64_t retry_at = 0, renew_retry_at = 0;
+    unsigned renew_backoff = BACKOFF_START_MS;
+    bool warned_expiry = false;
 
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
@@ -500,6 +663,32 @@ control_main(void *arg)
         uint64_t gen;
         unsigned cap;
 
+        if (c->enrolled && renew_at(c) != 0 && time(NULL) >= renew_at(c) &&
+            conn_now_ms() >= renew_retry_at) {
+            time_t left = c->id.cert_not_after - time(NULL);
+            int ok;
+
+            pthread_mutex_unlock(&c->lock);
+            ok = do_reenrol(c);
+            pthread_mutex_lock(&c->lock);
+            if (ok == 0) {
+                renew_backoff = BACKOFF_START_MS;
+                renew_retry_at = 0;
+                warned_expiry = false;
+                continue;
+            }
+            renew_retry_at =
+                conn_now_ms() + conn_scaled_ms(&c->cfg, renew_backoff);
+            if (renew_backoff < c->cfg.registration_interval * 1000u)
+                renew_backoff *= 2;
+            if (!warned_expiry) {
+                cwarn("the certificate of device %s expires in %lld s "
+                      "and could not be renewed yet; retrying",
+                      c->id.device_id, (long long)left);
+                warned_expiry = true;
+            }
+            continue;
+        }
         if (c->context == NULL || c->activation == NULL || c->enrolled ||
             c->generation == failed_gen || conn_now_ms() < retry_at) {
             long wait = retry_at > 0 ? (long)(retry_at - conn_now_ms()) : 1000;

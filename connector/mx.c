@@ -129,7 +129,7 @@ connect_now(struct mx *m)
         pthread_mutex_unlock(&c->lock);
         return;
     }
-    m->gen = c->identity_gen;
+    m->gen = c->device_gen;
     snprintf(m->url, sizeof(m->url), "%s", c->id.mx_url);
     snprintf(m->region, sizeof(m->region), "%s", c->id.region);
     pthread_mutex_unlock(&c->lock);
@@ -158,10 +158,11 @@ mx_on_wake(struct mx *m)
         return;
     pthread_mutex_lock(&c->lock);
     enrolled = c->enrolled && !c->stop;
-    gen = c->identity_gen;
+    gen = c->device_gen;
     pthread_mutex_unlock(&c->lock);
     if (m->wsi != NULL && (!enrolled || gen != m->gen)) {
-        /* Identity gone or replaced: this connection is stale. */
+        /* Device gone or replaced: this connection is stale. A renewed
+         * certificate does not end it: new connections take it. */
         lws_set_timeout(m->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
                         LWS_TO_KILL_ASYNC);
         return;

@@ -114,7 +114,7 @@ sink_connect(struct pipeline *p)
         pthread_mutex_unlock(&c->lock);
         return;
     }
-    p->sink_gen = c->identity_gen;
+    p->sink_gen = c->device_gen;
     snprintf(p->sink_url, sizeof(p->sink_url), "%s", c->id.ingest_url);
     snprintf(p->region, sizeof(p->region), "%s", c->id.region);
     pthread_mutex_unlock(&c->lock);
@@ -638,7 +638,7 @@ pipeline_on_wake(struct pipeline *p)
 
     pthread_mutex_lock(&c->lock);
     enrolled = c->enrolled && !c->stop;
-    gen = c->identity_gen;
+    gen = c->device_gen;
     pthread_mutex_unlock(&c->lock);
     if (p->sink != NULL && (!enrolled || gen != p->sink_gen)) {
         lws_set_timeout(p->sink, PENDING_TIMEOUT_KILLED_BY_PARENT,

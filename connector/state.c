@@ -206,6 +206,7 @@ forget_locked(struct connector *c)
     c->activation = NULL;
     c->enrolled = false;
     c->identity_gen++;
+    c->device_gen++;
     c->generation++;
     memset(&c->id, 0, sizeof(c->id));
 }
@@ -282,11 +283,12 @@ conn_status_json(struct connector *c)
                                       "last_ok_ms", (json_int_t)e->last_ok_ms));
     }
     doc = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
+        "{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
         "status", conn_status_name(c->status), "cause", c->status_cause,
         "device_id", c->id.device_id, "region", c->id.region, "tenant_id",
         c->id.tenant_id, "certificate_not_after",
-        (json_int_t)c->id.cert_not_after, "endpoints", eps, "events",
+        (json_int_t)c->id.cert_not_after, "clock_offset_s",
+        (json_int_t)c->clock_offset_s, "endpoints", eps, "events",
         "received", (json_int_t)atomic_load(&c->count.received), "forwarded",
         (json_int_t)atomic_load(&c->count.forwarded), "acked",
         (json_int_t)atomic_load(&c->count.acked), "held",
