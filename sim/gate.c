@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -75,7 +76,8 @@ struct held {
     uint64_t rule;
     enum fault_action action;
     lws_usec_t since;
-    uint64_t bytes; /* read from the client and thrown away */
+    uint64_t bytes;   /* read from the client and thrown away */
+    int64_t until_ms; /* the rule's window ends (fault.h's clock); 0: never */
     bool linger;
     const char *why;
 };
@@ -237,7 +239,7 @@ held_new(struct sim_host_rt *h, int fd, uint64_t conn)
         return NULL;
     }
     if (gate.nheld >= HOLD_MAX)
-        let_go(gate.oldest, "the gate holds 256 connections at most");
+        let_go(gate.oldest, "over the gate's limit of held connections");
     k->h = h;
     k->conn = conn;
     k->since = lws_now_usecs();
@@ -274,10 +276,12 @@ hold(struct sim_host_rt *h, int fd, uint64_t conn, const struct fault_rule *r)
         return;
     k->rule = r->id;
     k->action = r->action;
+    if (r->until_ms != 0)
+        k->until_ms = r->created_ms + r->until_ms;
     sim_fault_note(h, conn, r, 0, "%s",
                    r->action == FAULT_TLS_STALL
                        ? "the ClientHello is read and never answered"
-                       : "accepted; nothing will be read or written");
+                       : "accepted; it will never be answered");
 }
 
 /* Read and throw away: a ClientHello, or whatever the client says. */
@@ -367,9 +371,8 @@ hand_over(struct sim_host_rt *h, int fd, uint64_t conn, const char *peer,
         v = variant_of(r.action);
     vh = sim_host_vhost(h, v, err, sizeof(err));
     if (vh == NULL) {
-        sim_note(h, conn, "tls", "close", 0,
-                 "no TLS host for %s (rule %llu): %s", sim_tls_variant_name(v),
-                 (unsigned long long)r.id, err);
+        sim_note(h, conn, "tls", "close", 0, "no TLS host for %s: %s",
+                 sim_tls_variant_name(v), err);
         close(fd);
         return;
     }
@@ -621,12 +624,24 @@ prepare_variant(struct sim_host_rt *h)
                 sim_tls_variant_name(v), err);
 }
 
-/* Held connections whose rule was removed, or held long enough, go. */
+/* The clock of a rule's created_ms (fault.h: monotonic, ms). */
+static int64_t
+rule_clock_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Held connections whose rule was removed or whose window closed, or held
+ * long enough, go. */
 static void
 sweep_held(struct sim *s)
 {
     uint64_t g = fault_generation(s->faults);
     lws_usec_t now = lws_now_usecs();
+    int64_t rule_now = rule_clock_ms();
     struct held *k = gate.oldest;
 
     while (k != NULL) {
@@ -639,6 +654,8 @@ sweep_held(struct sim *s)
         } else if (g != gate.generation &&
                    fault_get(s->faults, k->rule, &r) != 0)
             let_go(k, "its rule was removed");
+        else if (k->until_ms != 0 && rule_now >= k->until_ms)
+            let_go(k, "its rule's window closed");
         else if (now - k->since >= HOLD_LIMIT_US)
             let_go(k, "held for 10 minutes, the limit");
         k = next;

@@ -175,6 +175,74 @@ sim_query_get(const char *query, const char *name, char *buf, size_t len)
     return -1;
 }
 
+/* The phrases of RFC 9110 for the statuses sselab answers with. */
+const char *
+sim_http_reason(int status)
+{
+    static const struct {
+        int status;
+        const char *text;
+    } phrases[] = {
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {204, "No Content"},
+        {301, "Moved Permanently"},
+        {302, "Found"},
+        {304, "Not Modified"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {407, "Proxy Authentication Required"},
+        {408, "Request Timeout"},
+        {409, "Conflict"},
+        {410, "Gone"},
+        {411, "Length Required"},
+        {413, "Payload Too Large"},
+        {415, "Unsupported Media Type"},
+        {421, "Misdirected Request"},
+        {426, "Upgrade Required"},
+        {429, "Too Many Requests"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {502, "Bad Gateway"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
+    };
+
+    for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
+        if (phrases[i].status == status)
+            return phrases[i].text;
+    return "";
+}
+
+/*
+ * lws 4.1 writes no reason phrase for the statuses it does not know (421,
+ * 429 among them): the status line ends "429 \r\n". Put the standard one
+ * in, moving what lws wrote after the line (its Server header).
+ */
+static int
+fill_reason(unsigned char *line, unsigned char **p, unsigned char *end,
+            int status)
+{
+    const char *reason = sim_http_reason(status);
+    size_t n = strlen(reason);
+    unsigned char *eol = line;
+
+    while (eol + 1 < *p && !(eol[0] == '\r' && eol[1] == '\n'))
+        eol++;
+    if (n == 0 || eol + 1 >= *p || eol == line || eol[-1] != ' ')
+        return 0;
+    if ((size_t)(end - *p) < n)
+        return -1;
+    memmove(eol + n, eol, (size_t)(*p - eol));
+    memcpy(eol, reason, n);
+    *p += n;
+    return 0;
+}
+
 static const struct {
     enum lws_token_indexes token;
     const char *method;
@@ -517,6 +585,7 @@ write_headers(struct lws *wsi, struct http_ex *ex)
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     if (lws_add_http_header_status(wsi, (unsigned)r->status, &p, end) ||
+        fill_reason(start, &p, end, r->status) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_DATE,
                                      (unsigned char *)date, (int)strlen(date),
                                      &p, end))

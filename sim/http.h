@@ -73,6 +73,9 @@ void sim_resp_forbidden(struct sim_resp *r);
 /* Value of query parameter name into buf; 0 when found, -1 otherwise. */
 int sim_query_get(const char *query, const char *name, char *buf, size_t len);
 
+/* The standard reason phrase of an HTTP status; "" when unknown. */
+const char *sim_http_reason(int status);
+
 /* The lws protocol callback of every emulated host's HTTP side. */
 int sim_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
                       void *user, void *in, size_t len);

@@ -435,6 +435,8 @@ on_closed(struct relay_end *e)
 
     e->wsi = NULL;
     r->alive--;
+    if (r->h->sim->stop)
+        finish(r, "ssesim stops");
     if (!r->done) {
         if (end_flow(out) != 0)
             finish(r, "out of memory");

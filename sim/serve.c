@@ -927,6 +927,8 @@ cmd_serve(int argc, char **argv)
 
     sim_admin_stop(s->admin);
     if (s->lws != NULL) {
+        /* What lws closes now closes because ssesim stops. */
+        s->stop = 1;
         sim_gate_stop(s);
         lws_context_destroy(s->lws);
     }

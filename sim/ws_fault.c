@@ -12,13 +12,16 @@
 
 #include "fault.h"
 #include "gate.h"
+#include "http.h"
 
 #define END_ACTIONS (FAULT_BIT(FAULT_WS_CLOSE) | FAULT_BIT(FAULT_WS_DROP))
 
 /*
  * Written here rather than with lws_return_http_status, whose body is an
- * HTML page: the rule's answer is a short text/plain one. One write, as
- * lws itself does before it hangs up on a refused upgrade.
+ * HTML page, and whose status line says HTTP/1.0 before the upgrade is
+ * parsed: the rule's answer is an HTTP/1.1 one with a short text/plain
+ * body. One write, as lws itself does before it hangs up on a refused
+ * upgrade.
  */
 static int
 refuse_upgrade(struct lws *wsi, struct sim_host_rt *h, int status)
@@ -34,7 +37,10 @@ refuse_upgrade(struct lws *wsi, struct sim_host_rt *h, int status)
                  status);
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (lws_add_http_header_status(wsi, (unsigned)status, &p, end) ||
+    p += snprintf((char *)p, (size_t)(end - p), "HTTP/1.1 %d %s\r\n", status,
+                  sim_http_reason(status));
+    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_SERVER,
+                                     (unsigned char *)"ssesim", 6, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_DATE,
                                      (unsigned char *)date, (int)strlen(date),
                                      &p, end) ||
