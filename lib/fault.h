@@ -103,7 +103,7 @@ struct fault_rule {
     /* Trigger. */
     uint64_t times;            /* 0: unlimited */
     double probability;        /* 0: always */
-    int64_t from_ms, until_ms; /* window, wall ms; 0: none */
+    int64_t from_ms, until_ms; /* window: ms after created_ms; 0: none */
     double from_s, until_s;    /* the window as given, cloud s; < 0: none */
 
     /* Bookkeeping. */

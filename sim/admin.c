@@ -37,7 +37,6 @@
 #define BODY_MAX (64 * 1024)
 #define CONN_LIMIT 64
 #define CONN_TIMEOUT_S 30
-#define DEFAULT_SEED 1
 #define FAULTS_PREFIX "/v1/faults/"
 
 /* Owns the daemon, and the fault engine when it made it. */
@@ -46,7 +45,6 @@ struct sim_admin {
     struct sim *sim;
     char token[80]; /* zero-padded: compared whole, in constant time */
     size_t token_len;
-    bool own_faults;
 };
 
 /* One request in progress. */
@@ -177,7 +175,7 @@ route_health(struct call *k)
 {
     return json_pack("{s:s,s:I,s:I}", "status", "ok", "hosts",
                      (json_int_t)k->s->nhosts, "clock_offset_s",
-                     (json_int_t)k->s->clock_offset_s);
+                     (json_int_t)(sim_now(k->s) - time(NULL)));
 }
 
 static json_t *
@@ -971,54 +969,6 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start and stop ----------------------------------------------- */
 
-/* The fault engine's seed: s->seed, else $SSESIM_SEED, else 1. */
-static int
-pick_seed(const struct sim *s, uint64_t *seed)
-{
-    const char *env = getenv("SSESIM_SEED");
-
-    *seed = DEFAULT_SEED;
-    if (s->seed != 0)
-        *seed = s->seed;
-    else if (env != NULL && env[0] != '\0' &&
-             (parse_u64(env, seed) != 0 || *seed > INT64_MAX)) {
-        sse_error("SSESIM_SEED: expected an integer from 0 to 2^63 - 1, got"
-                  " \"%.40s\"",
-                  env);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-start_faults(struct sim_admin *a, struct sim *s)
-{
-    uint64_t seed;
-
-    if (s->faults != NULL)
-        return 0;
-    if (pick_seed(s, &seed) != 0)
-        return -1;
-    s->faults = fault_engine_new(seed, s->time_scale);
-    if (s->faults == NULL)
-        return -1;
-    a->own_faults = true;
-    sse_log(SSE_LOG_INFO, "component=admin",
-            "fault engine: seed %llu, time scale %g", (unsigned long long)seed,
-            s->time_scale > 0 ? s->time_scale : 1.0);
-    return 0;
-}
-
-static void
-stop_faults(struct sim_admin *a)
-{
-    if (!a->own_faults)
-        return;
-    fault_engine_free(a->sim->faults);
-    a->sim->faults = NULL;
-    a->own_faults = false;
-}
-
 int
 sim_admin_start(struct sim *s, const char *bind_addr, int port,
                 const char *token, struct sim_admin **out, int *bound_port)
@@ -1053,7 +1003,8 @@ sim_admin_start(struct sim *s, const char *bind_addr, int port,
         free(a);
         return -1;
     }
-    if (start_faults(a, s) != 0) {
+    if (s->faults == NULL) {
+        sse_error("admin: no fault engine to serve");
         free(a);
         return -1;
     }
@@ -1067,7 +1018,6 @@ sim_admin_start(struct sim *s, const char *bind_addr, int port,
                          (unsigned)CONN_TIMEOUT_S, MHD_OPTION_END);
     if (a->daemon == NULL) {
         sse_error("admin: cannot listen on %s:%d", bind_addr, port);
-        stop_faults(a);
         free(a);
         return -1;
     }
@@ -1085,7 +1035,6 @@ sim_admin_stop(struct sim_admin *a)
     MHD_stop_daemon(a->daemon);
     /* The lws loop has stopped by now; the gate treats a NULL engine as
      * one without rules while lws closes what is left. */
-    stop_faults(a);
     OPENSSL_cleanse(a->token, sizeof(a->token));
     free(a);
 }
