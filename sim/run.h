@@ -218,6 +218,10 @@ struct run_ctx {
 
     struct run_jentry *journal;
     size_t njournal;
+    /* Where connector.log and the journal stood when the last step that is
+     * not an expectation began: "since: step" counts from there. */
+    off_t action_log_pos;
+    size_t action_journal;
     uint64_t journal_after; /* the last id read from this ssesim */
 
     char *steplog; /* what each step did, for summary.txt */

@@ -550,8 +550,7 @@ local_fault(struct run_ctx *c, const char *action, bool on)
     if (on) {
         stop_eventhandler(c, SIGTERM);
         snprintf(sock, sizeof(sock),
-                 "%s/ngfw/var/sf/run/EventHandler_SSEConnector.sock",
-                 c->root);
+                 "%s/ngfw/var/sf/run/EventHandler_SSEConnector.sock", c->root);
         unlink(sock);
         c->eh_missing = true;
         return 0;
@@ -593,8 +592,9 @@ play_clear(struct run_ctx *c, const struct scn_step *st)
     if (strcmp(st->u.clear.name, "all") == 0) {
         for (size_t i = 0; i < c->nfaults; i++) {
             if (c->faults[i].active && c->faults[i].local &&
-                local_fault(c, json_string_value(json_object_get(
-                                   c->faults[i].rule, "action")),
+                local_fault(c,
+                            json_string_value(
+                                json_object_get(c->faults[i].rule, "action")),
                             false) != 0)
                 return -1;
             c->faults[i].active = false;
@@ -630,8 +630,7 @@ restart_ssesim(struct run_ctx *c)
     /* A new cloud: a new ledger, so earlier sends no longer count. */
     c->sends_base = c->nsends;
     for (size_t i = 0; i < c->nfaults; i++)
-        if (c->faults[i].active && !c->faults[i].local &&
-            post_fault(c, i) != 0)
+        if (c->faults[i].active && !c->faults[i].local && post_fault(c, i) != 0)
             return -1;
     return 0;
 }
@@ -807,6 +806,19 @@ play_step(struct run_ctx *c, const struct scn_step *st, char *observed,
     }
 }
 
+/* An action begins: what it causes is what "since: step" counts. */
+static void
+mark_action(struct run_ctx *c)
+{
+    struct stat st;
+    char why[200];
+
+    c->action_log_pos = stat(c->conn_log, &st) == 0 ? st.st_size : 0;
+    if (proc_running(&c->ssesim))
+        ctx_journal_refresh(c, why, sizeof(why));
+    c->action_journal = c->njournal;
+}
+
 static void
 play_steps(struct run_ctx *c)
 {
@@ -821,6 +833,8 @@ play_steps(struct run_ctx *c)
         snprintf(c->r->where, sizeof(c->r->where), "%s:%u", c->s->file,
                  st->mark.line);
         ctx_note(c, "step %zu (%s) %s", i + 1, c->r->where, desc);
+        if (st->kind != SCN_STEP_EXPECT)
+            mark_action(c);
         rc = run_stop ? -1 : play_step(c, st, observed, sizeof(observed));
         if (rc == 0) {
             ctx_note(c, "step %zu ok (%.2f s)", i + 1,

@@ -357,7 +357,9 @@ probe(struct run_ctx *c, const struct scn_expect *e, struct probe_state *ps,
     }
 }
 
-/* Set up what the probe keeps; "since: step" starts counting now. */
+/* Set up what the probe keeps; "since: step" counts from the start of the
+ * action before it (the last step that is not an expectation), so that a
+ * line the action caused at once is not missed. */
 static void
 probe_begin(struct run_ctx *c, const struct scn_expect *e,
             struct probe_state *ps)
@@ -373,11 +375,12 @@ probe_begin(struct run_ctx *c, const struct scn_expect *e,
         ps->have_re = regcomp(&ps->re, re, REG_EXTENDED | REG_NOSUB) == 0;
     if (e->kind == SCN_EXPECT_LOG && e->since_step &&
         stat(c->conn_log, &st) == 0)
-        ps->log_pos = st.st_size;
+        ps->log_pos = c->action_log_pos <= st.st_size ? c->action_log_pos : 0;
     if (e->kind == SCN_EXPECT_JOURNAL && e->since_step) {
         if (proc_running(&c->ssesim))
             ctx_journal_refresh(c, why, sizeof(why));
-        ps->journal_from = c->njournal;
+        ps->journal_from =
+            c->action_journal <= c->njournal ? c->action_journal : 0;
     }
 }
 
