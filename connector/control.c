@@ -26,6 +26,7 @@
 
 #include "clog.h"
 #include "hosts.h"
+#include "persist.h"
 #include "pki.h"
 #include "rest.h"
 
@@ -114,8 +115,16 @@ client_info(struct connector *c, const struct attempt *a)
         info = json_object();
     }
     gethostname(host, sizeof(host) - 1);
-    if (!json_is_string(json_object_get(info, "guid")))
-        json_object_set_new(info, "guid", json_string(host));
+    /* A device keeps one guid for good: a reinstall with the same data_dir
+     * is the same device to the cloud (CASES K10). */
+    if (!json_is_string(json_object_get(info, "guid"))) {
+        char guid[40];
+
+        if (conn_device_guid(&c->cfg, guid, sizeof(guid)) == 0)
+            json_object_set_new(info, "guid", json_string(guid));
+        else
+            json_object_set_new(info, "guid", json_string(host));
+    }
     if (!json_is_string(json_object_get(info, "name")))
         json_object_set_new(info, "name", json_string(host));
     if (!json_is_string(json_object_get(info, "type")))
@@ -466,6 +475,7 @@ do_enrol(struct connector *c, struct attempt *a)
         conn_ep_ok(c, EP_EST);
         cinfo("enrolled at %.64s: certificate for %s valid until %s", host,
               a->device_id, until);
+        conn_persist(c);
         /* The lws thread connects mx01 and eventing-ingest now. */
         conn_wake(c);
     }
@@ -607,6 +617,7 @@ do_reenrol(struct connector *c)
     cinfo("renewed the certificate of device %s at est.sco.cisco.com "
           "(region %s): valid until %s",
           id.device_id, id.region, until);
+    conn_persist(c);
     conn_wake(c);
     rc = 0;
 out:

@@ -170,7 +170,10 @@ conn_run(struct connector *c, const char *ports_file)
     control_started = true;
     cinfo("sse-connector %s started: local API on port %d, events from %s",
           PROJECT_VERSION, port, c->cfg.events_uri);
-    conn_set_status(c, CS_DISABLED, "waiting for a context");
+    if (conn_get_status(c) == CS_DISABLED)
+        conn_set_status(c, CS_DISABLED, "waiting for a context");
+    /* A restored identity connects at once. */
+    conn_wake(c);
     while (!conn_stopping(c)) {
         if (lws_service(c->lws, 0) < 0)
             break;

@@ -15,6 +15,7 @@
 #include "clog.h"
 #include "config.h"
 #include "loop.h"
+#include "persist.h"
 #include "state.h"
 
 static void
@@ -175,6 +176,11 @@ main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (conn_init(&conn) != 0)
         return 3;
+    if (conn_restore(&conn, err, sizeof(err)) != 0)
+        cerror("the kept state cannot be used, starting empty: %s", err);
+    else if (conn.context != NULL)
+        cinfo("kept state restored: %s%s", conn_status_name(conn.status),
+              conn.enrolled ? ", identity of the last run" : "");
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);

@@ -11,6 +11,7 @@
 #include <libwebsockets.h>
 
 #include "clog.h"
+#include "persist.h"
 
 static const char *const status_names[] = {
     "Disabled", "WaitingForToken", "Registering",  "Enrolling",
@@ -191,8 +192,10 @@ conn_context_create(struct connector *c, json_t *doc)
         set_status_locked(c, CS_WAITING_FOR_TOKEN, "context created");
     }
     pthread_mutex_unlock(&c->lock);
-    if (rc == 201)
+    if (rc == 201) {
+        conn_persist(c);
         conn_wake(c);
+    }
     return rc;
 }
 
@@ -224,8 +227,10 @@ conn_context_delete(struct connector *c)
         set_status_locked(c, CS_DISABLED, "context deleted");
     }
     pthread_mutex_unlock(&c->lock);
-    if (rc == 200)
+    if (rc == 200) {
+        conn_persist(c);
         conn_wake(c);
+    }
     return rc;
 }
 
@@ -259,8 +264,10 @@ conn_activate(struct connector *c, json_t *token_doc)
         set_status_locked(c, CS_REGISTERING, "token received");
     }
     pthread_mutex_unlock(&c->lock);
-    if (rc == 202)
+    if (rc == 202) {
+        conn_persist(c);
         conn_wake(c);
+    }
     return rc;
 }
 
@@ -288,8 +295,8 @@ conn_status_json(struct connector *c)
         "device_id", c->id.device_id, "region", c->id.region, "tenant_id",
         c->id.tenant_id, "certificate_not_after",
         (json_int_t)c->id.cert_not_after, "clock_offset_s",
-        (json_int_t)c->clock_offset_s, "endpoints", eps, "events",
-        "received", (json_int_t)atomic_load(&c->count.received), "forwarded",
+        (json_int_t)c->clock_offset_s, "endpoints", eps, "events", "received",
+        (json_int_t)atomic_load(&c->count.received), "forwarded",
         (json_int_t)atomic_load(&c->count.forwarded), "acked",
         (json_int_t)atomic_load(&c->count.acked), "held",
         (json_int_t)atomic_load(&c->count.held), "resent",
@@ -307,6 +314,7 @@ conn_reset(struct connector *c)
     forget_locked(c);
     set_status_locked(c, CS_DISABLED, "reset");
     pthread_mutex_unlock(&c->lock);
+    conn_persist(c);
     conn_wake(c);
 }
 
