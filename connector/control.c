@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "backoff.h"
 #include "clog.h"
 #include "hosts.h"
 #include "persist.h"
@@ -32,6 +34,9 @@
 
 #define CLIENTS_PATH "/providers/sse/services/registration/api/v2/clients"
 #define BACKOFF_START_MS 2000
+
+/* The last answer's Retry-After, for the next wait (control thread). */
+static unsigned retry_after_s;
 
 enum step_rc {
     STEP_OK = 0,
@@ -226,6 +231,8 @@ do_register(struct connector *c, struct attempt *a)
     }
     if (r.status != 201 && r.status != 200) {
         char start[81];
+
+        retry_after_s = r.retry_after_s;
         enum step_rc step = STEP_RETRY;
 
         snprintf(start, sizeof(start), "%s", r.body);
@@ -662,11 +669,16 @@ control_main(void *arg)
 {
     struct connector *c = arg;
     uint64_t failed_gen = 0; /* generation whose attempt ended for good */
-    unsigned backoff = BACKOFF_START_MS;
+    struct sse_backoff backoff;
+    uint64_t seed = 0;
     int64_t retry_at = 0, renew_retry_at = 0;
     unsigned renew_backoff = BACKOFF_START_MS;
     bool warned_expiry = false;
 
+    if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)conn_now_ms();
+    sse_backoff_init(&backoff, BACKOFF_START_MS,
+                     c->cfg.registration_interval * 1000u, seed);
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
         struct attempt a;
@@ -720,7 +732,7 @@ control_main(void *arg)
         pthread_mutex_lock(&c->lock);
         cap = conn_scaled_ms(&c->cfg, c->cfg.registration_interval * 1000);
         if (rc == STEP_OK || rc == STEP_STALE) {
-            backoff = BACKOFF_START_MS;
+            sse_backoff_reset(&backoff);
             retry_at = 0;
         } else if (rc == STEP_TERMINAL) {
             failed_gen = gen;
@@ -731,15 +743,18 @@ control_main(void *arg)
                             "for a new token");
             pthread_mutex_lock(&c->lock);
         } else {
-            unsigned delay = conn_scaled_ms(&c->cfg, backoff);
+            /* Full jitter under registration_interval; a Retry-After from
+             * the cloud is a floor. */
+            unsigned delay = conn_scaled_ms(
+                &c->cfg, sse_backoff_next(&backoff, retry_after_s * 1000u));
 
-            if (delay > cap)
+            if (delay > cap && retry_after_s == 0)
                 delay = cap;
             retry_at = conn_now_ms() + delay;
             c->ep[EP_API].next_retry_ms = retry_at;
-            if (backoff < c->cfg.registration_interval * 1000u)
-                backoff *= 2;
-            cinfo("next registration attempt in %u ms", delay);
+            cinfo("next registration attempt in %u ms%s", delay,
+                  retry_after_s > 0 ? " (the cloud's Retry-After)" : "");
+            retry_after_s = 0;
         }
     }
     pthread_mutex_unlock(&c->lock);

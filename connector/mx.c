@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "backoff.h"
 #include "clog.h"
 #include "net.h"
 
@@ -24,7 +25,7 @@ struct mx {
     uint64_t gen; /* identity generation wsi belongs to */
     bool open;
     lws_sorted_usec_list_t retry;
-    unsigned backoff_ms;
+    struct sse_backoff bo;
     unsigned heartbeat_s;
     char url[256];
     char region[8];
@@ -48,7 +49,8 @@ mx_new(struct connector *c, struct mx **out)
     if (m == NULL)
         return -1;
     m->c = c;
-    m->backoff_ms = MX_BACKOFF_START_MS;
+    sse_backoff_init(&m->bo, MX_BACKOFF_START_MS, MX_BACKOFF_MAX_MS,
+                     (uint64_t)conn_now_ms() ^ 0x6d78);
     m->heartbeat_s = 30;
     *out = m;
     return 0;
@@ -109,13 +111,11 @@ on_retry(lws_sorted_usec_list_t *sul)
 static void
 schedule_retry(struct mx *m)
 {
-    unsigned delay = conn_scaled_ms(&m->c->cfg, m->backoff_ms);
+    unsigned delay = conn_scaled_ms(&m->c->cfg, sse_backoff_next(&m->bo, 0));
 
     conn_ep_fail(m->c, EP_MX, delay, "%s", m->c->ep[EP_MX].last_error);
     lws_sul_schedule(m->c->lws, 0, &m->retry, on_retry,
                      (lws_usec_t)delay * 1000);
-    if (m->backoff_ms < MX_BACKOFF_MAX_MS)
-        m->backoff_ms *= 2;
 }
 
 static void
@@ -168,7 +168,7 @@ mx_on_wake(struct mx *m)
         return;
     }
     if (m->wsi == NULL && enrolled && lws_dll2_is_detached(&m->retry.list)) {
-        m->backoff_ms = MX_BACKOFF_START_MS;
+        sse_backoff_reset(&m->bo);
         connect_now(m);
     }
 }
@@ -324,7 +324,7 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         net_attempt_established(&m->at);
         m->open = true;
-        m->backoff_ms = MX_BACKOFF_START_MS;
+        sse_backoff_reset(&m->bo);
         conn_ep_ok(c, EP_MX);
         cinfo("messaging connected to %s (region %s)", m->url, m->region);
         m->last_rx_ms = mono_ms();

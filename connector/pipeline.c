@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <zmq.h>
 
+#include "backoff.h"
 #include "batcher.h"
 #include "clog.h"
 #include "envelope.h"
@@ -63,7 +64,7 @@ struct pipeline {
     uint64_t sink_gen;
     char sink_url[256];
     char region[8];
-    unsigned sink_backoff_ms;
+    struct sse_backoff sink_bo; /* reconnects, capped by sink_backoff_max */
     lws_sorted_usec_list_t sink_sul;
     lws_sorted_usec_list_t ack_sul;  /* armed while batches await an ack */
     lws_sorted_usec_list_t idle_sul; /* a ping when nothing else moves */
@@ -91,16 +92,11 @@ static void
 sink_schedule_retry(struct pipeline *p, const char *why)
 {
     const struct conn_config *cfg = &p->c->cfg;
-    unsigned delay = conn_scaled_ms(cfg, p->sink_backoff_ms);
+    unsigned delay = conn_scaled_ms(cfg, sse_backoff_next(&p->sink_bo, 0));
 
     conn_ep_fail(p->c, EP_INGEST, delay, "%s", why);
     lws_sul_schedule(p->c->lws, 0, &p->sink_sul, on_sink_retry,
                      (lws_usec_t)delay * 1000);
-    p->sink_backoff_ms *= 2;
-    if (p->sink_backoff_ms > cfg->sink_backoff_max_ms)
-        p->sink_backoff_ms = cfg->sink_backoff_max_ms;
-    if (p->sink_backoff_ms == 0)
-        p->sink_backoff_ms = SINK_BACKOFF_START_MS;
 }
 
 static void
@@ -548,7 +544,8 @@ pipeline_new(struct connector *c, struct pipeline **out)
     p->c = c;
     batcher_init(&p->b, c->cfg.batch_max_events, c->cfg.batch_max_bytes,
                  LWS_PRE);
-    p->sink_backoff_ms = SINK_BACKOFF_START_MS;
+    sse_backoff_init(&p->sink_bo, SINK_BACKOFF_START_MS,
+                     c->cfg.sink_backoff_max_ms, (uint64_t)conn_now_ms());
     p->source_backoff_ms = SOURCE_BACKOFF_START_MS;
     *out = p;
     return 0;
@@ -647,7 +644,7 @@ pipeline_on_wake(struct pipeline *p)
     }
     if (p->sink == NULL && enrolled &&
         lws_dll2_is_detached(&p->sink_sul.list)) {
-        p->sink_backoff_ms = SINK_BACKOFF_START_MS;
+        sse_backoff_reset(&p->sink_bo);
         sink_connect(p);
     }
     /* A wake-up may hide a ZeroMQ edge: look. */
@@ -685,7 +682,7 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return 0;
         net_attempt_established(&p->at);
         p->sink_open = true;
-        p->sink_backoff_ms = SINK_BACKOFF_START_MS;
+        sse_backoff_reset(&p->sink_bo);
         conn_ep_ok(c, EP_INGEST);
         cinfo("eventing connected to %s (region %s)", p->sink_url, p->region);
         request_write(p);

@@ -3,6 +3,7 @@
  */
 #include "rest.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,29 @@ on_body(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
-/* Keep the two headers the connector reasons about. */
+/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3), capped
+ * at a day; 0 when absent or unreadable. */
+static unsigned
+parse_retry_after(const char *v)
+{
+    struct tm tm;
+    char *end;
+    unsigned long n;
+    time_t at;
+
+    v += strspn(v, " ");
+    errno = 0;
+    n = strtoul(v, &end, 10);
+    if (end != v && errno == 0 && (*end == '\0' || *end == ' '))
+        return n > 86400 ? 86400 : (unsigned)n;
+    memset(&tm, 0, sizeof(tm));
+    if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm) == NULL)
+        return 0;
+    at = timegm(&tm) - time(NULL);
+    return at <= 0 ? 0 : at > 86400 ? 86400 : (unsigned)at;
+}
+
+/* Keep the headers the connector reasons about. */
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
 {
@@ -67,6 +90,8 @@ on_header(char *data, size_t size, size_t n, void *arg)
     if (strncasecmp(line, "date:", 5) == 0)
         snprintf(r->date, sizeof(r->date), "%s",
                  line + 5 + strspn(line + 5, " "));
+    else if (strncasecmp(line, "retry-after:", 12) == 0)
+        r->retry_after_s = parse_retry_after(line + 12);
     else if (strncasecmp(line, "content-type:", 13) == 0)
         snprintf(r->content_type, sizeof(r->content_type), "%s",
                  line + 13 + strspn(line + 13, " "));

@@ -25,8 +25,9 @@ struct rest_req {
 struct rest_reply {
     long status; /* HTTP status; 0 when no answer came */
     char content_type[128];
-    char date[64]; /* the server's Date header */
-    char *body;    /* NUL-terminated, malloc'd */
+    char date[64];          /* the server's Date header */
+    unsigned retry_after_s; /* the server's Retry-After, 0 for none */
+    char *body;             /* NUL-terminated, malloc'd */
     size_t body_len;
     char remote[64]; /* address:port actually connected */
 };
