@@ -100,9 +100,9 @@ struct connector {
     json_t *activation;  /* the token document; NULL until activated */
     uint64_t generation; /* bumps when the context is created or removed */
     bool enrolled;
-    uint64_t identity_gen; /* bumps when a certificate changes (renewal) */
-    uint64_t device_gen;   /* bumps when the device itself changes: open
-                            * connections of an older one are stale */
+    uint64_t identity_gen;  /* bumps when a certificate changes (renewal) */
+    uint64_t device_gen;    /* bumps when the device itself changes: open
+                             * connections of an older one are stale */
     int64_t clock_offset_s; /* the cloud's Date minus our clock, last seen */
     struct conn_identity id;
     struct conn_ep_state ep[EP_COUNT];
