@@ -105,7 +105,7 @@ batcher_seal(struct batcher *b)
 
 int
 batcher_add(struct batcher *b, const struct sse_envelope *env,
-            const void *payload, size_t len)
+            const void *payload, size_t len, uint64_t index)
 {
     int started = 0;
 
@@ -123,6 +123,8 @@ batcher_add(struct batcher *b, const struct sse_envelope *env,
         started = 1;
     }
     b->open->count++;
+    if (index > b->open->last_index)
+        b->open->last_index = index;
     b->held_events++;
     if (b->open->count >= b->max_events || b->open->w.len >= b->max_bytes)
         batcher_seal(b);
@@ -159,6 +161,8 @@ batcher_ack(struct batcher *b, uint64_t seq)
     while ((s = b->inflight.head) != NULL && s->seq <= seq) {
         q_pop(&b->inflight);
         events += s->count;
+        if (s->last_index > b->acked_index)
+            b->acked_index = s->last_index;
         b->held_bytes -= s->len;
         b->held_events -= s->count;
         free(s);

@@ -155,6 +155,17 @@ static const struct conf_key settings_keys[] = {
         source_zeromq_backoff_max_ms, 100, MS_HOUR, "30s",
         "longest wait between attempts to reach EventHandler's socket"),
     {
+        .name = "Globals.Contexts.Events.spool",
+        .type = CT_BOOL,
+        FIELD(spool),
+        .def = "true",
+        .help = "keep every event held for the ingest in data_dir/spool "
+                "too, so that a killed connector loses none (sselab)",
+    },
+    NUM("Globals.Contexts.Events.spool_sync", CT_DURATION, spool_sync_ms, 1,
+        10 * MS_SECOND, "100ms",
+        "the spool's group commit: fdatasync at least this often (sselab)"),
+    {
         .name = "Globals.Contexts.Events.sink_validate_ssl",
         .type = CT_BOOL,
         FIELD(sink_validate_ssl),

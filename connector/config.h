@@ -64,6 +64,8 @@ struct conn_config {
     unsigned batch_max_bytes;
     unsigned batch_linger_ms;
     unsigned queue_max_bytes; /* unacknowledged events held in memory */
+    bool spool;               /* keep held events in data_dir/spool too */
+    unsigned spool_sync_ms;   /* group commit period */
     unsigned ack_timeout_ms;
     unsigned connect_timeout_ms; /* one deadline per connection attempt */
 

@@ -29,9 +29,11 @@
 #include "clog.h"
 #include "envelope.h"
 #include "net.h"
+#include "spool.h"
 
 #define DRAIN_BUDGET 4096 /* messages per turn, then let the loop breathe */
 #define SINK_BACKOFF_START_MS 500
+#define SPOOL_RETRY_MS 250 /* a full disk is tried again this often */
 #define SOURCE_BACKOFF_START_MS 500
 
 struct pipeline {
@@ -52,6 +54,16 @@ struct pipeline {
     lws_sorted_usec_list_t probe_sul;
     unsigned source_backoff_ms;
     uint64_t last_epoch, last_seq;
+
+    /* the disk spool (cfg.spool): every event is written there before it
+     * is batched, and forgotten once acknowledged */
+    struct spool *spool;
+    bool disk_full; /* an append failed: reads stop */
+    enum conn_status before_full;
+    struct sse_envelope pending_env; /* the event taken off ZeroMQ that */
+    uint8_t *pending;                /* could not be spooled yet */
+    uint32_t pending_len;
+    lws_sorted_usec_list_t full_sul;
 
     /* batches */
     struct batcher b;
@@ -79,6 +91,8 @@ pipeline_session_size(void)
 }
 
 /* ---- sink ---------------------------------------------------------- */
+
+static void spool_publish(struct pipeline *p);
 
 static void sink_connect(struct pipeline *p);
 
@@ -267,6 +281,10 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     seq = (uint64_t)json_integer_value(seqv);
     json_decref(msg);
     acked = batcher_ack(&p->b, seq);
+    if (p->spool != NULL && acked > 0) {
+        spool_ack(p->spool, p->b.acked_index);
+        spool_publish(p);
+    }
     /* Progress: the deadline starts again for what is still out. */
     if (batcher_inflight_events(&p->b) > 0)
         arm_ack_timer(p);
@@ -302,11 +320,11 @@ on_linger(lws_sorted_usec_list_t *sul)
 /* Copy one event into the batcher; -1 when memory ran out. */
 static int
 add_event(struct pipeline *p, const struct sse_envelope *env,
-          const void *payload, size_t len)
+          const void *payload, size_t len, uint64_t index)
 {
     const struct conn_config *cfg = &p->c->cfg;
     const struct batch *last_ready = p->b.ready.tail;
-    int rc = batcher_add(&p->b, env, payload, len);
+    int rc = batcher_add(&p->b, env, payload, len, index);
 
     if (rc < 0)
         return -1;
@@ -320,6 +338,128 @@ add_event(struct pipeline *p, const struct sse_envelope *env,
     atomic_store(&p->c->count.held, p->b.held_events);
     if (p->b.ready.tail != last_ready)
         request_write(p);
+    return 0;
+}
+
+/* ---- spool --------------------------------------------------------- */
+
+static void on_full_retry(lws_sorted_usec_list_t *sul);
+
+/*
+ * The event is ours now: spool it (accepted once written), then batch it.
+ * When the disk is full the event waits in memory, reads from ZeroMQ stop
+ * (its high-water mark pushes back on EventHandler), the status says
+ * Degraded, and a timer tries again: nothing is dropped.
+ */
+static int
+accept_event(struct pipeline *p, const struct sse_envelope *env,
+             const void *payload, uint32_t len)
+{
+    uint64_t index = 0;
+    enum spool_rc rc;
+    struct spool_stats st;
+
+    if (p->spool == NULL)
+        return add_event(p, env, payload, len, 0);
+    rc = spool_append(p->spool, env, payload, len, &index);
+    if (rc == SPOOL_OK)
+        return add_event(p, env, payload, len, index);
+    p->pending = malloc(len > 0 ? len : 1);
+    if (p->pending == NULL)
+        return -1;
+    memcpy(p->pending, payload, len);
+    p->pending_env = *env;
+    p->pending_len = len;
+    p->disk_full = true;
+    spool_stats(p->spool, &st);
+    p->before_full = conn_get_status(p->c);
+    cerror("events: the spool in %s/spool cannot take more (%s, %llu bytes "
+           "held): reading from EventHandler stops until it can",
+           p->c->cfg.data_dir,
+           rc == SPOOL_FULL ? "full" : strerror(st.last_errno),
+           (unsigned long long)st.bytes);
+    conn_set_status(p->c, CS_DEGRADED, "spool full");
+    spool_publish(p);
+    lws_sul_schedule(p->c->lws, 0, &p->full_sul, on_full_retry,
+                     SPOOL_RETRY_MS * 1000);
+    return 0;
+}
+
+static void
+on_full_retry(lws_sorted_usec_list_t *sul)
+{
+    struct pipeline *p = lws_container_of(sul, struct pipeline, full_sul);
+    uint64_t index;
+
+    if (!p->disk_full || p->pending == NULL)
+        return;
+    if (spool_append(p->spool, &p->pending_env, p->pending, p->pending_len,
+                     &index) != SPOOL_OK) {
+        lws_sul_schedule(p->c->lws, 0, &p->full_sul, on_full_retry,
+                         SPOOL_RETRY_MS * 1000);
+        return;
+    }
+    add_event(p, &p->pending_env, p->pending, p->pending_len, index);
+    free(p->pending);
+    p->pending = NULL;
+    p->disk_full = false;
+    cinfo("events: the spool has room again; reading from EventHandler");
+    if (conn_get_status(p->c) == CS_DEGRADED)
+        conn_set_status(p->c, p->before_full, "spool has room again");
+    spool_publish(p);
+    source_drain(p);
+}
+
+/* The spool's figures for the status document. */
+static void
+spool_publish(struct pipeline *p)
+{
+    struct spool_stats st;
+
+    if (p->spool == NULL)
+        return;
+    spool_stats(p->spool, &st);
+    atomic_store(&p->c->count.spool_bytes, st.bytes);
+    atomic_store(&p->c->count.spool_records, st.records);
+    atomic_store(&p->c->count.spool_corrupt, st.corrupt);
+    atomic_store(&p->c->count.spool_full, p->disk_full ? 1 : 0);
+}
+
+static int
+replay_one(void *arg, uint64_t index, const struct sse_envelope *env,
+           const void *payload, uint32_t len)
+{
+    struct pipeline *p = arg;
+
+    return add_event(p, env, payload, len, index);
+}
+
+static int
+open_spool(struct pipeline *p)
+{
+    const struct conn_config *cfg = &p->c->cfg;
+    char dir[PATH_MAX + 8], err[512];
+    struct spool_opts o = {
+        .dir = dir,
+        .max_bytes = 2ull * cfg->queue_max_bytes,
+        .segment_bytes = 8u << 20,
+        .sync_ms = cfg->spool_sync_ms,
+        .sync_events = 1000,
+    };
+    uint64_t n;
+
+    snprintf(dir, sizeof(dir), "%s/spool", cfg->data_dir);
+    if (spool_open(&o, &p->spool, err, sizeof(err)) != 0) {
+        cerror("events: cannot open the spool: %s", err);
+        return -1;
+    }
+    n = spool_replay(p->spool, replay_one, p);
+    seal(p);
+    spool_publish(p);
+    if (n > 0)
+        cinfo("events: %llu events kept in %s from the last run will be "
+              "sent again",
+              (unsigned long long)n, dir);
     return 0;
 }
 
@@ -389,7 +529,8 @@ take_one(struct pipeline *p)
         goto out;
     }
     note_sequence(p, &env);
-    if (add_event(p, &env, zmq_msg_data(&body), zmq_msg_size(&body)) != 0)
+    if (accept_event(p, &env, zmq_msg_data(&body),
+                     (uint32_t)zmq_msg_size(&body)) != 0)
         rc = -1;
 out:
     zmq_msg_close(&body);
@@ -412,9 +553,9 @@ source_drain(struct pipeline *p)
 {
     int n;
 
-    if (p->zsock == NULL)
+    if (p->zsock == NULL || p->disk_full)
         return;
-    for (n = 0; n < DRAIN_BUDGET; n++) {
+    for (n = 0; n < DRAIN_BUDGET && !p->disk_full; n++) {
         int rc;
 
         if (p->b.held_bytes >= p->c->cfg.queue_max_bytes) {
@@ -587,6 +728,8 @@ pipeline_attach(struct pipeline *p, struct lws_vhost *vhost)
         (int)conn_scaled_ms(&p->c->cfg, p->c->cfg.source_zeromq_backoff_max_ms);
 
     p->vhost = vhost;
+    if (p->c->cfg.spool && open_spool(p) != 0)
+        return -1;
     if (strncmp(uri, "ipc://", 6) == 0)
         snprintf(p->ipc_path, sizeof(p->ipc_path), "%s", uri + 6);
     else
@@ -722,8 +865,13 @@ pipeline_free(struct pipeline *p)
     lws_sul_cancel(&p->sink_sul);
     lws_sul_cancel(&p->ack_sul);
     lws_sul_cancel(&p->idle_sul);
+    lws_sul_cancel(&p->full_sul);
     net_attempt_end(&p->at);
     batcher_free(&p->b);
+    free(p->pending);
+    /* Every event held is in the spool: sync it before going. */
+    if (p->spool != NULL)
+        spool_close(p->spool);
     if (p->zmon != NULL)
         zmq_close(p->zmon);
     if (p->zsock != NULL)

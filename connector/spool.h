@@ -43,19 +43,19 @@ struct spool_opts {
 };
 
 struct spool_stats {
-    uint64_t bytes;          /* on disk, all segments */
-    uint64_t records;        /* not yet acknowledged */
-    uint64_t next_index;     /* the index the next append gets */
-    uint64_t acked_index;    /* highest acknowledged index, 0 for none */
-    uint64_t corrupt;        /* records skipped on replay: bad crc/length */
-    uint64_t synced_index;   /* highest index known to be on stable storage */
-    int last_errno;          /* of the last failed write or sync, 0 if none */
+    uint64_t bytes;        /* on disk, all segments */
+    uint64_t records;      /* not yet acknowledged */
+    uint64_t next_index;   /* the index the next append gets */
+    uint64_t acked_index;  /* highest acknowledged index, 0 for none */
+    uint64_t corrupt;      /* records skipped on replay: bad crc/length */
+    uint64_t synced_index; /* highest index known to be on stable storage */
+    int last_errno;        /* of the last failed write or sync, 0 if none */
 };
 
 enum spool_rc {
     SPOOL_OK = 0,
-    SPOOL_FULL = -1,  /* max_bytes reached, or the disk is full (ENOSPC) */
-    SPOOL_IO = -2,    /* another write error: errno in the stats */
+    SPOOL_FULL = -1, /* max_bytes reached, or the disk is full (ENOSPC) */
+    SPOOL_IO = -2,   /* another write error: errno in the stats */
 };
 
 /* Open (or create) the spool; err names the file and the cause. */
@@ -66,8 +66,7 @@ void spool_close(struct spool *s);
 
 /* Append one event; *index receives its index. */
 enum spool_rc spool_append(struct spool *s, const struct sse_envelope *env,
-                           const void *payload, uint32_t len,
-                           uint64_t *index);
+                           const void *payload, uint32_t len, uint64_t *index);
 /* The ingest acknowledged every record up to index: forget them (whole
  * segments are deleted once all their records are acknowledged; the
  * "acked" file is rewritten at most every sync_ms). */
@@ -87,5 +86,14 @@ uint64_t spool_replay(struct spool *s, spool_fn fn, void *arg);
 void spool_stats(struct spool *s, struct spool_stats *out);
 /* Force the group commit now and wait for it (SIGTERM, tests). */
 int spool_sync(struct spool *s);
+
+/*
+ * CRC-32C (Castagnoli) of buf, continuing from crc (0 to start): what
+ * guards each record. spool_crc32c uses the CPU's crc32 instruction when
+ * it has one; spool_crc32c_portable is the table-driven version it falls
+ * back on, always available so that tests can compare the two.
+ */
+uint32_t spool_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t spool_crc32c_portable(uint32_t crc, const void *buf, size_t len);
 
 #endif

@@ -304,6 +304,14 @@ conn_status_json(struct connector *c)
         (json_int_t)atomic_load(&c->count.gaps), "malformed",
         (json_int_t)atomic_load(&c->count.bad));
     pthread_mutex_unlock(&c->lock);
+    json_object_set_new(
+        doc, "spool",
+        json_pack("{s:b,s:I,s:I,s:I,s:b}", "enabled", c->cfg.spool, "bytes",
+                  (json_int_t)atomic_load(&c->count.spool_bytes), "records",
+                  (json_int_t)atomic_load(&c->count.spool_records),
+                  "corrupt_skipped",
+                  (json_int_t)atomic_load(&c->count.spool_corrupt), "full",
+                  atomic_load(&c->count.spool_full) != 0));
     return doc;
 }
 

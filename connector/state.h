@@ -69,13 +69,17 @@ struct conn_identity {
 };
 
 struct conn_counters {
-    atomic_uint_fast64_t received;  /* events taken off ZeroMQ */
-    atomic_uint_fast64_t forwarded; /* events written to the ingest */
-    atomic_uint_fast64_t acked;     /* events the ingest acknowledged */
-    atomic_uint_fast64_t resent;    /* events written again after a drop */
-    atomic_uint_fast64_t gaps;      /* producer sequence numbers skipped */
-    atomic_uint_fast64_t bad;       /* malformed messages dropped */
-    atomic_uint_fast64_t held;      /* events held, not yet acknowledged */
+    atomic_uint_fast64_t received;      /* events taken off ZeroMQ */
+    atomic_uint_fast64_t forwarded;     /* events written to the ingest */
+    atomic_uint_fast64_t acked;         /* events the ingest acknowledged */
+    atomic_uint_fast64_t resent;        /* events written again after a drop */
+    atomic_uint_fast64_t gaps;          /* producer sequence numbers skipped */
+    atomic_uint_fast64_t bad;           /* malformed messages dropped */
+    atomic_uint_fast64_t held;          /* events held, not yet acknowledged */
+    atomic_uint_fast64_t spool_bytes;   /* on disk */
+    atomic_uint_fast64_t spool_records; /* spooled, not acknowledged */
+    atomic_uint_fast64_t spool_corrupt; /* skipped on replay */
+    atomic_uint_fast64_t spool_full;    /* 1 while appends fail */
 };
 
 struct lws_context;

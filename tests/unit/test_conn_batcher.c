@@ -24,7 +24,7 @@ add(uint64_t seq, size_t len)
 
     ck_assert_uint_le(len, sizeof(payload));
     memset(payload, 'a' + (int)(seq % 26), len);
-    ck_assert_int_ge(batcher_add(&b, &env, payload, len), 0);
+    ck_assert_int_ge(batcher_add(&b, &env, payload, len, seq), 0);
 }
 
 static void
@@ -76,7 +76,7 @@ START_TEST(payload_over_the_limit_refused)
     struct sse_envelope env = {.version = 1, .type = 1, .epoch = 1, .seq = 1};
 
     batcher_init(&b, 10, 4096, HEADROOM);
-    ck_assert_int_eq(batcher_add(&b, &env, big, sizeof(big)), -1);
+    ck_assert_int_eq(batcher_add(&b, &env, big, sizeof(big), 1), -1);
     ck_assert_uint_eq(b.held_events, 0);
 }
 END_TEST
@@ -122,7 +122,9 @@ START_TEST(ack_frees_inflight_up_to_its_seq)
     ck_assert_uint_eq(batcher_inflight_events(&b), 2);
     ck_assert_uint_eq(b.held_events, 2);
     ck_assert_uint_eq(batcher_ack(&b, 2), 0); /* a repeated ack frees none */
+    ck_assert_uint_eq(b.acked_index, 4);
     ck_assert_uint_eq(batcher_ack(&b, 99), 2);
+    ck_assert_uint_eq(b.acked_index, 6);
     ck_assert_uint_eq(b.held_bytes, 0);
     ck_assert_uint_eq(b.held_events, 0);
 }
