@@ -8,7 +8,8 @@
 # ingest measured (at saturation they are mostly queueing). Latency: RATE
 # events/s (10,000) for LAT_EVENTS (100,000): p50 and p99 from the
 # envelope's send time to storage. Each is run RUNS (3) times; the median
-# is reported. Everything runs on loopback and stops by itself.
+# is reported. Both with the connector's disk spool off and on. Everything
+# runs on loopback and stops by itself.
 set -euo pipefail
 
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -62,8 +63,8 @@ setup() {
             >"$T/root/ngfw/etc/sf/sse-hosts.map"
     cp "$T/certs/connectorCA.pem" "$T/root/ngfw/etc/sf/"
     printf 'connector_port=0\n' >"$T/root/ngfw/etc/sf/connector.properties"
-    printf 'Globals:\n  Log:\n    log_level: info\n' \
-        >"$T/root/ngfw/etc/sf/connector.yaml"
+    printf 'Globals:\n  Log:\n    log_level: info\n  Contexts:\n    Events:\n      spool: %s\n' \
+        "$SPOOL" >"$T/root/ngfw/etc/sf/connector.yaml"
     "$BIN/sse-connector" --root "$T/root" --ports-file "$T/cports" \
         2>"$T/connector.err" &
     CPID=$!
@@ -105,29 +106,39 @@ run_once() {
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
-declare -a eps mibs p50 p99 rss lp50 lp99
-for i in $(seq 1 "$RUNS"); do
-    setup
-    run_once "$EVENTS" 0
-    eps+=("$EPS"); mibs+=("$MIBS"); p50+=("$P50"); p99+=("$P99")
-    rss+=("$RSS_KB")
-    echo "run $i: $EVENTS events: $EPS events/s, $MIBS MiB/s," \
-        "p50 ${P50}us p99 ${P99}us, connector peak RSS $((RSS_KB / 1024)) MiB," \
-        "duplicates $DUP" >&2
-    cleanup
-    setup
-    run_once "$LAT_EVENTS" "$RATE"
-    lp50+=("$P50"); lp99+=("$P99")
-    echo "run $i: $LAT_EVENTS events at $RATE/s: p50 ${P50}us p99 ${P99}us" >&2
-    cleanup
-done
+report() {
+    local spool=$1
+    declare -a eps=() mibs=() p50=() p99=() rss=() lp50=() lp99=()
+    SPOOL=$spool
+    for i in $(seq 1 "$RUNS"); do
+        setup
+        run_once "$EVENTS" 0
+        eps+=("$EPS"); mibs+=("$MIBS"); p50+=("$P50"); p99+=("$P99")
+        rss+=("$RSS_KB")
+        echo "spool $spool run $i: $EVENTS events: $EPS events/s, $MIBS MiB/s," \
+            "p50 ${P50}us p99 ${P99}us, connector peak RSS" \
+            "$((RSS_KB / 1024)) MiB, duplicates $DUP" >&2
+        cleanup
+        setup
+        run_once "$LAT_EVENTS" "$RATE"
+        lp50+=("$P50"); lp99+=("$P99")
+        echo "spool $spool run $i: $LAT_EVENTS events at $RATE/s:" \
+            "p50 ${P50}us p99 ${P99}us" >&2
+        cleanup
+    done
+    echo "pipeline, spool $spool: eventhandler -> connector -> ingest," \
+        "$SIZE-byte events, median of $RUNS runs"
+    printf '  %-34s %s\n' "throughput ($EVENTS events)" \
+        "$(median "${eps[@]}") events/s"
+    printf '  %-34s %s\n' "bandwidth" "$(median "${mibs[@]}") MiB/s"
+    printf '  %-34s %s us / %s us\n' "latency at saturation p50 / p99" \
+        "$(median "${p50[@]}")" "$(median "${p99[@]}")"
+    printf '  %-34s %s us / %s us\n' "latency at $RATE/s p50 / p99" \
+        "$(median "${lp50[@]}")" "$(median "${lp99[@]}")"
+    printf '  %-34s %s MiB\n' "connector peak RSS" \
+        "$(( $(median "${rss[@]}") / 1024 ))"
+}
 
-echo "pipeline benchmark: eventhandler -> connector -> ingest, $SIZE-byte events, median of $RUNS runs"
-printf '  %-34s %s\n' "throughput ($EVENTS events)" "$(median "${eps[@]}") events/s"
-printf '  %-34s %s\n' "bandwidth" "$(median "${mibs[@]}") MiB/s"
-printf '  %-34s %s us / %s us\n' "latency at saturation p50 / p99" \
-    "$(median "${p50[@]}")" "$(median "${p99[@]}")"
-printf '  %-34s %s us / %s us\n' "latency at $RATE/s p50 / p99" \
-    "$(median "${lp50[@]}")" "$(median "${lp99[@]}")"
-printf '  %-34s %s MiB\n' "connector peak RSS" \
-    "$(( $(median "${rss[@]}") / 1024 ))"
+SPOOL=false
+report false
+report true

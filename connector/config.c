@@ -179,7 +179,7 @@ static const struct conf_key settings_keys[] = {
     NUM("Globals.Contexts.Events.batch_linger", CT_DURATION, batch_linger_ms, 0,
         10 * MS_SECOND, "2ms", "how long a batch waits to fill up (sselab)"),
     NUM("Globals.Contexts.Events.queue_max_bytes", CT_UINT, queue_max_bytes,
-        65536, UINT32_MAX, "67108864",
+        65536, UINT32_MAX, "16777216",
         "unacknowledged events held in memory, in bytes (sselab)"),
     NUM("Globals.Contexts.Events.ack_timeout", CT_DURATION, ack_timeout_ms, 100,
         MS_HOUR, "30s",

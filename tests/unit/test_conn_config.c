@@ -571,7 +571,7 @@ START_TEST(missing_files_keep_defaults)
     ck_assert_uint_eq(cfg.batch_max_events, 256);
     ck_assert_uint_eq(cfg.batch_max_bytes, 262144);
     ck_assert_uint_eq(cfg.batch_linger_ms, 2);
-    ck_assert_uint_eq(cfg.queue_max_bytes, 67108864);
+    ck_assert_uint_eq(cfg.queue_max_bytes, 16777216);
     ck_assert_uint_eq(cfg.ack_timeout_ms, 30000);
     ck_assert_uint_eq(cfg.connect_timeout_ms, 10000);
     ck_assert(cfg.administration_enabled);
