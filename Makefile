@@ -23,7 +23,7 @@ bench: build
 	@bench/run.sh $(BUILD)/bin
 
 format:
-	@clang-format -i lib/*.[ch] sim/*.[ch] eventhandler/*.[ch] \
+	@clang-format -i lib/*.[ch] sim/*.[ch] eventhandler/*.[ch] connector/*.[ch] \
 		tests/unit/*.c tests/e2e/*.c
 
 clean:

@@ -187,6 +187,10 @@ static const struct conf_key settings_keys[] = {
     NUM("Globals.Contexts.Events.connect_timeout", CT_DURATION,
         connect_timeout_ms, 100, 10 * MS_MINUTE, "10s",
         "deadline of one connection attempt, any remote end (sselab)"),
+    TEXT("Globals.Contexts.Events.accepted_audit_file", CT_PATH,
+         accepted_audit_file, "",
+         "append the id of every accepted event here, for a test oracle; "
+         "empty: off (sselab)"),
     {
         .name = "Administration.enabled",
         .type = CT_BOOL,

@@ -68,6 +68,7 @@ struct conn_config {
     unsigned spool_sync_ms;   /* group commit period */
     unsigned ack_timeout_ms;
     unsigned connect_timeout_ms; /* one deadline per connection attempt */
+    char accepted_audit_file[PATH_MAX]; /* ids of accepted events; "" off */
 
     /* enable switches */
     bool administration_enabled;

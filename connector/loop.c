@@ -54,6 +54,14 @@ conn_base_callback(struct lws *wsi, enum lws_callback_reasons reason,
         /* Remember why a server certificate failed, for the error line. */
         net_note_server_cert(wsi, user, (int)len);
         return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* lws 4.1 tells protocol 0, not the wsi's own: the pipeline and
+         * messaging drop a client wsi they still hold (pipeline.c). */
+        if (c != NULL && c->pipeline != NULL)
+            pipeline_callback(wsi, reason, user, in, len);
+        if (c != NULL && c->mx != NULL)
+            mx_callback(wsi, reason, user, in, len);
+        return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (c == NULL)
             return 0;

@@ -366,6 +366,12 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (wsi == m->wsi)
             lost(m, "closed by the peer");
         return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* lws 4.1 may free a client that dropped right after the upgrade
+         * without CONNECTION_ERROR or CLOSED: never keep a freed wsi. */
+        if (wsi == m->wsi)
+            lost(m, "connection dropped during the upgrade");
+        return 0;
     default:
         return 0;
     }

@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <zmq.h>
 
+#include "audit.h"
 #include "backoff.h"
 #include "batcher.h"
 #include "clog.h"
@@ -82,6 +83,8 @@ struct pipeline {
     lws_sorted_usec_list_t idle_sul; /* a ping when nothing else moves */
     bool ping_due;                   /* a ping waits to be written */
     bool ping_pending;               /* a ping was written, no pong yet */
+    uint8_t *tx; /* LWS_PRE + the frame being written (write_frame) */
+    size_t txcap;
 };
 
 size_t
@@ -233,6 +236,26 @@ send_ping(struct pipeline *p, struct lws *wsi)
     return 0;
 }
 
+/*
+ * lws masks a client's frame in place (RFC 6455 5.3), so the batch itself
+ * is never handed to lws_write: a copy is, and the batch can go again
+ * unchanged after a lost connection.
+ */
+static int
+write_frame(struct pipeline *p, struct lws *wsi, const struct batch *b)
+{
+    if (p->txcap < LWS_PRE + b->len) {
+        uint8_t *grown = realloc(p->tx, LWS_PRE + b->len);
+
+        if (grown == NULL)
+            return -1;
+        p->tx = grown;
+        p->txcap = LWS_PRE + b->len;
+    }
+    memcpy(p->tx + LWS_PRE, b->frame, b->len);
+    return lws_write(wsi, p->tx + LWS_PRE, b->len, LWS_WRITE_BINARY);
+}
+
 static int
 sink_write(struct pipeline *p, struct lws *wsi)
 {
@@ -248,7 +271,7 @@ sink_write(struct pipeline *p, struct lws *wsi)
         return send_ping(p, wsi);
     }
     /* A short write means the socket failed: the batch stays first. */
-    if (lws_write(wsi, b->frame, b->len, LWS_WRITE_BINARY) < (int)b->len)
+    if (write_frame(p, wsi, b) < (int)b->len)
         return -1;
     count = batcher_sent(&p->b, &again);
     if (lws_dll2_is_detached(&p->ack_sul.list))
@@ -359,11 +382,15 @@ accept_event(struct pipeline *p, const struct sse_envelope *env,
     enum spool_rc rc;
     struct spool_stats st;
 
-    if (p->spool == NULL)
+    if (p->spool == NULL) {
+        conn_audit_accepted(&p->c->cfg, env);
         return add_event(p, env, payload, len, 0);
+    }
     rc = spool_append(p->spool, env, payload, len, &index);
-    if (rc == SPOOL_OK)
+    if (rc == SPOOL_OK) {
+        conn_audit_accepted(&p->c->cfg, env);
         return add_event(p, env, payload, len, index);
+    }
     p->pending = malloc(len > 0 ? len : 1);
     if (p->pending == NULL)
         return -1;
@@ -399,6 +426,7 @@ on_full_retry(lws_sorted_usec_list_t *sul)
                          SPOOL_RETRY_MS * 1000);
         return;
     }
+    conn_audit_accepted(&p->c->cfg, &p->pending_env);
     add_event(p, &p->pending_env, p->pending, p->pending_len, index);
     free(p->pending);
     p->pending = NULL;
@@ -849,6 +877,12 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (wsi == p->sink)
             sink_lost(p, "closed by the peer");
         return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* lws 4.1 may free a client that dropped right after the upgrade
+         * without CONNECTION_ERROR or CLOSED: never keep a freed wsi. */
+        if (wsi == p->sink)
+            sink_lost(p, "connection dropped during the upgrade");
+        return 0;
     default:
         return 0;
     }
@@ -869,6 +903,7 @@ pipeline_free(struct pipeline *p)
     net_attempt_end(&p->at);
     batcher_free(&p->b);
     free(p->pending);
+    free(p->tx);
     /* Every event held is in the spool: sync it before going. */
     if (p->spool != NULL)
         spool_close(p->spool);

@@ -160,6 +160,12 @@ send_all(struct run *r)
     for (uint64_t seq = 1; seq <= r->count && !stop_flag; seq++) {
         if (interval > 0 && !pace(r, seq, &pace_t0, interval))
             break;
+        if (o->gap_every > 0 && seq % o->gap_every == 0) {
+            /* Never sent: what the connector sees when ZeroMQ lost it. */
+            r->st.left_out++;
+            r->st.last_seq = seq;
+            continue;
+        }
         if (next_event(r, seq, &type, &data, &len) < 0) {
             sse_error("cannot generate a %s event of %llu bytes",
                       sse_event_type_name((unsigned)type),

@@ -69,6 +69,9 @@ static const struct opt_spec specs[] = {
      "wait this long for a peer before sending; exit 1 if none came"},
     {"sndhwm", "N", OPT_U64, F(sndhwm), 1, 10000000,
      "ZeroMQ send high-water mark in messages (default 1000)"},
+    {"gap-every", "N", OPT_U64, F(gap_every), 2, UINT64_MAX - 1,
+     "leave out every N-th sequence number, as if ZeroMQ had lost that "
+     "event, so that a connector's gap count can be checked"},
     {"hold", NULL, OPT_FLAG, F(hold), 0, 0,
      "keep the socket bound after sending until SIGTERM/SIGINT"},
     {"skip-bad", NULL, OPT_FLAG, F(skip_bad), 0, 0,

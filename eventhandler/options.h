@@ -32,8 +32,9 @@ struct eh_options {
     uint64_t linger_ms;
     uint64_t wait_peer_ms; /* 0: do not wait */
     uint64_t sndhwm;
-    uint64_t seed;    /* EH_SEED_DEFAULT: the epoch */
-    uint8_t types[8]; /* in the order given, no repeats */
+    uint64_t gap_every; /* leave out every n-th seq; 0: none */
+    uint64_t seed;      /* EH_SEED_DEFAULT: the epoch */
+    uint8_t types[8];   /* in the order given, no repeats */
     size_t n_types;
     int log_level;
     int log_json;

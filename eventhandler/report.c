@@ -23,6 +23,8 @@ eh_report_json(const struct eh_stats *st)
     json_object_set_new(doc, "last_seq",
                         json_integer((json_int_t)st->last_seq));
     json_object_set_new(doc, "sent", json_integer((json_int_t)st->sent));
+    json_object_set_new(doc, "left_out",
+                        json_integer((json_int_t)st->left_out));
     json_object_set_new(doc, "bytes", json_integer((json_int_t)st->bytes));
     json_object_set(doc, "by_type", types);
     /* Milliseconds are precision enough, and keep the number short. */

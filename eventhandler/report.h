@@ -1,10 +1,11 @@
 /*
  * report.h: what one run sent, as the JSON document that ends the run.
  *
- * {"epoch":E,"first_seq":1,"last_seq":N,"sent":N,"bytes":B,
+ * {"epoch":E,"first_seq":1,"last_seq":N,"sent":N,"left_out":0,"bytes":B,
  *  "by_type":{"INTRUSION":n,...},"elapsed_s":S,"socket":"...",
  *  "interrupted":false}
- * bytes counts event JSON (frame 2) only; by_type lists the types sent.
+ * bytes counts event JSON (frame 2) only; by_type lists the types sent;
+ * left_out counts the seqs up to last_seq that --gap-every never sent.
  * A harness compares sent with what the ingest's ledger received for the
  * epoch.
  */
@@ -20,6 +21,7 @@ struct eh_stats {
     uint64_t epoch;
     uint64_t sent;
     uint64_t last_seq;
+    uint64_t left_out; /* seqs left out by --gap-every */
     uint64_t bytes;
     uint64_t by_type[SSE_EV_TYPE_MAX + 1];
     double elapsed_s;

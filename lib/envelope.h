@@ -112,8 +112,7 @@ struct sse_batch_reader {
     uint64_t batch_seq;
 };
 
-int sse_batch_open(struct sse_batch_reader *r, const uint8_t *buf,
-                   size_t len);
+int sse_batch_open(struct sse_batch_reader *r, const uint8_t *buf, size_t len);
 /* 1 and a record, 0 at the end. Payload points into the frame. */
 int sse_batch_next(struct sse_batch_reader *r, struct sse_envelope *env,
                    const uint8_t **payload, uint32_t *payload_len);

@@ -114,6 +114,16 @@ static const struct action_def actions[FAULT_ACTION_COUNT] = {
                             .seconds_min = -CLOCK_OFFSET_MAX_S,
                             .seconds_max = CLOCK_OFFSET_MAX_S,
                             .switch_only = true},
+    /* The service behind the host restarts, its store (the ledger) kept:
+     * established connections are reset, connects refused until the rule
+     * goes (gate.c). */
+    [FAULT_TCP_RESTART] = {"tcp.restart", FAULT_LAYER_TCP, SVC_WS, 0, 0,
+                           .switch_only = true},
+    /* The network between device and host is cut: established connections
+     * freeze, new ones are held unanswered; when the rule goes, both are
+     * dropped (gate.c, ws_fault.c). */
+    [FAULT_TCP_PARTITION] = {"tcp.partition", FAULT_LAYER_TCP, SVC_WS, 0, 0,
+                             .switch_only = true},
 };
 
 static const char *const layer_names[FAULT_LAYER_COUNT] = {

@@ -70,6 +70,8 @@ enum fault_action {
     FAULT_EST_REFUSE,               /* enrolment answered "status" */
     FAULT_EST_SHORT_LIVED,          /* issued certificates live "seconds" */
     FAULT_CLOCK_OFFSET,             /* the cloud's clock moved "seconds" */
+    FAULT_TCP_RESTART,              /* connections reset, connects refused */
+    FAULT_TCP_PARTITION,            /* connections frozen, new ones held */
     FAULT_ACTION_COUNT,
 };
 

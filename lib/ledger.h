@@ -33,10 +33,10 @@ struct sse_ledger_epoch {
 };
 
 struct sse_ledger_check {
-    uint64_t sent;       /* seqs 1..sent of the epoch */
-    uint64_t delivered;  /* of those, how many arrived at least once */
-    uint64_t missing;    /* sent - delivered */
-    uint64_t duplicates; /* extra copies among 1..sent */
+    uint64_t sent;          /* seqs 1..sent of the epoch */
+    uint64_t delivered;     /* of those, how many arrived at least once */
+    uint64_t missing;       /* sent - delivered */
+    uint64_t duplicates;    /* extra copies among 1..sent */
     uint64_t first_missing; /* 0 when none */
 };
 
@@ -55,8 +55,8 @@ void sse_ledger_totals(const struct sse_ledger *l,
 size_t sse_ledger_epochs(const struct sse_ledger *l,
                          struct sse_ledger_epoch *out, size_t max);
 /* Compare with a producer's report: it sent seqs 1..sent of epoch. */
-void sse_ledger_check(const struct sse_ledger *l, uint64_t epoch,
-                      uint64_t sent, struct sse_ledger_check *out);
+void sse_ledger_check(const struct sse_ledger *l, uint64_t epoch, uint64_t sent,
+                      struct sse_ledger_check *out);
 /* How many epochs the ledger holds (sizes sse_ledger_epochs' out). */
 size_t sse_ledger_epoch_count(const struct sse_ledger *l);
 /* How many chunks of per-seq counters are allocated, over all epochs. */

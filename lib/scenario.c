@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <math.h> /* isfinite: a macro, no libm */
 #include <regex.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -503,6 +504,8 @@ static const struct {
     {"Globals.Log.log_type", "the runner reads connector.log"},
     {"Globals.Log.log_file_path", "the runner reads connector.log"},
     {"connector_port", "the runner lets the kernel pick the port"},
+    {"Globals.Contexts.Events.accepted_audit_file",
+     "the runner reads it for \"against: accepted\""},
 };
 
 static int
@@ -597,9 +600,55 @@ take_settings(struct lctx *c, const char *path, struct val *v, void *t)
     return build_tree(c, v->node, path, "", true, &c->s->settings);
 }
 
+/* "4MiB", "512KiB", "1GiB" or a number of bytes. */
+static int
+parse_size(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *unit;
+        uint64_t mult;
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"KiB", 1u << 10},
+                 {"MiB", 1u << 20},
+                 {"GiB", 1u << 30}};
+    char *end;
+    unsigned long long v;
+
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -1;
+    for (size_t i = 0; i < NROWS(units); i++)
+        if (strcmp(end, units[i].unit) == 0 &&
+            v <= UINT64_MAX / units[i].mult) {
+            *out = v * units[i].mult;
+            return 0;
+        }
+    return -1;
+}
+
+#define TMPFS_MIN (64u << 10)
+#define TMPFS_MAX (1u << 30)
+
+static int
+take_tmpfs(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    uint64_t n;
+
+    if (parse_size(v->s, &n) != 0 || n < TMPFS_MIN || n > TMPFS_MAX)
+        return fail_got(c, v->node, path,
+                        "a size from 64KiB to 1GiB, such as \"2MiB\"");
+    c->s->tmpfs_bytes = n;
+    return 0;
+}
+
 static const struct key_rule connector_rules[] = {
     {"properties", VT_MAP, false, 0, 0, take_properties},
     {"settings", VT_MAP, false, 0, 0, take_settings},
+    {"tmpfs", VT_STR, false, 0, 0, take_tmpfs},
 };
 
 /* ---- the top level ---- */
@@ -857,17 +906,14 @@ take_fault(struct lctx *c, const char *path, struct val *v, void *target)
         {
             if (strcmp(key, "action") != 0) {
                 at = member_key(c, v->node, key);
-                return fail_at(c,
-                               at != NULL ? at->start_mark
-                                          : v->node->start_mark,
-                               path,
-                               "%s: a local action takes no parameters",
-                               key);
+                return fail_at(
+                    c, at != NULL ? at->start_mark : v->node->start_mark, path,
+                    "%s: a local action takes no parameters", key);
             }
         }
         st->u.fault.local = true;
     } else if (fault_rule_parse(rule, &parsed, field, sizeof(field), ferr,
-                         sizeof(ferr)) != 0) {
+                                sizeof(ferr)) != 0) {
         at = member_key(c, v->node, field);
         msg = strncmp(ferr, "fault: ", 7) == 0 ? ferr + 7 : ferr;
         return fail_at(c, at != NULL ? at->start_mark : v->node->start_mark,
@@ -1130,11 +1176,19 @@ take_send_types(struct lctx *c, const char *path, struct val *v, void *t)
     return rc;
 }
 
+static int
+take_send_gap_every(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_step *)t)->u.send.gap_every = (uint64_t)v->i;
+    return 0;
+}
+
 static const struct key_rule send_rules[] = {
     {"count", VT_INT, true, 0, 4294967295.0, take_send_count},
     {"size", VT_INT, false, 640, 1048576, take_send_size},
     {"rate", VT_NUM, false, 0, 1e8, take_send_rate},
     {"types", VT_ANY, false, 0, 0, take_send_types},
+    {"gap_every", VT_INT, false, 2, 1e9, take_send_gap_every},
 };
 
 static int
@@ -1326,12 +1380,65 @@ take_in_dups_max(struct lctx *c, const char *path, struct val *v, void *t)
     return 0;
 }
 
+static int
+take_in_against(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    char word[12];
+
+    if (take_word(c, v, path, "sent|accepted", word, sizeof(word)) != 0)
+        return -1;
+    ((struct scn_expect *)t)->u.ingest.accepted = strcmp(word, "accepted") == 0;
+    return 0;
+}
+
+static int
+take_in_snapshot(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    char word[8];
+
+    if (take_word(c, v, path, "start|live", word, sizeof(word)) != 0)
+        return -1;
+    ((struct scn_expect *)t)->u.ingest.snapshot = strcmp(word, "start") == 0;
+    return 0;
+}
+
+static int
+take_in_dup_pct(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_expect *)t)->u.ingest.dup_max_pct = v->d;
+    return 0;
+}
+
+static int
+take_in_gaps(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_expect *)t)->u.ingest.gaps = v->i;
+    return 0;
+}
+
+static int
+take_in_gaps_max(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_expect *)t)->u.ingest.gaps_max = v->i;
+    return 0;
+}
+
+/* The rows up to IN_CONDITIONS are conditions; at least one is needed. */
 static const struct key_rule ingest_rules[] = {
     {"delivered", VT_ANY, false, 0, 0, take_in_delivered},
     {"missing", VT_INT, false, 0, 4294967295.0, take_in_missing},
     {"duplicates", VT_INT, false, 0, 4294967295.0, take_in_dups},
     {"duplicates_max", VT_INT, false, 0, 4294967295.0, take_in_dups_max},
+    {"duplicates_max_pct", VT_NUM, false, 0, 100, take_in_dup_pct},
+    {"gaps", VT_INT, false, 0, 4294967295.0, take_in_gaps},
+    {"gaps_max", VT_INT, false, 0, 4294967295.0, take_in_gaps_max},
+    {"against", VT_STR, false, 0, 0, take_in_against},
+    {"snapshot", VT_STR, false, 0, 0, take_in_snapshot},
 };
+
+#define IN_CONDITIONS 7 /* delivered .. gaps_max */
+#define IN_GAPS 5       /* gaps, gaps_max: against accepted only */
+#define IN_SNAPSHOT 8
 
 static int
 take_x_ingest(struct lctx *c, const char *path, struct val *v, void *t)
@@ -1347,15 +1454,25 @@ take_x_ingest(struct lctx *c, const char *path, struct val *v, void *t)
     e->u.ingest.missing = -1;
     e->u.ingest.duplicates = -1;
     e->u.ingest.duplicates_max = -1;
+    e->u.ingest.dup_max_pct = -1;
+    e->u.ingest.gaps = -1;
+    e->u.ingest.gaps_max = -1;
     if (walk_map(c, v->node, path, ingest_rules, NROWS(ingest_rules), e,
                  seen) != 0)
         return -1;
-    for (size_t i = 0; i < NROWS(seen); i++)
+    for (size_t i = 0; i < IN_CONDITIONS; i++)
         any = any || seen[i];
     if (!any)
         return fail_at(c, v->node->start_mark, path,
                        "expected at least one of delivered, missing, "
-                       "duplicates, duplicates_max");
+                       "duplicates, duplicates_max, duplicates_max_pct, "
+                       "gaps, gaps_max");
+    if (!e->u.ingest.accepted &&
+        (seen[IN_GAPS] || seen[IN_GAPS + 1] || seen[IN_SNAPSHOT]))
+        return fail_at(c, v->node->start_mark, path,
+                       "%s needs \"against: accepted\" (gaps are events sent "
+                       "that the connector never accepted)",
+                       seen[IN_SNAPSHOT] ? "snapshot" : "gaps");
     return 0;
 }
 
@@ -1417,7 +1534,53 @@ take_j_max(struct lctx *c, const char *path, struct val *v, void *t)
     return 0;
 }
 
+static int
+take_iv_min(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_expect *)t)->u.journal.gap_min_ms = v->ms;
+    return 0;
+}
+
+static int
+take_iv_max(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_expect *)t)->u.journal.gap_max_ms = v->ms;
+    return 0;
+}
+
+static int
+take_iv_below(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_expect *)t)->u.journal.gap_below_ms = v->ms;
+    return 0;
+}
+
+static const struct key_rule interval_rules[] = {
+    {"min", VT_DUR, false, 0, 0, take_iv_min},
+    {"max", VT_DUR, false, 0, 0, take_iv_max},
+    {"below", VT_DUR, false, 0, 0, take_iv_below},
+};
+
+/* Times between consecutive matching entries. */
+static int
+take_j_interval(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_expect *e = t;
+    bool seen[NROWS(interval_rules)] = {false};
+
+    if (walk_map(c, v->node, path, interval_rules, NROWS(interval_rules), e,
+                 seen) != 0)
+        return -1;
+    if (!seen[0] && !seen[1] && !seen[2])
+        return fail_at(c, v->node->start_mark, path,
+                       "expected at least one of min, max, below");
+    if (seen[0] && seen[1] && e->u.journal.gap_min_ms > e->u.journal.gap_max_ms)
+        return fail_at(c, v->node->start_mark, path, "min is above max");
+    return 0;
+}
+
 static const struct key_rule journal_rules[] = {
+    {"interval", VT_MAP, false, 0, 0, take_j_interval},
     {"host", VT_STR, false, 0, 0, take_j_host},
     {"layer", VT_STR, false, 0, 0, take_j_layer},
     {"event", VT_STR, false, 0, 0, take_j_event},
@@ -1438,6 +1601,9 @@ take_x_journal(struct lctx *c, const char *path, struct val *v, void *t)
     x->e->u.journal.status = -1;
     x->e->u.journal.min = 1;
     x->e->u.journal.max = -1;
+    x->e->u.journal.gap_min_ms = -1;
+    x->e->u.journal.gap_max_ms = -1;
+    x->e->u.journal.gap_below_ms = -1;
     if (walk_map(c, v->node, path, journal_rules, NROWS(journal_rules), x->e,
                  NULL) != 0)
         return -1;
@@ -1496,6 +1662,84 @@ take_x_endpoint(struct lctx *c, const char *path, struct val *v, void *t)
 }
 
 static int
+take_f_path(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_expect *e = t;
+    size_t n = strlen(v->s);
+
+    if (n == 0 || v->s[0] == '.' || v->s[n - 1] == '.' ||
+        strstr(v->s, "..") != NULL ||
+        strspn(v->s, "abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._") != n)
+        return fail_got(c, v->node, path,
+                        "a dotted path such as \"events.sequence_gaps\"");
+    return copy_text(c, v, path, e->u.field.path, sizeof(e->u.field.path));
+}
+
+static int
+take_f_min(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_expect *e = t;
+
+    e->u.field.has_min = true;
+    e->u.field.min = v->d;
+    return 0;
+}
+
+static int
+take_f_max(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_expect *e = t;
+
+    e->u.field.has_max = true;
+    e->u.field.max = v->d;
+    return 0;
+}
+
+static int
+take_f_equals(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_expect *e = t;
+
+    e->u.field.has_equals = true;
+    return copy_text(c, v, path, e->u.field.equals, sizeof(e->u.field.equals));
+}
+
+static const struct key_rule field_rules[] = {
+    {"path", VT_STR, true, 0, 0, take_f_path},
+    {"min", VT_NUM, false, -1e18, 1e18, take_f_min},
+    {"max", VT_NUM, false, -1e18, 1e18, take_f_max},
+    {"equals", VT_STR, false, 0, 0, take_f_equals},
+};
+
+static int
+take_x_field(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct expect_ctx *x = t;
+    struct scn_expect *e = x->e;
+
+    x->conditions++;
+    e->kind = SCN_EXPECT_FIELD;
+    if (walk_map(c, v->node, path, field_rules, NROWS(field_rules), e, NULL) !=
+        0)
+        return -1;
+    if (!e->u.field.has_min && !e->u.field.has_max && !e->u.field.has_equals)
+        return fail_at(c, v->node->start_mark, path,
+                       "expected at least one of min, max, equals");
+    if (e->u.field.has_min && e->u.field.has_max &&
+        e->u.field.min > e->u.field.max)
+        return fail_at(c, v->node->start_mark, path, "min is above max");
+    return 0;
+}
+
+static int
+take_x_grace(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct expect_ctx *)t)->e->grace_ms = v->ms;
+    return 0;
+}
+
+static int
 take_x_within(struct lctx *c, const char *path, struct val *v, void *t)
 {
     struct expect_ctx *x = t;
@@ -1523,8 +1767,10 @@ static const struct key_rule expect_rules[] = {
     {"ingest", VT_MAP, false, 0, 0, take_x_ingest},
     {"journal", VT_MAP, false, 0, 0, take_x_journal},
     {"endpoint", VT_MAP, false, 0, 0, take_x_endpoint},
+    {"field", VT_MAP, false, 0, 0, take_x_field},
     {"within", VT_DUR, false, 0, 0, take_x_within},
     {"for", VT_DUR, false, 0, 0, take_x_for},
+    {"grace", VT_DUR, false, 0, 0, take_x_grace},
 };
 
 static int
@@ -1533,17 +1779,508 @@ take_expect(struct lctx *c, const char *path, struct val *v, void *target)
     struct scn_step *st = target;
     struct expect_ctx x = {&st->u.expect, 0, 0};
 
+    st->u.expect.grace_ms = -1;
     if (walk_map(c, v->node, path, expect_rules, NROWS(expect_rules), &x,
                  NULL) != 0)
         return -1;
     if (x.conditions != 1)
         return fail_at(c, v->node->start_mark, path,
                        "expected exactly one of status, log, ingest, "
-                       "journal, endpoint (got %d)",
+                       "journal, endpoint, field (got %d)",
                        x.conditions);
     if (x.times != 1)
         return fail_at(c, v->node->start_mark, path,
                        "expected exactly one of within, for (got %d)", x.times);
+    if (st->u.expect.hold && st->u.expect.grace_ms >= 0)
+        return fail_at(c, v->node->start_mark, path,
+                       "grace applies to within only (a for span has none)");
+    return 0;
+}
+
+/* ---- steps: signal, disk, corrupt ---- */
+
+static const struct {
+    const char *name;
+    int signo;
+} signal_names[] = {
+    {"HUP", SIGHUP},   {"TERM", SIGTERM}, {"INT", SIGINT},
+    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"KILL", SIGKILL},
+};
+
+static int
+take_sig(struct lctx *c, const char *path, struct val *v, struct scn_step *st,
+         enum scn_part part)
+{
+    for (size_t i = 0; i < NROWS(signal_names); i++)
+        if (strcmp(v->s, signal_names[i].name) == 0) {
+            st->u.signal.part = part;
+            st->u.signal.signo = signal_names[i].signo;
+            snprintf(st->u.signal.name, sizeof(st->u.signal.name), "%s",
+                     signal_names[i].name);
+            return 0;
+        }
+    return fail_got(c, v->node, path,
+                    "one of HUP, TERM, INT, USR1, USR2, KILL");
+}
+
+static int
+take_sig_connector(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    return take_sig(c, path, v, t, SCN_PART_CONNECTOR);
+}
+
+static int
+take_sig_eventhandler(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    return take_sig(c, path, v, t, SCN_PART_EVENTHANDLER);
+}
+
+static const struct key_rule signal_rules[] = {
+    {"connector", VT_STR, false, 0, 0, take_sig_connector},
+    {"eventhandler", VT_STR, false, 0, 0, take_sig_eventhandler},
+};
+
+static int
+take_signal(struct lctx *c, const char *path, struct val *v, void *target)
+{
+    size_t n = (size_t)(v->node->data.mapping.pairs.top -
+                        v->node->data.mapping.pairs.start);
+
+    if (walk_map(c, v->node, path, signal_rules, NROWS(signal_rules), target,
+                 NULL) != 0)
+        return -1;
+    if (n != 1)
+        return fail_at(c, v->node->start_mark, path,
+                       "expected exactly one of connector, eventhandler, "
+                       "such as {connector: HUP}");
+    return 0;
+}
+
+static int
+take_disk_fill(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    if (!v->b)
+        return fail_got(c, v->node, path, "true (free: true frees it)");
+    ((struct scn_step *)t)->u.disk_fill = true;
+    return 0;
+}
+
+static int
+take_disk_free(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    if (!v->b)
+        return fail_got(c, v->node, path, "true (fill: true fills it)");
+    ((struct scn_step *)t)->u.disk_fill = false;
+    return 0;
+}
+
+static const struct key_rule disk_rules[] = {
+    {"fill", VT_BOOL, false, 0, 0, take_disk_fill},
+    {"free", VT_BOOL, false, 0, 0, take_disk_free},
+};
+
+static int
+take_disk(struct lctx *c, const char *path, struct val *v, void *target)
+{
+    size_t n = (size_t)(v->node->data.mapping.pairs.top -
+                        v->node->data.mapping.pairs.start);
+
+    if (walk_map(c, v->node, path, disk_rules, NROWS(disk_rules), target,
+                 NULL) != 0)
+        return -1;
+    if (n != 1)
+        return fail_at(c, v->node->start_mark, path,
+                       "expected exactly one of fill, free");
+    return 0;
+}
+
+static int
+take_corrupt_record(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_step *)t)->u.corrupt_record = (uint64_t)v->i;
+    return 0;
+}
+
+static const struct key_rule corrupt_rules[] = {
+    {"spool_record", VT_INT, true, 1, 1e9, take_corrupt_record},
+};
+
+static int
+take_corrupt(struct lctx *c, const char *path, struct val *v, void *target)
+{
+    return walk_map(c, v->node, path, corrupt_rules, NROWS(corrupt_rules),
+                    target, NULL);
+}
+
+/* ---- steps: chaos ---- */
+
+static const char *const chaos_kind_names[SCN_CHAOS_KIND_COUNT] = {
+    [SCN_CHAOS_KILL] = "kill",
+    [SCN_CHAOS_RESTART] = "tcp.restart",
+    [SCN_CHAOS_RESET] = "tcp.reset",
+    [SCN_CHAOS_CLOSE] = "ws.close",
+    [SCN_CHAOS_DROP] = "ws.drop",
+    [SCN_CHAOS_PARTITION] = "tcp.partition",
+    [SCN_CHAOS_WITHHOLD] = "ws.withhold-acks",
+};
+
+/* What actions: may list: the rest are drawn from these. */
+#define CHAOS_DRAWN                                                            \
+    ((1u << SCN_CHAOS_RESET) | (1u << SCN_CHAOS_CLOSE) |                       \
+     (1u << SCN_CHAOS_DROP) | (1u << SCN_CHAOS_PARTITION) |                    \
+     (1u << SCN_CHAOS_WITHHOLD))
+#define CHAOS_DEFAULT                                                          \
+    ((1u << SCN_CHAOS_RESET) | (1u << SCN_CHAOS_CLOSE) |                       \
+     (1u << SCN_CHAOS_DROP) | (1u << SCN_CHAOS_PARTITION))
+
+const char *
+scenario_chaos_kind_name(enum scn_chaos_kind k)
+{
+    return (unsigned)k < SCN_CHAOS_KIND_COUNT ? chaos_kind_names[k] : "?";
+}
+
+static int
+take_ch_for(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    if (v->ms <= 0)
+        return fail_got(c, v->node, path, "a duration above 0");
+    ((struct scn_step *)t)->u.chaos.span_ms = v->ms;
+    return 0;
+}
+
+static int
+take_ch_faults(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_step *)t)->u.chaos.faults = (unsigned)v->i;
+    return 0;
+}
+
+static int
+take_ch_seed(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_chaos *ch = &((struct scn_step *)t)->u.chaos;
+
+    ch->has_seed = true;
+    ch->seed = (uint64_t)v->i;
+    return 0;
+}
+
+static int
+take_ch_host(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_chaos *ch = &((struct scn_step *)t)->u.chaos;
+    const struct sse_host *h = sse_host_by_name(v->s);
+
+    if (h == NULL || (h->service != SSE_SVC_INGEST && h->service != SSE_SVC_MX))
+        return fail_got(c, v->node, path,
+                        "an eventing-ingest or mx01 host name");
+    return copy_text(c, v, path, ch->host, sizeof(ch->host));
+}
+
+static int
+take_ch_kills(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_step *)t)->u.chaos.kills = (unsigned)v->i;
+    return 0;
+}
+
+static int
+take_ch_restarts(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_step *)t)->u.chaos.restarts = (unsigned)v->i;
+    return 0;
+}
+
+static int
+chaos_kind_of(const char *word)
+{
+    for (int j = 0; j < SCN_CHAOS_KIND_COUNT; j++)
+        if ((CHAOS_DRAWN & (1u << j)) && strcmp(word, chaos_kind_names[j]) == 0)
+            return j;
+    return -1;
+}
+
+/* actions: {ws.close: 40, ws.drop: 30, ...}: exact counts. */
+static int
+take_ch_action_counts(struct lctx *c, const char *path, yaml_node_t *map,
+                      struct scn_chaos *ch)
+{
+    ch->actions = 0;
+    ch->counted = true;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(&c->doc, p->value);
+        char sub[256];
+        int kind = is_scalar(k) ? chaos_kind_of(text_of(k)) : -1;
+        int64_t n;
+
+        if (kind < 0)
+            return fail_at(c, k->start_mark, path,
+                           "unknown chaos action \"%.60s\" (expected some "
+                           "of: tcp.reset, ws.close, ws.drop, tcp.partition, "
+                           "ws.withhold-acks; kills and restarts have counts "
+                           "of their own)",
+                           is_scalar(k) ? text_of(k) : "?");
+        join_path(sub, sizeof(sub), path, text_of(k));
+        if (ch->actions & (1u << kind))
+            return fail_at(c, k->start_mark, sub, "given twice");
+        if (!is_scalar(v) || parse_int(text_of(v), &n) != 0 || n < 0 ||
+            n > 10000)
+            return fail_got(c, v, sub, "a whole number from 0 to 10000");
+        ch->counts[kind] = (unsigned)n;
+        if (n > 0)
+            ch->actions |= 1u << kind;
+    }
+    if (ch->actions == 0)
+        return fail_at(c, map->start_mark, path,
+                       "expected at least one action with a count above 0");
+    return 0;
+}
+
+static int
+take_ch_actions(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_chaos *ch = &((struct scn_step *)t)->u.chaos;
+    char **words = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (v->node->type == YAML_MAPPING_NODE)
+        return take_ch_action_counts(c, path, v->node, ch);
+    rc = take_words(c, path, v->node, &words, &n);
+
+    ch->actions = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int k = chaos_kind_of(words[i]);
+
+        if (k < 0)
+            rc = fail_at(c, v->node->start_mark, path,
+                         "unknown chaos action \"%s\" (expected some of: "
+                         "tcp.reset, ws.close, ws.drop, tcp.partition, "
+                         "ws.withhold-acks; kills and restarts have counts "
+                         "of their own)",
+                         words[i]);
+        else
+            ch->actions |= 1u << k;
+    }
+    for (size_t i = 0; words != NULL && words[i] != NULL; i++)
+        free(words[i]);
+    free(words);
+    if (rc == 0 && ch->actions == 0)
+        rc = fail_at(c, v->node->start_mark, path,
+                     "expected at least one action");
+    return rc;
+}
+
+static int
+take_ch_codes(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_chaos *ch = &((struct scn_step *)t)->u.chaos;
+    yaml_node_item_t *it;
+
+    if (v->node->type != YAML_SEQUENCE_NODE)
+        return fail_got(c, v->node, path, "a list of close codes");
+    ch->ncodes = 0;
+    for (it = v->node->data.sequence.items.start;
+         it < v->node->data.sequence.items.top; it++) {
+        yaml_node_t *e = yaml_document_get_node(&c->doc, *it);
+        char sub[256];
+        int64_t code;
+
+        snprintf(sub, sizeof(sub), "%s[%u]", path, ch->ncodes);
+        if (!is_scalar(e) || parse_int(text_of(e), &code) != 0 || code < 1000 ||
+            code > 4999 || code == 1005 || code == 1006 || code == 1015)
+            return fail_got(c, e, sub,
+                            "a close code from 1000 to 4999 but 1005, 1006, "
+                            "1015");
+        if (ch->ncodes == SCN_CHAOS_CODES)
+            return fail_at(c, e->start_mark, sub, "at most %d codes",
+                           SCN_CHAOS_CODES);
+        ch->codes[ch->ncodes++] = (int)code;
+    }
+    if (ch->ncodes == 0)
+        return fail_at(c, v->node->start_mark, path,
+                       "expected at least one code");
+    return 0;
+}
+
+static int
+take_ch_omin(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    if (v->ms <= 0)
+        return fail_got(c, v->node, path, "a duration above 0");
+    ((struct scn_step *)t)->u.chaos.outage_min_ms = v->ms;
+    return 0;
+}
+
+static int
+take_ch_omax(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    if (v->ms <= 0)
+        return fail_got(c, v->node, path, "a duration above 0");
+    ((struct scn_step *)t)->u.chaos.outage_max_ms = v->ms;
+    return 0;
+}
+
+static int
+take_ch_min_hit(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_step *)t)->u.chaos.min_hit = (unsigned)v->i;
+    return 0;
+}
+
+static const struct key_rule chaos_rules[] = {
+    {"for", VT_DUR, true, 0, 0, take_ch_for},
+    {"faults", VT_INT, true, 1, 10000, take_ch_faults},
+    {"seed", VT_INT, false, 0, 9.2e18, take_ch_seed},
+    {"host", VT_STR, false, 0, 0, take_ch_host},
+    {"kill_connector", VT_INT, false, 0, 10000, take_ch_kills},
+    {"restart_ingest", VT_INT, false, 0, 10000, take_ch_restarts},
+    {"actions", VT_ANY, false, 0, 0, take_ch_actions},
+    {"codes", VT_ANY, false, 0, 0, take_ch_codes},
+    {"outage_min", VT_DUR, false, 0, 0, take_ch_omin},
+    {"outage_max", VT_DUR, false, 0, 0, take_ch_omax},
+    {"min_hit", VT_INT, false, 0, 10000, take_ch_min_hit},
+};
+
+static int
+take_chaos(struct lctx *c, const char *path, struct val *v, void *target)
+{
+    struct scn_chaos *ch = &((struct scn_step *)target)->u.chaos;
+    static const int codes[] = {1000, 1001, 1011, 1012};
+
+    ch->actions = CHAOS_DEFAULT;
+    for (size_t i = 0; i < NROWS(codes); i++)
+        ch->codes[i] = codes[i];
+    ch->ncodes = NROWS(codes);
+    ch->outage_min_ms = 1000;
+    ch->outage_max_ms = 3000;
+    if (walk_map(c, v->node, path, chaos_rules, NROWS(chaos_rules), target,
+                 NULL) != 0)
+        return -1;
+    if ((uint64_t)ch->kills + ch->restarts > ch->faults)
+        return fail_at(c, v->node->start_mark, path,
+                       "kill_connector (%u) and restart_ingest (%u) are more "
+                       "than faults (%u)",
+                       ch->kills, ch->restarts, ch->faults);
+    if (ch->counted) {
+        uint64_t sum = (uint64_t)ch->kills + ch->restarts;
+
+        for (int k = 0; k < SCN_CHAOS_KIND_COUNT; k++)
+            sum += ch->counts[k];
+        if (sum != ch->faults)
+            return fail_at(c, v->node->start_mark, path,
+                           "kill_connector, restart_ingest and the counts of "
+                           "actions add up to %llu, not faults (%u)",
+                           (unsigned long long)sum, ch->faults);
+    }
+    if (ch->outage_min_ms > ch->outage_max_ms)
+        return fail_at(c, v->node->start_mark, path,
+                       "outage_min is above outage_max");
+    if (ch->outage_min_ms > ch->span_ms)
+        return fail_at(c, v->node->start_mark, path,
+                       "outage_min is longer than the programme (for)");
+    if (ch->min_hit > ch->faults)
+        return fail_at(c, v->node->start_mark, path,
+                       "min_hit (%u) is above faults (%u)", ch->min_hit,
+                       ch->faults);
+    return 0;
+}
+
+/* splitmix64: small, and the same everywhere. */
+static uint64_t
+chaos_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* A draw from [0, n); 0 when n is 0. */
+static uint64_t
+chaos_below(uint64_t *state, uint64_t n)
+{
+    return n == 0 ? 0 : chaos_next(state) % n;
+}
+
+int
+scenario_chaos_plan(const struct scn_chaos *ch, uint64_t seed,
+                    struct scn_chaos_item **out, size_t *n)
+{
+    size_t count = ch->faults, k = 0, ndrawn = 0;
+    enum scn_chaos_kind drawn[SCN_CHAOS_KIND_COUNT];
+    struct scn_chaos_item *items;
+    uint64_t state = seed ^ 0x636861f5u;
+    int64_t slot;
+
+    *out = NULL;
+    *n = 0;
+    items = calloc(count > 0 ? count : 1, sizeof(*items));
+    if (items == NULL)
+        return -1;
+    for (int j = 0; j < SCN_CHAOS_KIND_COUNT; j++)
+        if (ch->actions & (1u << j))
+            drawn[ndrawn++] = (enum scn_chaos_kind)j;
+    /* The kinds: the counted ones, then the rest in turn over the actions,
+     * so that each appears about as often; then shuffled. */
+    for (unsigned i = 0; i < ch->kills && k < count; i++)
+        items[k++].kind = SCN_CHAOS_KILL;
+    for (unsigned i = 0; i < ch->restarts && k < count; i++)
+        items[k++].kind = SCN_CHAOS_RESTART;
+    for (int j = 0; ch->counted && j < SCN_CHAOS_KIND_COUNT; j++)
+        for (unsigned i = 0; i < ch->counts[j] && k < count; i++)
+            items[k++].kind = (enum scn_chaos_kind)j;
+    for (size_t i = 0; k < count; i++)
+        items[k++].kind = ndrawn > 0 ? drawn[i % ndrawn] : SCN_CHAOS_DROP;
+    for (size_t i = count; i > 1; i--) {
+        size_t j = (size_t)chaos_below(&state, i);
+        enum scn_chaos_kind t = items[i - 1].kind;
+
+        items[i - 1].kind = items[j].kind;
+        items[j].kind = t;
+    }
+    /* One slot each, in order; each begins in the first half of its slot. */
+    slot = ch->span_ms / (int64_t)(count > 0 ? count : 1);
+    for (size_t i = 0; i < count; i++) {
+        struct scn_chaos_item *it = &items[i];
+        int64_t left;
+
+        it->at_ms = (int64_t)i * slot +
+                    (int64_t)chaos_below(&state, (uint64_t)(slot / 2 + 1));
+        left = ch->span_ms - it->at_ms;
+        switch (it->kind) {
+        case SCN_CHAOS_KILL:
+            it->for_ms = 0;
+            break;
+        case SCN_CHAOS_RESTART:
+        case SCN_CHAOS_PARTITION:
+        case SCN_CHAOS_WITHHOLD:
+            it->for_ms =
+                ch->outage_min_ms +
+                (int64_t)chaos_below(&state, (uint64_t)(ch->outage_max_ms -
+                                                        ch->outage_min_ms + 1));
+            break;
+        default:
+            /* A one-time rule waits up to two slots for a connection. */
+            it->for_ms = 2 * slot > 1000 ? 2 * slot : 1000;
+            break;
+        }
+        if (it->for_ms > left)
+            it->for_ms = left > 0 ? left : 0;
+        if (it->kind == SCN_CHAOS_CLOSE) {
+            it->code = ch->codes[chaos_below(&state, ch->ncodes)];
+            it->param = (unsigned)chaos_below(&state, 21);
+        } else if (it->kind == SCN_CHAOS_DROP) {
+            it->param = (unsigned)chaos_below(&state, 21);
+        } else if (it->kind == SCN_CHAOS_RESET) {
+            it->param = (unsigned)chaos_below(&state, 1501);
+        }
+    }
+    *out = items;
+    *n = count;
     return 0;
 }
 
@@ -1558,7 +2295,9 @@ static const struct {
     {"start", SCN_STEP_START},     {"stop", SCN_STEP_STOP},
     {"kill", SCN_STEP_KILL},       {"restart", SCN_STEP_RESTART},
     {"hostmap", SCN_STEP_HOSTMAP}, {"wait", SCN_STEP_WAIT},
-    {"expect", SCN_STEP_EXPECT},
+    {"expect", SCN_STEP_EXPECT},   {"signal", SCN_STEP_SIGNAL},
+    {"chaos", SCN_STEP_CHAOS},     {"disk", SCN_STEP_DISK},
+    {"corrupt", SCN_STEP_CORRUPT},
 };
 
 /* One row per step kind, in the order of enum scn_step_kind: the row's
@@ -1575,7 +2314,14 @@ static const struct key_rule step_rules[] = {
     {"hostmap", VT_MAP, false, 0, 0, take_hostmap},
     {"wait", VT_DUR, false, 0, 0, take_wait},
     {"expect", VT_MAP, false, 0, 0, take_expect},
+    {"signal", VT_MAP, false, 0, 0, take_signal},
+    {"chaos", VT_MAP, false, 0, 0, take_chaos},
+    {"disk", VT_MAP, false, 0, 0, take_disk},
+    {"corrupt", VT_MAP, false, 0, 0, take_corrupt},
 };
+
+_Static_assert(NROWS(step_rules) == SCN_STEP_KIND_COUNT,
+               "step_rules needs one row per step kind, in order");
 
 static int
 take_step(struct lctx *c, yaml_node_t *n, const char *path, struct scn_step *st)
@@ -1629,6 +2375,26 @@ take_steps(struct lctx *c, const char *path, struct val *v, void *t)
 }
 
 /* ---- entry points ---- */
+
+/* What one step needs of the others, once the whole file is read. */
+static int
+check_whole(struct lctx *c)
+{
+    for (size_t i = 0; i < c->s->nsteps; i++) {
+        const struct scn_step *st = &c->s->steps[i];
+        yaml_mark_t m = {0, st->mark.line - 1, st->mark.column - 1};
+        char path[32];
+
+        snprintf(path, sizeof(path), "steps[%zu].%s", i,
+                 scenario_step_kind_name(st->kind));
+        if (st->kind == SCN_STEP_DISK && c->s->tmpfs_bytes == 0)
+            return fail_at(c, m, path,
+                           "needs connector.tmpfs: the runner fills and "
+                           "frees the tmpfs it mounts at the connector's "
+                           "data_dir");
+    }
+    return 0;
+}
 
 void
 scenario_free(struct scenario *s)
@@ -1713,6 +2479,8 @@ scenario_load_string(const char *text, size_t len, const char *name,
     yaml_document_delete(&extra);
     if (second == NULL)
         rc = walk_map(&c, root, "", top_rules, NROWS(top_rules), NULL, NULL);
+    if (rc == 0)
+        rc = check_whole(&c);
 out_doc:
     yaml_document_delete(&c.doc);
 out_parser:
@@ -1800,7 +2568,7 @@ const char *
 scenario_expect_kind_name(enum scn_expect_kind k)
 {
     static const char *const names[SCN_EXPECT_KIND_COUNT] = {
-        "status", "log", "ingest", "journal", "endpoint"};
+        "status", "log", "ingest", "journal", "endpoint", "field"};
 
     return (unsigned)k < SCN_EXPECT_KIND_COUNT ? names[k] : "?";
 }
@@ -1854,6 +2622,9 @@ describe_expect(const struct scn_expect *e, char *buf, size_t len, size_t *off)
         put_count(buf, len, off, e->u.log.min, e->u.log.max);
         break;
     case SCN_EXPECT_INGEST:
+        if (e->u.ingest.accepted)
+            put(buf, len, off, " against accepted%s",
+                e->u.ingest.snapshot ? " (snapshot at start)" : "");
         if (e->u.ingest.all)
             put(buf, len, off, " delivered all");
         else if (e->u.ingest.delivered >= 0)
@@ -1867,6 +2638,14 @@ describe_expect(const struct scn_expect *e, char *buf, size_t len, size_t *off)
         if (e->u.ingest.duplicates_max >= 0)
             put(buf, len, off, " duplicates_max %lld",
                 (long long)e->u.ingest.duplicates_max);
+        if (e->u.ingest.dup_max_pct >= 0)
+            put(buf, len, off, " duplicates_max_pct %g",
+                e->u.ingest.dup_max_pct);
+        if (e->u.ingest.gaps >= 0)
+            put(buf, len, off, " gaps %lld", (long long)e->u.ingest.gaps);
+        if (e->u.ingest.gaps_max >= 0)
+            put(buf, len, off, " gaps_max %lld",
+                (long long)e->u.ingest.gaps_max);
         break;
     case SCN_EXPECT_JOURNAL:
         if (e->u.journal.host[0])
@@ -1880,6 +2659,27 @@ describe_expect(const struct scn_expect *e, char *buf, size_t len, size_t *off)
         if (e->u.journal.path[0])
             put(buf, len, off, " path=%s", e->u.journal.path);
         put_count(buf, len, off, e->u.journal.min, e->u.journal.max);
+        if (e->u.journal.gap_min_ms >= 0) {
+            scenario_format_duration(e->u.journal.gap_min_ms, d, sizeof(d));
+            put(buf, len, off, ", intervals at least %s", d);
+        }
+        if (e->u.journal.gap_max_ms >= 0) {
+            scenario_format_duration(e->u.journal.gap_max_ms, d, sizeof(d));
+            put(buf, len, off, ", intervals at most %s", d);
+        }
+        if (e->u.journal.gap_below_ms >= 0) {
+            scenario_format_duration(e->u.journal.gap_below_ms, d, sizeof(d));
+            put(buf, len, off, ", one interval below %s", d);
+        }
+        break;
+    case SCN_EXPECT_FIELD:
+        put(buf, len, off, " %s", e->u.field.path);
+        if (e->u.field.has_equals)
+            put(buf, len, off, " = %s", e->u.field.equals);
+        if (e->u.field.has_min)
+            put(buf, len, off, " >= %g", e->u.field.min);
+        if (e->u.field.has_max)
+            put(buf, len, off, " <= %g", e->u.field.max);
         break;
     case SCN_EXPECT_ENDPOINT:
         put(buf, len, off, " %s", e->u.endpoint.name);
@@ -1893,6 +2693,10 @@ describe_expect(const struct scn_expect *e, char *buf, size_t len, size_t *off)
     }
     scenario_format_duration(e->time_ms, d, sizeof(d));
     put(buf, len, off, " %s %s", e->hold ? "for" : "within", d);
+    if (e->grace_ms >= 0) {
+        scenario_format_duration(e->grace_ms, d, sizeof(d));
+        put(buf, len, off, " (grace %s)", d);
+    }
 }
 
 void
@@ -1935,6 +2739,35 @@ scenario_step_describe(const struct scn_step *st, char *buf, size_t len)
             put(buf, len, &off, " at %g/s", st->u.send.rate);
         if (st->u.send.types[0])
             put(buf, len, &off, " (%s)", st->u.send.types);
+        if (st->u.send.gap_every > 0)
+            put(buf, len, &off, ", leaving out every %lluth seq",
+                (unsigned long long)st->u.send.gap_every);
+        break;
+    case SCN_STEP_SIGNAL:
+        put(buf, len, &off, "signal %s SIG%s",
+            scenario_part_name(st->u.signal.part), st->u.signal.name);
+        break;
+    case SCN_STEP_CHAOS:
+        scenario_format_duration(st->u.chaos.span_ms, d, sizeof(d));
+        put(buf, len, &off,
+            "chaos %u faults over %s (%u connector kills, %u restarts of "
+            "%s)",
+            st->u.chaos.faults, d, st->u.chaos.kills, st->u.chaos.restarts,
+            st->u.chaos.host[0] ? st->u.chaos.host : "eventing-ingest");
+        if (st->u.chaos.has_seed)
+            put(buf, len, &off, ", seed %llu",
+                (unsigned long long)st->u.chaos.seed);
+        if (st->u.chaos.min_hit > 0)
+            put(buf, len, &off, ", at least %u hit", st->u.chaos.min_hit);
+        break;
+    case SCN_STEP_DISK:
+        put(buf, len, &off, "disk %s",
+            st->u.disk_fill ? "fill the connector's tmpfs"
+                            : "free the connector's tmpfs");
+        break;
+    case SCN_STEP_CORRUPT:
+        put(buf, len, &off, "corrupt spool record %llu",
+            (unsigned long long)st->u.corrupt_record);
         break;
     case SCN_STEP_START:
     case SCN_STEP_STOP:

@@ -37,6 +37,10 @@ enum scn_step_kind {
     SCN_STEP_HOSTMAP,
     SCN_STEP_WAIT,
     SCN_STEP_EXPECT,
+    SCN_STEP_SIGNAL,  /* a signal to a part */
+    SCN_STEP_CHAOS,   /* a seeded programme of faults */
+    SCN_STEP_DISK,    /* fill or free the connector's tmpfs */
+    SCN_STEP_CORRUPT, /* damage a record of the stopped connector's spool */
     SCN_STEP_KIND_COUNT,
 };
 
@@ -53,7 +57,57 @@ enum scn_expect_kind {
     SCN_EXPECT_INGEST,
     SCN_EXPECT_JOURNAL,
     SCN_EXPECT_ENDPOINT,
+    SCN_EXPECT_FIELD,
     SCN_EXPECT_KIND_COUNT,
+};
+
+/*
+ * What a chaos step does, fault by fault (docs/scenarios.md, "chaos"):
+ * kill the connector (SIGKILL, then start it again), restart or partition
+ * the host (tcp.restart, tcp.partition for a while), reset its next
+ * connection (tcp.reset, the current one dropped), close it with a code
+ * (ws.close), drop it (ws.drop), withhold its acknowledgements
+ * (ws.withhold-acks).
+ */
+enum scn_chaos_kind {
+    SCN_CHAOS_KILL = 0,
+    SCN_CHAOS_RESTART,
+    SCN_CHAOS_RESET,
+    SCN_CHAOS_CLOSE,
+    SCN_CHAOS_DROP,
+    SCN_CHAOS_PARTITION,
+    SCN_CHAOS_WITHHOLD,
+    SCN_CHAOS_KIND_COUNT,
+};
+
+#define SCN_CHAOS_CODES 8
+
+struct scn_chaos {
+    int64_t span_ms; /* for: scenario time */
+    unsigned faults; /* in all, kills and restarts included */
+    bool has_seed;
+    uint64_t seed;
+    char host[64]; /* "" the region's eventing-ingest */
+    unsigned kills, restarts;
+    uint32_t actions; /* bit per scn_chaos_kind drawn for the rest */
+    /* actions as a mapping: exactly this many of each kind (0: the rest
+     * are shared out evenly over actions) */
+    unsigned counts[SCN_CHAOS_KIND_COUNT];
+    bool counted;
+    int codes[SCN_CHAOS_CODES];
+    unsigned ncodes;
+    int64_t outage_min_ms, outage_max_ms; /* restart, partition, withhold */
+    unsigned min_hit;                     /* the step fails below this */
+};
+
+/* One fault of a chaos programme. Times are scenario time, from the
+ * programme's start. */
+struct scn_chaos_item {
+    enum scn_chaos_kind kind;
+    int64_t at_ms;
+    int64_t for_ms; /* how long its rule lives; 0 for a kill */
+    int code;       /* ws.close */
+    unsigned param; /* tcp.reset: bytes; ws.close, ws.drop: after_frames */
 };
 
 /* Where a node was in its file, counting from 1. */
@@ -79,9 +133,10 @@ struct scn_tree {
 /* Unset optional counts are -1. */
 struct scn_expect {
     enum scn_expect_kind kind;
-    bool hold;       /* for: the condition holds throughout */
-    int64_t time_ms; /* within or for, scenario time */
-    bool since_step; /* log, journal: count from the step's start */
+    bool hold;        /* for: the condition holds throughout */
+    int64_t time_ms;  /* within or for, scenario time */
+    int64_t grace_ms; /* wall time on top of within; -1: the runner's */
+    bool since_step;  /* log, journal: count from the step's start */
     union {
         struct {
             char value[24];
@@ -96,6 +151,10 @@ struct scn_expect {
             bool all;          /* delivered: all */
             int64_t delivered; /* delivered: N */
             int64_t missing, duplicates, duplicates_max;
+            bool accepted;      /* against the connector's audit, not sends */
+            bool snapshot;      /* accepted as it stood at the start */
+            double dup_max_pct; /* < 0: unset */
+            int64_t gaps, gaps_max;
         } ingest;
         struct {
             char host[64];
@@ -104,12 +163,20 @@ struct scn_expect {
             char path[128]; /* prefix of the request path */
             int status;     /* -1 any */
             int64_t min, max;
+            /* between consecutive matches, scenario ms; -1 unset */
+            int64_t gap_min_ms, gap_max_ms, gap_below_ms;
         } journal;
         struct {
             char name[16]; /* api, est, messaging, eventing, eventhandler */
             int up;        /* -1 either, 0 down, 1 up */
             char error[SCN_TEXT_MAX]; /* ERE on last_error; "" any */
         } endpoint;
+        struct {
+            char path[128]; /* dotted, in the status document */
+            bool has_min, has_max, has_equals;
+            double min, max;
+            char equals[SCN_TEXT_MAX];
+        } field;
     } u;
 };
 
@@ -136,11 +203,20 @@ struct scn_step {
         } fmc;
         struct {
             uint64_t count;
-            uint64_t size;  /* 0: the eventhandler's default */
-            double rate;    /* events per wall second; 0 as fast as taken */
-            char types[64]; /* "intrusion,si"; "" the default */
+            uint64_t size;      /* 0: the eventhandler's default */
+            double rate;        /* events per wall second; 0 as fast as taken */
+            char types[64];     /* "intrusion,si"; "" the default */
+            uint64_t gap_every; /* leave out every n-th seq; 0 none */
         } send;
         enum scn_part part; /* start, stop, kill, restart */
+        struct {
+            enum scn_part part;
+            int signo;
+            char name[8]; /* HUP, TERM, ... */
+        } signal;
+        struct scn_chaos chaos;
+        bool disk_fill;          /* disk: fill (true) or free */
+        uint64_t corrupt_record; /* corrupt: the n-th held record, from 1 */
         struct {
             bool remove;
             char host[64]; /* or "all" */
@@ -164,6 +240,7 @@ struct scenario {
     uint64_t seed;
     struct scn_tree *properties; /* NULL: none */
     struct scn_tree *settings;   /* NULL: none */
+    uint64_t tmpfs_bytes; /* connector.tmpfs: data_dir on a tmpfs; 0 none */
     struct scn_mark connector_mark;
     struct scn_step *steps;
     size_t nsteps;
@@ -198,6 +275,16 @@ void scenario_step_describe(const struct scn_step *st, char *buf, size_t len);
 /* The tree's leaf at a dotted path ("Globals.Log.log_level") or NULL. */
 const struct scn_tree *scenario_tree_find(const struct scn_tree *t,
                                           const char *path);
+
+/*
+ * The programme of a chaos step under seed: ch->faults items in the order
+ * they begin, reproducible (the same seed, the same programme). *out is
+ * malloc'd. 0, or -1 when memory ran out.
+ */
+int scenario_chaos_plan(const struct scn_chaos *ch, uint64_t seed,
+                        struct scn_chaos_item **out, size_t *n);
+/* "kill", "tcp.restart", "tcp.reset", "ws.close", ... */
+const char *scenario_chaos_kind_name(enum scn_chaos_kind k);
 
 /* local.eventhandler-missing and local.eventhandler-restart: faults of
  * the device's own parts, which the runner applies (docs/faults.md). */

@@ -45,6 +45,7 @@
 #include "fault.h"
 #include "log.h"
 #include "relay.h"
+#include "ws_fault.h"
 
 #define LISTEN_BACKLOG 512
 #define GATE_TICK_US (250 * 1000)
@@ -52,7 +53,9 @@
 #define HOLD_LIMIT_US (10LL * 60 * 1000 * 1000)
 #define LINGER_LIMIT_US (5LL * 1000 * 1000)
 
-#define HOLD_ACTIONS (FAULT_BIT(FAULT_TCP_SILENCE) | FAULT_BIT(FAULT_TLS_STALL))
+#define HOLD_ACTIONS                                                           \
+    (FAULT_BIT(FAULT_TCP_SILENCE) | FAULT_BIT(FAULT_TLS_STALL) |               \
+     FAULT_BIT(FAULT_TCP_PARTITION))
 #define VARIANT_ACTIONS                                                        \
     (FAULT_BIT(FAULT_TLS_EXPIRED) | FAULT_BIT(FAULT_TLS_NOT_YET_VALID) |       \
      FAULT_BIT(FAULT_TLS_WRONG_HOST) | FAULT_BIT(FAULT_TLS_SELF_SIGNED) |      \
@@ -90,6 +93,10 @@ static struct {
     size_t nheld;
     uint64_t generation; /* of the rules when held ones were last checked */
     int64_t clock_s;     /* the clock.offset last noted */
+    /* Per host (index in sim.hosts): the tcp.restart and tcp.partition
+     * rules live at the last tick; 0 none. */
+    uint64_t restart_rule[SIM_MAX_HOSTS];
+    uint64_t partition_rule[SIM_MAX_HOSTS];
 } gate;
 
 /* ---- listeners --------------------------------------------------- */
@@ -281,6 +288,8 @@ hold(struct sim_host_rt *h, int fd, uint64_t conn, const struct fault_rule *r)
     sim_fault_note(h, conn, r, 0, "%s",
                    r->action == FAULT_TLS_STALL
                        ? "the ClientHello is read and never answered"
+                   : r->action == FAULT_TCP_PARTITION
+                       ? "accepted; held unanswered while the partition lasts"
                        : "accepted; it will never be answered");
 }
 
@@ -599,12 +608,77 @@ follow_listener(struct sim_host_rt *h)
     enum sim_listen_state want = SIM_LISTEN_OPEN;
     struct fault_rule r;
 
-    if (fault_peek(e, h->def, FAULT_BIT(FAULT_TCP_REFUSED), &r))
+    if (fault_peek(e, h->def,
+                   FAULT_BIT(FAULT_TCP_REFUSED) | FAULT_BIT(FAULT_TCP_RESTART),
+                   &r))
         want = SIM_LISTEN_REFUSED;
     else if (fault_peek(e, h->def, FAULT_BIT(FAULT_TCP_CONNECT_TIMEOUT), &r))
         want = SIM_LISTEN_CHOKED;
     if (want != h->listen_state)
         set_state(h, want, &r);
+}
+
+/* Let go of every connection the gate holds for h. */
+static void
+release_held(struct sim_host_rt *h, const char *why)
+{
+    struct held *k = gate.oldest;
+
+    while (k != NULL) {
+        struct held *next = k->newer;
+
+        if (k->h == h)
+            let_go(k, why);
+        k = next;
+    }
+}
+
+/*
+ * tcp.restart and tcp.partition as they begin and end. A restart resets
+ * every connection of the host (its listener refuses meanwhile:
+ * follow_listener); a partition freezes the established ones and holds the
+ * new ones (admit), and when it ends the frozen ones are reset and the
+ * held ones let go (sweep_held). The ledger, the registry and the journal
+ * are the cloud's and outlive both.
+ */
+static void
+follow_outage(struct sim_host_rt *h, size_t i)
+{
+    struct fault_engine *e = h->sim->faults;
+    struct fault_rule r, p;
+    uint64_t restart = 0, partition = 0;
+    bool tell = false;
+
+    if (i >= SIM_MAX_HOSTS)
+        return;
+    if (fault_peek(e, h->def, FAULT_BIT(FAULT_TCP_RESTART), &r))
+        restart = r.id;
+    if (fault_peek(e, h->def, FAULT_BIT(FAULT_TCP_PARTITION), &p))
+        partition = p.id;
+    if (restart != 0 && restart != gate.restart_rule[i]) {
+        sim_fault_note(h, 0, &r, 0,
+                       "the service restarts: every connection is reset and "
+                       "connects are refused until the rule goes; the "
+                       "ledger is kept");
+        release_held(h, "the service restarted");
+        tell = true;
+    }
+    if (partition != gate.partition_rule[i]) {
+        if (partition != 0)
+            sim_fault_note(h, 0, &p, 0,
+                           "partition: established connections freeze, new "
+                           "ones are held unanswered");
+        else
+            sim_note(h, 0, "tcp", "heal", 0,
+                     "the partition (tcp.partition rule %llu) is over: "
+                     "frozen connections are reset",
+                     (unsigned long long)gate.partition_rule[i]);
+        tell = true;
+    }
+    gate.restart_rule[i] = restart;
+    gate.partition_rule[i] = partition;
+    if (tell)
+        sim_ws_outage_broadcast(h);
 }
 
 /* A TLS fault's vhost made before its first connection waits for it. */
@@ -693,6 +767,7 @@ tick(lws_sorted_usec_list_t *sul)
     struct sim *s = gate.sim;
 
     for (size_t i = 0; i < s->nhosts; i++) {
+        follow_outage(&s->hosts[i], i);
         follow_listener(&s->hosts[i]);
         prepare_variant(&s->hosts[i]);
     }

@@ -56,6 +56,7 @@ usage(FILE *to)
             "  --dry-run         load, check and print the plan; start "
             "nothing\n"
             "  --ignore-faults   set fault rules, but ssesim applies none\n"
+            "  --keep            keep the artefacts of passed scenarios too\n"
             "  --grace D         wall time added to every deadline (default "
             "5s)\n"
             "  --bin DIR         where ssesim, sse-connector and "
@@ -150,6 +151,7 @@ parse_opts(int argc, char **argv, struct run_opts *o)
         {"list", no_argument, NULL, 'l'},
         {"dry-run", no_argument, NULL, 'n'},
         {"ignore-faults", no_argument, NULL, 'i'},
+        {"keep", no_argument, NULL, 'k'},
         {"grace", required_argument, NULL, 'g'},
         {"bin", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
@@ -209,6 +211,9 @@ parse_opts(int argc, char **argv, struct run_opts *o)
             break;
         case 'i':
             o->ignore_faults = true;
+            break;
+        case 'k':
+            o->keep = true;
             break;
         case 'g':
             if (scenario_parse_duration(optarg, &o->grace_ms) != 0)
@@ -415,8 +420,9 @@ step_wall(const struct run_opts *o, const struct scn_step *st, double scale,
         grace = true;
     } else if (st->kind == SCN_STEP_EXPECT) {
         d = st->u.expect.time_ms;
-        grace = !st->u.expect.hold;
-    }
+        grace = !st->u.expect.hold && st->u.expect.grace_ms != 0;
+    } else if (st->kind == SCN_STEP_CHAOS)
+        d = st->u.chaos.span_ms;
     if (d < 0)
         return;
     snprintf(buf, len, "  [wall %.2f s%s]", (double)d / scale / 1000.0,

@@ -35,6 +35,11 @@
  * label resolves, and the resolver refuses it without asking DNS. */
 #define RUN_UNRESOLVABLE "unresolvable.sselab..invalid"
 
+/* Where the runner has the connector list the ids it accepted (the
+ * setting Globals.Contexts.Events.accepted_audit_file, under its root):
+ * outside data_dir, so that a full tmpfs there cannot cut it short. */
+#define RUN_AUDIT_FILE "/ngfw/var/log/connector/accepted.ids"
+
 /* ---- options and results ---- */
 
 struct run_opts {
@@ -47,6 +52,7 @@ struct run_opts {
     double time_scale;        /* 0: each scenario's own */
     int shard_i, shard_n;     /* 1-based; 0/0: every scenario */
     bool list, dry_run, ignore_faults;
+    bool keep; /* keep the artefacts of passing scenarios too */
     int64_t grace_ms;
     char bin[PATH_MAX];
     char tmp[PATH_MAX]; /* this run's directory: certs/ */
@@ -60,6 +66,7 @@ enum run_verdict {
     RUN_ERROR,       /* the harness could not play it: exit 3 */
     RUN_INTERRUPTED, /* SIGINT or SIGTERM: exit 3 */
     RUN_NOT_RUN,     /* never started (interrupted before) */
+    RUN_SKIPPED,     /* cannot run on this machine (message says why) */
 };
 
 struct run_result {
@@ -101,6 +108,18 @@ struct run_proc {
  */
 int proc_start(struct run_proc *p, const char *name, char *const argv[],
                const char *out, const char *err, char *why, size_t whylen);
+/*
+ * The same, in a user and mount namespace of the child's own, with a tmpfs
+ * of tmpfs_bytes mounted at tmpfs_dir (made when missing) before the exec:
+ * no privileges needed where unprivileged user namespaces are allowed. The
+ * tmpfs lives as long as the process; /proc/<pid>/root shows it.
+ */
+int proc_start_tmpfs(struct run_proc *p, const char *name, char *const argv[],
+                     const char *out, const char *err, const char *tmpfs_dir,
+                     uint64_t tmpfs_bytes, char *why, size_t whylen);
+/* Can this process make a user and mount namespace and mount a tmpfs in
+ * it? 0, or -1 with why. */
+int proc_userns_probe(char *why, size_t whylen);
 /* Has it exited? Reaps it when so. */
 bool proc_running(struct run_proc *p);
 /*
@@ -160,17 +179,19 @@ int conf_check(const struct run_opts *o, const struct scenario *s,
 /* ---- the run's state as expectations see it (run_exec.c) ---- */
 
 struct run_send {
-    uint64_t epoch; /* 0: not known yet */
-    uint64_t count; /* asked for */
-    uint64_t sent;  /* from the report */
-    bool reported;  /* the report was read */
-    bool killed;    /* SIGKILL: no report will come */
+    uint64_t epoch;              /* 0: not known yet */
+    uint64_t count;              /* asked for */
+    uint64_t sent;               /* from the report */
+    uint64_t last_seq, left_out; /* from the report (send.gap_every) */
+    bool reported;               /* the report was read */
+    bool killed;                 /* SIGKILL: no report will come */
     char report[PATH_MAX];
     uint64_t epoch_before; /* the state file before it started */
 };
 
 struct run_jentry {
-    uint64_t seq; /* the runner's own count, across ssesim restarts */
+    uint64_t seq;     /* the runner's own count, across ssesim restarts */
+    uint64_t time_ns; /* when ssesim journalled it, wall clock */
     char host[64];
     char layer[8];
     char event[24];
@@ -194,6 +215,8 @@ struct run_ctx {
     char ports_file[128];
     char cports_file[128];
     char conn_log[256];
+    char data_dir[PATH_MAX]; /* the connector's, as the runner sees it */
+    char audit[PATH_MAX];    /* the connector's accepted-ids file */
 
     struct run_proc ssesim, connector, eh, fmc;
     struct sse_ports ports;
@@ -226,11 +249,37 @@ struct run_ctx {
 
     char *steplog; /* what each step did, for summary.txt */
     size_t steplog_len;
+    unsigned chaos_runs; /* chaos-N.json in dir, for the artefacts */
 };
 
 /* Append a line to the step log. */
 void ctx_note(struct run_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Record the first failure (later ones go to the step log only); -1. */
+int ctx_fail(struct run_ctx *c, enum run_verdict v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Start sse-connector (in its namespace when the scenario has a tmpfs)
+ * and wait until its local API answers; 0 or -1 (failure recorded). */
+int ctx_start_connector(struct run_ctx *c);
+/* SIGKILL the connector and reap it. */
+void ctx_kill_connector(struct run_ctx *c);
+/* POST a rule to ssesim's admin API; 0 and its id, or -1 with why. */
+int ctx_post_rule(struct run_ctx *c, json_t *rule, uint64_t *id, char *why,
+                  size_t whylen);
+/* GET one rule (NULL when gone) and DELETE it. */
+json_t *ctx_get_rule(struct run_ctx *c, uint64_t id);
+int ctx_delete_rule(struct run_ctx *c, uint64_t id);
+/* A scenario duration in wall ms under this scenario's scale. */
+int64_t ctx_wall_ms(const struct run_ctx *c, int64_t scenario_ms);
+
+/* ---- steps of their own files ---- */
+
+/* chaos (run_chaos.c) */
+int chaos_play(struct run_ctx *c, const struct scn_step *st, size_t index);
+/* disk and corrupt (run_disk.c) */
+int disk_play(struct run_ctx *c, const struct scn_step *st);
+int corrupt_play(struct run_ctx *c, const struct scn_step *st);
 
 /* Read what ssesim's journal added since the last call into c->journal. */
 int ctx_journal_refresh(struct run_ctx *c, char *why, size_t whylen);

@@ -119,6 +119,7 @@ static const struct {
     {"Globals.host_map", "/ngfw/etc/sf/sse-hosts.map", false},
     {"Globals.Log.log_type", "file", false},
     {"Globals.Log.log_level", "info", true},
+    {"Globals.Contexts.Events.accepted_audit_file", RUN_AUDIT_FILE, false},
 };
 
 /* The runner's keys under section prefix (e.g. "Globals.Log"), this level

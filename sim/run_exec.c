@@ -55,20 +55,45 @@ ctx_note(struct run_ctx *c, const char *fmt, ...)
     c->steplog[c->steplog_len] = '\0';
 }
 
+static int vfail(struct run_ctx *c, enum run_verdict v, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 3, 0)));
 static int fail(struct run_ctx *c, enum run_verdict v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Record the first failure; later ones only go to the step log. */
 static int
 fail(struct run_ctx *c, enum run_verdict v, const char *fmt, ...)
 {
-    char msg[sizeof(c->r->message)];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vfail(c, v, fmt, ap);
     va_end(ap);
-    ctx_note(c, "%s: %s", v == RUN_ERROR ? "ERROR" : "FAIL", msg);
+    return -1;
+}
+
+int
+ctx_fail(struct run_ctx *c, enum run_verdict v, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfail(c, v, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Record the first failure; later ones only go to the step log. */
+static int
+vfail(struct run_ctx *c, enum run_verdict v, const char *fmt, va_list ap)
+{
+    char msg[sizeof(c->r->message)];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    ctx_note(c, "%s: %s",
+             v == RUN_ERROR     ? "ERROR"
+             : v == RUN_SKIPPED ? "SKIP"
+                                : "FAIL",
+             msg);
     if (c->r->verdict != RUN_PASS)
         return -1;
     c->r->verdict = v;
@@ -107,6 +132,12 @@ static int64_t
 wall_ms(const struct run_ctx *c, int64_t scenario_ms)
 {
     return run_wall_ms(scenario_ms, c->scale);
+}
+
+int64_t
+ctx_wall_ms(const struct run_ctx *c, int64_t scenario_ms)
+{
+    return wall_ms(c, scenario_ms);
 }
 
 /* ---- ssesim ---- */
@@ -226,8 +257,12 @@ start_connector(struct run_ctx *c)
     snprintf(log, sizeof(log), "%s/connector-stderr.log", c->dir);
     unlink(c->cports_file);
     c->capi[0] = '\0';
-    if (proc_start(&c->connector, "connector", argv, log, log, why,
-                   sizeof(why)) != 0)
+    if (c->s->tmpfs_bytes > 0
+            ? proc_start_tmpfs(&c->connector, "connector", argv, log, log,
+                               c->data_dir, c->s->tmpfs_bytes, why,
+                               sizeof(why)) != 0
+            : proc_start(&c->connector, "connector", argv, log, log, why,
+                         sizeof(why)) != 0)
         return fail(c, RUN_ERROR, "sse-connector: %s", why);
     end = now_ms() + START_DEADLINE_MS + c->o->grace_ms;
     for (;;) {
@@ -260,6 +295,19 @@ start_connector(struct run_ctx *c)
     return 0;
 }
 
+int
+ctx_start_connector(struct run_ctx *c)
+{
+    return start_connector(c);
+}
+
+void
+ctx_kill_connector(struct run_ctx *c)
+{
+    proc_stop(&c->connector, SIGKILL, STOP_DEADLINE_MS);
+    c->capi[0] = '\0';
+}
+
 /* ---- the eventhandler and what it sent ---- */
 
 static uint64_t
@@ -290,6 +338,10 @@ read_report(struct run_send *snd)
         snd->epoch =
             (uint64_t)json_integer_value(json_object_get(doc, "epoch"));
         snd->sent = (uint64_t)json_integer_value(json_object_get(doc, "sent"));
+        snd->last_seq =
+            (uint64_t)json_integer_value(json_object_get(doc, "last_seq"));
+        snd->left_out =
+            (uint64_t)json_integer_value(json_object_get(doc, "left_out"));
         snd->reported = true;
     }
     json_decref(doc);
@@ -334,7 +386,8 @@ stop_eventhandler(struct run_ctx *c, int sig)
 static int
 start_eventhandler(struct run_ctx *c, const struct scn_step *st)
 {
-    char bin[PATH_MAX], count[24], size[24], rate[32], out[PATH_MAX];
+    char bin[PATH_MAX], count[24], size[24], rate[32], gap[24];
+    char out[PATH_MAX];
     char log[PATH_MAX], why[512], line[400];
     char *argv[24];
     int argc = 0;
@@ -374,6 +427,11 @@ start_eventhandler(struct run_ctx *c, const struct scn_step *st)
     if (st != NULL && st->u.send.types[0] != '\0') {
         argv[argc++] = "--types";
         argv[argc++] = (char *)st->u.send.types;
+    }
+    if (st != NULL && st->u.send.gap_every > 0) {
+        snprintf(gap, sizeof(gap), "%" PRIu64, st->u.send.gap_every);
+        argv[argc++] = "--gap-every";
+        argv[argc++] = gap;
     }
     argv[argc++] = "--hold";
     argv[argc++] = "--linger-ms";
@@ -435,6 +493,8 @@ take_entries(struct run_ctx *c, json_t *list)
         v = json_string_value(json_object_get(e, "detail"));
         snprintf(j->detail, sizeof(j->detail), "%s", v != NULL ? v : "");
         j->status = (int)json_integer_value(json_object_get(e, "status"));
+        j->time_ns =
+            (uint64_t)json_integer_value(json_object_get(e, "time_ns"));
         c->journal_after =
             (uint64_t)json_integer_value(json_object_get(e, "id"));
         c->njournal++;
@@ -470,6 +530,54 @@ ctx_journal_refresh(struct run_ctx *c, char *why, size_t whylen)
 }
 
 /* ---- faults ---- */
+
+int
+ctx_post_rule(struct run_ctx *c, json_t *rule, uint64_t *id, char *why,
+              size_t whylen)
+{
+    char url[128], *body = json_dumps(rule, JSON_COMPACT);
+    struct http_reply r;
+    json_t *doc;
+
+    *id = 0;
+    snprintf(url, sizeof(url), "%s/v1/faults", c->admin);
+    http_call("POST", url, c->ports.admin_token, body, &r);
+    free(body);
+    if (r.status == 201 || r.status == 200) {
+        doc = json_loads(r.body != NULL ? r.body : "", 0, NULL);
+        *id = (uint64_t)json_integer_value(json_object_get(doc, "id"));
+        json_decref(doc);
+    } else if (r.status == 0)
+        snprintf(why, whylen, "POST %s: no answer (%s)", url, r.error);
+    else
+        snprintf(why, whylen, "ssesim refused the fault (HTTP %ld): %.300s",
+                 r.status, r.body != NULL ? r.body : "");
+    http_reply_free(&r);
+    return *id != 0 ? 0 : -1;
+}
+
+json_t *
+ctx_get_rule(struct run_ctx *c, uint64_t id)
+{
+    char url[160], why[160];
+
+    snprintf(url, sizeof(url), "%s/v1/faults/%" PRIu64, c->admin, id);
+    return http_get_json(url, why, sizeof(why));
+}
+
+int
+ctx_delete_rule(struct run_ctx *c, uint64_t id)
+{
+    char url[160];
+    struct http_reply r;
+    long st;
+
+    snprintf(url, sizeof(url), "%s/v1/faults/%" PRIu64, c->admin, id);
+    http_call("DELETE", url, c->ports.admin_token, NULL, &r);
+    st = r.status;
+    http_reply_free(&r);
+    return st > 0 && (st < 300 || st == 404) ? 0 : -1;
+}
 
 static int
 post_fault(struct run_ctx *c, size_t i)
@@ -769,6 +877,40 @@ play_fmc(struct run_ctx *c, const struct scn_step *st)
     return fail(c, RUN_ERROR, "ssesim fmc %s: %s", why, line);
 }
 
+/* ---- signal ---- */
+
+static int
+play_signal(struct run_ctx *c, const struct scn_step *st)
+{
+    bool conn = st->u.signal.part == SCN_PART_CONNECTOR;
+    struct run_proc *p = conn ? &c->connector : &c->eh;
+    char what[64];
+
+    if (!proc_running(p)) {
+        proc_describe(p, what, sizeof(what));
+        return fail(c, RUN_FAIL, "SIG%s to the %s: it is not running (%s)",
+                    st->u.signal.name, scenario_part_name(st->u.signal.part),
+                    what);
+    }
+    if (st->u.signal.signo == SIGKILL) {
+        /* As the kill step: reaped, and an eventhandler's report is
+         * known never to come. */
+        if (conn)
+            ctx_kill_connector(c);
+        else
+            stop_eventhandler(c, SIGKILL);
+        ctx_note(c, "SIGKILL to the %s: gone",
+                 scenario_part_name(st->u.signal.part));
+        return 0;
+    }
+    if (kill(p->pid, st->u.signal.signo) != 0)
+        return fail(c, RUN_ERROR, "kill(%d, SIG%s): %s", (int)p->pid,
+                    st->u.signal.name, strerror(errno));
+    ctx_note(c, "SIG%s sent to the %s (pid %d)", st->u.signal.name,
+             scenario_part_name(st->u.signal.part), (int)p->pid);
+    return 0;
+}
+
 /* ---- steps ---- */
 
 static int
@@ -801,6 +943,14 @@ play_step(struct run_ctx *c, const struct scn_step *st, char *observed,
         if (rc > 0)
             return fail(c, RUN_FAIL, "%s", observed);
         return rc;
+    case SCN_STEP_SIGNAL:
+        return play_signal(c, st);
+    case SCN_STEP_CHAOS:
+        return chaos_play(c, st, (size_t)(st - c->s->steps));
+    case SCN_STEP_DISK:
+        return disk_play(c, st);
+    case SCN_STEP_CORRUPT:
+        return corrupt_play(c, st);
     default:
         return fail(c, RUN_ERROR, "unknown step kind %d", (int)st->kind);
     }
@@ -938,11 +1088,14 @@ write_summary(struct run_ctx *c, const char *dest)
             "parts:      ssesim %s; connector %s; eventhandler %s; fmc %s\n\n"
             "steps:\n%s",
             c->s->name, c->s->file,
-            c->r->verdict == RUN_FAIL ? "FAIL" : "ERROR", c->r->step,
-            c->r->where, c->r->message, (double)(now_ms() - c->t0) / 1000.0,
-            c->scale, c->seed, c->region, (double)c->o->grace_ms / 1000.0,
-            c->o->ignore_faults ? "yes" : "no", c->dir, parts[0], parts[1],
-            parts[2], parts[3], c->steplog != NULL ? c->steplog : "");
+            c->r->verdict == RUN_PASS   ? "PASS"
+            : c->r->verdict == RUN_FAIL ? "FAIL"
+                                        : "ERROR",
+            c->r->step, c->r->where, c->r->message,
+            (double)(now_ms() - c->t0) / 1000.0, c->scale, c->seed, c->region,
+            (double)c->o->grace_ms / 1000.0, c->o->ignore_faults ? "yes" : "no",
+            c->dir, parts[0], parts[1], parts[2], parts[3],
+            c->steplog != NULL ? c->steplog : "");
     fclose(f);
 }
 
@@ -986,6 +1139,13 @@ keep_artifacts(struct run_ctx *c)
     snprintf(from, sizeof(from), "%s/sse-hosts.map", c->etc);
     save_file(from, dest, "sse-hosts.map");
     save_file(c->s->file, dest, base != NULL ? base + 1 : c->s->file);
+    for (unsigned i = 1; i <= c->chaos_runs; i++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "chaos-%u.json", i);
+        snprintf(from, sizeof(from), "%s/%s", c->dir, name);
+        save_file(from, dest, name);
+    }
     if (proc_running(&c->ssesim) && c->admin[0] != '\0') {
         snprintf(from, sizeof(from), "%s/journal.json", dest);
         save_journal(c, from);
@@ -1018,6 +1178,23 @@ drop_stale_artifacts(struct run_ctx *c)
 
 /* ---- the whole scenario ---- */
 
+/* The connector's data_dir as the runner sees it: the scenario's setting
+ * (or the default), under the root when it starts with '/'. */
+static void
+data_dir_of(struct run_ctx *c)
+{
+    const struct scn_tree *t =
+        scenario_tree_find(c->s->settings, "Globals.data_dir");
+    const char *v = t != NULL && t->value != NULL && t->value[0] != '\0'
+                        ? t->value
+                        : "/ngfw/var/sf/sse-connector";
+
+    if (v[0] == '/')
+        snprintf(c->data_dir, sizeof(c->data_dir), "%s%s", c->root, v);
+    else
+        snprintf(c->data_dir, sizeof(c->data_dir), "%s", v);
+}
+
 static int
 setup(struct run_ctx *c)
 {
@@ -1036,7 +1213,15 @@ setup(struct run_ctx *c)
     snprintf(c->cports_file, sizeof(c->cports_file), "%s/cports", c->dir);
     snprintf(c->conn_log, sizeof(c->conn_log),
              "%s/ngfw/var/log/connector/connector.log", c->root);
+    snprintf(c->audit, sizeof(c->audit), "%s%s", c->root, RUN_AUDIT_FILE);
+    data_dir_of(c);
     ctx_note(c, "run directory %s", c->dir);
+    if (c->s->tmpfs_bytes > 0 && proc_userns_probe(why, sizeof(why)) != 0)
+        return fail(c, RUN_SKIPPED,
+                    "skipped: connector.tmpfs needs a user and mount "
+                    "namespace of the connector's own, and this machine "
+                    "refuses one (%s)",
+                    why);
     snprintf(from, sizeof(from), "%s/certs", c->o->tmp);
     if (copy_tree(from, c->certs) != 0)
         return fail(c, RUN_ERROR, "cannot copy %s to %s: %s", from, c->certs,
@@ -1111,7 +1296,8 @@ run_scenario(const struct run_opts *o, const struct scenario *s,
                  "interrupted while "
                  "starting");
     }
-    if (r->verdict == RUN_FAIL || r->verdict == RUN_ERROR)
+    if (r->verdict == RUN_FAIL || r->verdict == RUN_ERROR ||
+        (o->keep && r->verdict == RUN_PASS))
         keep_artifacts(&c);
     else if (r->verdict == RUN_PASS)
         drop_stale_artifacts(&c);

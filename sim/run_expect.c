@@ -6,6 +6,7 @@
  */
 #include "run.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <regex.h>
 #include <stdio.h>
@@ -26,6 +27,11 @@ struct probe_state {
     int64_t log_count;
     /* journal: entries after this one count */
     uint64_t journal_from;
+    /* ingest against accepted: what the audit file said so far */
+    struct accepted *acc;
+    size_t nacc;
+    off_t audit_pos;
+    bool audit_frozen; /* snapshot: start, read once */
 };
 
 /* ---- status and endpoints ---- */
@@ -245,12 +251,17 @@ probe_ingest(struct run_ctx *c, const struct scn_expect *e, char *obs,
     for (size_t i = c->sends_base; i < c->nsends; i++) {
         const struct run_send *snd = &c->sends[i];
         uint64_t s = snd->reported ? snd->sent : snd->count;
+        uint64_t left = snd->reported ? snd->left_out : 0;
         char url[192], why[160];
         json_t *doc;
 
         if (snd->killed && snd->epoch != 0)
             s = ledger_max_seq(c, snd->epoch);
         sent += s;
+        /* Seqs left out on purpose (send.gap_every) were never sent: the
+         * range to check is up to the last seq, and they are not missing. */
+        if (left > 0 && snd->last_seq >= s)
+            s = snd->last_seq;
         if (s == 0)
             continue;
         if (snd->epoch == 0) {
@@ -269,6 +280,7 @@ probe_ingest(struct run_ctx *c, const struct scn_expect *e, char *obs,
             (uint64_t)json_integer_value(json_object_get(doc, "delivered"));
         missing +=
             (uint64_t)json_integer_value(json_object_get(doc, "missing"));
+        missing -= left <= missing ? left : missing;
         dups +=
             (uint64_t)json_integer_value(json_object_get(doc, "duplicates"));
         json_decref(doc);
@@ -287,6 +299,291 @@ probe_ingest(struct run_ctx *c, const struct scn_expect *e, char *obs,
         ok = ok && dups == (uint64_t)e->u.ingest.duplicates;
     if (e->u.ingest.duplicates_max >= 0)
         ok = ok && dups <= (uint64_t)e->u.ingest.duplicates_max;
+    if (e->u.ingest.dup_max_pct >= 0)
+        ok = ok && (double)dups * 100.0 <=
+                       e->u.ingest.dup_max_pct * (double)delivered;
+    return ok;
+}
+
+/* ---- the ingest ledger against what the connector accepted ---- */
+
+/*
+ * The ids of one epoch that the connector's audit file lists (audit.h in
+ * the connector: 16-byte records, epoch then seq, big endian).
+ */
+struct accepted {
+    uint64_t epoch;
+    uint8_t *bits; /* bit seq set: accepted */
+    uint64_t nbits;
+    uint64_t count; /* distinct seqs */
+    uint64_t max_seq;
+};
+
+#define AUDIT_REC 16
+#define LEDGER_PAGE 10000
+#define SEQ_LIMIT (1ull << 32)
+
+static void
+accepted_free(struct accepted *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(a[i].bits);
+    free(a);
+}
+
+static struct accepted *
+accepted_epoch(struct probe_state *ps, uint64_t epoch, bool make)
+{
+    struct accepted *grown;
+
+    for (size_t i = 0; i < ps->nacc; i++)
+        if (ps->acc[i].epoch == epoch)
+            return &ps->acc[i];
+    if (!make)
+        return NULL;
+    grown = realloc(ps->acc, (ps->nacc + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    ps->acc = grown;
+    memset(&ps->acc[ps->nacc], 0, sizeof(ps->acc[0]));
+    ps->acc[ps->nacc].epoch = epoch;
+    return &ps->acc[ps->nacc++];
+}
+
+static bool
+accepted_has(const struct accepted *a, uint64_t seq)
+{
+    return a != NULL && seq < a->nbits && (a->bits[seq / 8] >> (seq % 8)) & 1;
+}
+
+static void
+accepted_add(struct accepted *a, uint64_t seq)
+{
+    if (seq == 0 || seq >= SEQ_LIMIT)
+        return;
+    if (seq >= a->nbits) {
+        uint64_t nbits = a->nbits > 0 ? a->nbits : 65536;
+        uint8_t *grown;
+
+        while (nbits <= seq)
+            nbits *= 2;
+        grown = realloc(a->bits, (size_t)(nbits / 8));
+        if (grown == NULL)
+            return;
+        memset(grown + a->nbits / 8, 0, (size_t)((nbits - a->nbits) / 8));
+        a->bits = grown;
+        a->nbits = nbits;
+    }
+    if (accepted_has(a, seq))
+        return;
+    a->bits[seq / 8] |= (uint8_t)(1u << (seq % 8));
+    a->count++;
+    if (seq > a->max_seq)
+        a->max_seq = seq;
+}
+
+static uint64_t
+be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Read the whole records the audit file grew by since the last look. */
+static int
+audit_advance(struct run_ctx *c, struct probe_state *ps)
+{
+    FILE *f = fopen(c->audit, "rb");
+    uint8_t buf[AUDIT_REC * 4096];
+    size_t n;
+
+    if (f == NULL)
+        return errno == ENOENT ? 0 : -1;
+    if (fseeko(f, ps->audit_pos, SEEK_SET) != 0) {
+        fclose(f);
+        return -1;
+    }
+    while ((n = fread(buf, 1, sizeof(buf), f)) >= AUDIT_REC) {
+        size_t whole = n / AUDIT_REC * AUDIT_REC;
+
+        for (size_t i = 0; i < whole; i += AUDIT_REC) {
+            struct accepted *a = accepted_epoch(ps, be64(buf + i), true);
+
+            if (a != NULL)
+                accepted_add(a, be64(buf + i + 8));
+        }
+        ps->audit_pos += (off_t)whole;
+        if (whole < n)
+            break; /* a record still being written: next time */
+    }
+    fclose(f);
+    return 0;
+}
+
+/* What the oracle found, over every epoch of this ssesim's sends. */
+struct oracle {
+    uint64_t accepted, delivered, lost, dups, gaps, unlisted;
+    uint64_t first_lost_epoch, first_lost_seq;
+    int still_sending;
+};
+
+/*
+ * One epoch: the ledger's counts of seqs 1..hi that are not exactly 1,
+ * page by page. gap_hi: seqs up to it that were neither accepted nor
+ * delivered are gaps (above it they may be on their way).
+ */
+static int
+oracle_epoch(struct run_ctx *c, uint64_t epoch, const struct accepted *a,
+             uint64_t hi, uint64_t gap_hi, struct oracle *o, char *why,
+             size_t whylen)
+{
+    uint64_t missing = 0, lost = 0;
+
+    for (uint64_t from = 1; from <= hi; from += LEDGER_PAGE) {
+        uint64_t to = from + LEDGER_PAGE - 1 < hi ? from + LEDGER_PAGE - 1 : hi;
+        char url[256];
+        json_t *doc, *it;
+        size_t i;
+
+        snprintf(url, sizeof(url),
+                 "%s/v1/ledger/events?epoch=%" PRIu64 "&from=%" PRIu64
+                 "&to=%" PRIu64,
+                 c->admin, epoch, from, to);
+        doc = http_get_json(url, why, whylen);
+        if (doc == NULL)
+            return -1;
+        json_array_foreach(json_object_get(doc, "counts"), i, it)
+        {
+            uint64_t seq =
+                (uint64_t)json_integer_value(json_object_get(it, "seq"));
+            uint64_t n =
+                (uint64_t)json_integer_value(json_object_get(it, "count"));
+
+            if (n >= 2) {
+                o->dups += n - 1;
+                continue;
+            }
+            missing++;
+            if (accepted_has(a, seq)) {
+                lost++;
+                if (o->first_lost_seq == 0) {
+                    o->first_lost_epoch = epoch;
+                    o->first_lost_seq = seq;
+                }
+            } else if (seq <= gap_hi)
+                o->gaps++;
+        }
+        json_decref(doc);
+    }
+    o->lost += lost;
+    o->delivered += hi - missing;
+    if (a != NULL) {
+        o->accepted += a->count;
+        /* Delivered, yet not in the audit: a kill between the spool and
+         * the audit write, or an audit that failed. */
+        if (hi - missing > a->count - lost)
+            o->unlisted += (hi - missing) - (a->count - lost);
+    } else
+        o->unlisted += hi - missing;
+    return 0;
+}
+
+static bool
+probe_accepted(struct run_ctx *c, const struct scn_expect *e,
+               struct probe_state *ps, char *obs, size_t len)
+{
+    struct oracle o = {0};
+    char why[200];
+    bool ok = true;
+    double pct;
+
+    if (!proc_running(&c->ssesim)) {
+        snprintf(obs, len, "the ledger did not answer: ssesim is not running");
+        return false;
+    }
+    ctx_sends_refresh(c);
+    if (!ps->audit_frozen) {
+        if (audit_advance(c, ps) != 0) {
+            snprintf(obs, len, "cannot read the connector's audit %s: %s",
+                     c->audit, strerror(errno));
+            return false;
+        }
+        ps->audit_frozen = e->u.ingest.snapshot;
+    }
+    for (size_t i = c->sends_base; i < c->nsends; i++) {
+        const struct run_send *snd = &c->sends[i];
+        const struct accepted *a = accepted_epoch(ps, snd->epoch, false);
+        uint64_t sent_hi, hi, gap_hi;
+
+        if (snd->epoch == 0)
+            continue;
+        if (!snd->reported && !snd->killed)
+            o.still_sending++;
+        sent_hi = snd->reported
+                      ? (snd->last_seq > snd->sent ? snd->last_seq : snd->sent)
+                  : snd->killed ? ledger_max_seq(c, snd->epoch)
+                                : snd->count;
+        /* While it sends, or for a snapshot, only what the connector
+         * accepted so far is judged. */
+        if (e->u.ingest.snapshot || (!snd->reported && !snd->killed)) {
+            hi = a != NULL ? a->max_seq : 0;
+            gap_hi = hi;
+        } else {
+            hi = a != NULL && a->max_seq > sent_hi ? a->max_seq : sent_hi;
+            gap_hi = sent_hi;
+        }
+        if (hi == 0)
+            continue;
+        if (oracle_epoch(c, snd->epoch, a, hi, gap_hi, &o, why, sizeof(why)) !=
+            0) {
+            snprintf(obs, len, "the ledger did not answer: %s", why);
+            return false;
+        }
+    }
+    pct = o.delivered > 0 ? (double)o.dups * 100.0 / (double)o.delivered : 0;
+    snprintf(obs, len,
+             "accepted %" PRIu64 "%s, delivered %" PRIu64 ", lost %" PRIu64
+             ", duplicates %" PRIu64 " (%.2f %%), gaps %" PRIu64,
+             o.accepted, e->u.ingest.snapshot ? " (when it began)" : "",
+             o.delivered, o.lost, o.dups, pct, o.gaps);
+    if (o.lost > 0) {
+        size_t off = strlen(obs);
+
+        snprintf(obs + off, len - off, ", first lost %" PRIu64 "-%" PRIu64,
+                 o.first_lost_epoch, o.first_lost_seq);
+    }
+    if (o.unlisted > 0 && !e->u.ingest.snapshot) {
+        size_t off = strlen(obs);
+
+        snprintf(obs + off, len - off,
+                 ", %" PRIu64 " delivered but not in the audit", o.unlisted);
+    }
+    if (o.still_sending > 0 && !e->u.ingest.snapshot) {
+        size_t off = strlen(obs);
+
+        snprintf(obs + off, len - off, "; %d eventhandler%s still sending",
+                 o.still_sending, o.still_sending == 1 ? "" : "s");
+        ok = false;
+    }
+    if (e->u.ingest.all)
+        ok = ok && o.lost == 0;
+    if (e->u.ingest.delivered >= 0)
+        ok = ok && o.delivered == (uint64_t)e->u.ingest.delivered;
+    if (e->u.ingest.missing >= 0)
+        ok = ok && o.lost == (uint64_t)e->u.ingest.missing;
+    if (e->u.ingest.duplicates >= 0)
+        ok = ok && o.dups == (uint64_t)e->u.ingest.duplicates;
+    if (e->u.ingest.duplicates_max >= 0)
+        ok = ok && o.dups <= (uint64_t)e->u.ingest.duplicates_max;
+    if (e->u.ingest.dup_max_pct >= 0)
+        ok = ok && pct <= e->u.ingest.dup_max_pct;
+    if (e->u.ingest.gaps >= 0)
+        ok = ok && o.gaps == (uint64_t)e->u.ingest.gaps;
+    if (e->u.ingest.gaps_max >= 0)
+        ok = ok && o.gaps <= (uint64_t)e->u.ingest.gaps_max;
     return ok;
 }
 
@@ -302,12 +599,57 @@ path_matches(const char *detail, const char *prefix)
     return strncmp(p, prefix, strlen(prefix)) == 0;
 }
 
+/* Intervals between consecutive matching journal entries, wall ns. */
+struct intervals {
+    uint64_t n, min_ns, max_ns;
+};
+
+static void
+gap_note(struct intervals *iv, uint64_t ns)
+{
+    if (iv->n == 0 || ns < iv->min_ns)
+        iv->min_ns = ns;
+    if (iv->n == 0 || ns > iv->max_ns)
+        iv->max_ns = ns;
+    iv->n++;
+}
+
+/* The interval bounds are scenario time: compared after the scale. */
+static bool
+intervals_ok(struct run_ctx *c, const struct scn_expect *e,
+             const struct intervals *iv, char *obs, size_t len)
+{
+    size_t off = strlen(obs);
+    double lo = (double)iv->min_ns / 1e6, hi = (double)iv->max_ns / 1e6;
+    bool ok = true;
+
+    if (e->u.journal.gap_min_ms < 0 && e->u.journal.gap_max_ms < 0 &&
+        e->u.journal.gap_below_ms < 0)
+        return true;
+    if (iv->n == 0) {
+        snprintf(obs + off, len - off, ", no interval between two of them");
+        return false;
+    }
+    snprintf(obs + off, len - off,
+             ", %" PRIu64 " interval%s from %.0f to %.0f ms (wall)", iv->n,
+             iv->n == 1 ? "" : "s", lo, hi);
+    if (e->u.journal.gap_min_ms >= 0)
+        ok = ok && lo >= (double)ctx_wall_ms(c, e->u.journal.gap_min_ms);
+    if (e->u.journal.gap_max_ms >= 0)
+        ok = ok && hi <= (double)ctx_wall_ms(c, e->u.journal.gap_max_ms);
+    if (e->u.journal.gap_below_ms >= 0)
+        ok = ok && lo < (double)ctx_wall_ms(c, e->u.journal.gap_below_ms);
+    return ok;
+}
+
 static bool
 probe_journal(struct run_ctx *c, const struct scn_expect *e,
               struct probe_state *ps, char *obs, size_t len)
 {
     char why[200];
     int64_t n = 0;
+    struct intervals iv = {0};
+    uint64_t prev_ns = 0;
 
     if (!proc_running(&c->ssesim) ||
         ctx_journal_refresh(c, why, sizeof(why)) != 0) {
@@ -328,10 +670,67 @@ probe_journal(struct run_ctx *c, const struct scn_expect *e,
              !path_matches(j->detail, e->u.journal.path)))
             continue;
         n++;
+        if (n > 1 && j->time_ns >= prev_ns)
+            gap_note(&iv, j->time_ns - prev_ns);
+        prev_ns = j->time_ns;
     }
     snprintf(obs, len, "journal matched %" PRId64 " entr%s", n,
              n == 1 ? "y" : "ies");
-    return count_ok(n, e->u.journal.min, e->u.journal.max);
+    if (!count_ok(n, e->u.journal.min, e->u.journal.max))
+        return false;
+    return intervals_ok(c, e, &iv, obs, len);
+}
+
+/* ---- a field of the status document ---- */
+
+static bool
+probe_field(struct run_ctx *c, const struct scn_expect *e, char *obs,
+            size_t len)
+{
+    json_t *doc = status_doc(c, obs, len), *v = doc;
+    char path[128], shown[SCN_TEXT_MAX];
+    char *save = NULL, *part;
+    bool ok = true;
+    double num = 0;
+
+    if (doc == NULL)
+        return false;
+    snprintf(path, sizeof(path), "%s", e->u.field.path);
+    for (part = strtok_r(path, ".", &save); part != NULL && v != NULL;
+         part = strtok_r(NULL, ".", &save))
+        v = json_object_get(v, part);
+    if (v == NULL) {
+        snprintf(obs, len, "the status document has no %s", e->u.field.path);
+        json_decref(doc);
+        return false;
+    }
+    if (json_is_string(v))
+        snprintf(shown, sizeof(shown), "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(shown, sizeof(shown), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(shown, sizeof(shown), "%g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(shown, sizeof(shown), "%s",
+                 json_is_true(v) ? "true" : "false");
+    else
+        snprintf(shown, sizeof(shown), "%s",
+                 json_is_null(v) ? "null" : "(not a single value)");
+    snprintf(obs, len, "%s was %s", e->u.field.path, shown);
+    if (e->u.field.has_equals)
+        ok = strcmp(shown, e->u.field.equals) == 0;
+    if (e->u.field.has_min || e->u.field.has_max) {
+        if (!json_is_number(v)) {
+            json_decref(doc);
+            return false;
+        }
+        num = json_number_value(v);
+        ok = ok && (!e->u.field.has_min || num >= e->u.field.min) &&
+             (!e->u.field.has_max || num <= e->u.field.max);
+    }
+    json_decref(doc);
+    return ok;
 }
 
 /* ---- playing ---- */
@@ -346,11 +745,14 @@ probe(struct run_ctx *c, const struct scn_expect *e, struct probe_state *ps,
     case SCN_EXPECT_LOG:
         return probe_log(c, e, ps, obs, len);
     case SCN_EXPECT_INGEST:
-        return probe_ingest(c, e, obs, len);
+        return e->u.ingest.accepted ? probe_accepted(c, e, ps, obs, len)
+                                    : probe_ingest(c, e, obs, len);
     case SCN_EXPECT_JOURNAL:
         return probe_journal(c, e, ps, obs, len);
     case SCN_EXPECT_ENDPOINT:
         return probe_endpoint(c, e, ps, obs, len);
+    case SCN_EXPECT_FIELD:
+        return probe_field(c, e, obs, len);
     default:
         snprintf(obs, len, "unknown expectation");
         return false;
@@ -390,6 +792,7 @@ probe_end(struct probe_state *ps)
     if (ps->have_re)
         regfree(&ps->re);
     free(ps->partial);
+    accepted_free(ps->acc, ps->nacc);
 }
 
 int
@@ -399,7 +802,8 @@ expect_play(struct run_ctx *c, const struct scn_step *st, char *observed,
     const struct scn_expect *e = &st->u.expect;
     int64_t start = now_ms();
     int64_t span = run_wall_ms(e->time_ms, c->scale);
-    int64_t end = start + span + (e->hold ? 0 : c->o->grace_ms);
+    int64_t grace = e->grace_ms >= 0 ? e->grace_ms : c->o->grace_ms;
+    int64_t end = start + span + (e->hold ? 0 : grace);
     struct probe_state ps;
     char obs[900];
     int rc;

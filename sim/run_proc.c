@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -70,13 +72,91 @@ redirect(const char *path, int target)
     return 0;
 }
 
-/* In the child after fork: set up and exec; never returns. */
+/* A tmpfs of the child's own (proc_start_tmpfs); dir NULL: none. */
+struct ns_tmpfs {
+    const char *dir;
+    uint64_t bytes;
+};
+
+/* The steps of making the namespace, for the message when one fails. */
+enum ns_stage {
+    NS_EXEC = 0,
+    NS_UNSHARE,
+    NS_SETGROUPS,
+    NS_UID_MAP,
+    NS_GID_MAP,
+    NS_PRIVATE,
+    NS_MKDIR,
+    NS_MOUNT,
+};
+
+static const char *const ns_stage_names[] = {
+    "exec",
+    "unshare(CLONE_NEWUSER|CLONE_NEWNS)",
+    "/proc/self/setgroups",
+    "/proc/self/uid_map",
+    "/proc/self/gid_map",
+    "mount --make-rprivate /",
+    "mkdir",
+    "mount tmpfs",
+};
+
+static int
+put_proc_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    ssize_t n = -1;
+
+    if (fd >= 0) {
+        n = write(fd, text, strlen(text));
+        close(fd);
+    }
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/*
+ * In the child: a user namespace where it is root (mapped to our own uid
+ * and gid, so that files it makes outside the tmpfs are ours), a mount
+ * namespace of its own, and the tmpfs at t->dir. 0, or the failed stage
+ * with errno set.
+ */
+static int
+enter_tmpfs_ns(const struct ns_tmpfs *t)
+{
+    char map[64], opts[64];
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+        return NS_UNSHARE;
+    if (put_proc_file("/proc/self/setgroups", "deny") != 0)
+        return NS_SETGROUPS;
+    snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+    if (put_proc_file("/proc/self/uid_map", map) != 0)
+        return NS_UID_MAP;
+    snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+    if (put_proc_file("/proc/self/gid_map", map) != 0)
+        return NS_GID_MAP;
+    /* Our mounts stay ours: nothing propagates back to the parent's. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return NS_PRIVATE;
+    if (mkdirs(t->dir, 0700) != 0)
+        return NS_MKDIR;
+    snprintf(opts, sizeof(opts), "size=%llu,mode=0700",
+             (unsigned long long)t->bytes);
+    if (mount("tmpfs", t->dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+        return NS_MOUNT;
+    return 0;
+}
+
+/* In the child after fork: set up and exec; never returns. The failure
+ * goes back as stage * 1000 + errno. */
 static void
 exec_child(char *const argv[], const char *out, const char *err, int report,
-           pid_t parent)
+           pid_t parent, const struct ns_tmpfs *t)
 {
     sigset_t none;
-    int e;
+    int e, stage = NS_EXEC;
 
     /* Die with the scenario's child, even when it is killed outright. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -95,17 +175,25 @@ exec_child(char *const argv[], const char *out, const char *err, int report,
             goto fail;
     } else if (redirect(err, 2) != 0)
         goto fail;
+    if (t != NULL && t->dir != NULL) {
+        stage = enter_tmpfs_ns(t);
+        if (stage != 0)
+            goto fail;
+        /* Again, in case the new credentials cleared it. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+    }
     execv(argv[0], argv);
 fail:
-    e = errno;
+    e = stage * 1000 + errno;
     if (write(report, &e, sizeof(e)) < 0)
         _exit(127);
     _exit(127);
 }
 
-int
-proc_start(struct run_proc *p, const char *name, char *const argv[],
-           const char *out, const char *err, char *why, size_t whylen)
+static int
+start_child(struct run_proc *p, const char *name, char *const argv[],
+            const char *out, const char *err, const struct ns_tmpfs *t,
+            char *why, size_t whylen)
 {
     int fds[2], e = 0;
     pid_t parent = getpid(), pid;
@@ -127,7 +215,7 @@ proc_start(struct run_proc *p, const char *name, char *const argv[],
     }
     if (pid == 0) {
         close(fds[0]);
-        exec_child(argv, out, err, fds[1], parent);
+        exec_child(argv, out, err, fds[1], parent, t);
     }
     close(fds[1]);
     do
@@ -136,13 +224,85 @@ proc_start(struct run_proc *p, const char *name, char *const argv[],
     close(fds[0]);
     p->pid = pid;
     if (n == (ssize_t)sizeof(e)) {
+        int stage = e / 1000;
+
         waitpid(pid, &p->status, 0);
         p->pid = 0;
         p->exited = true;
-        snprintf(why, whylen, "cannot run %s: %s", argv[0], strerror(e));
+        if (stage == NS_EXEC)
+            snprintf(why, whylen, "cannot run %s: %s", argv[0],
+                     strerror(e % 1000));
+        else
+            snprintf(why, whylen,
+                     "cannot give %s a tmpfs in a user namespace: %s%s%s: %s",
+                     name, ns_stage_names[stage],
+                     stage == NS_MKDIR || stage == NS_MOUNT ? " " : "",
+                     stage == NS_MKDIR || stage == NS_MOUNT ? t->dir : "",
+                     strerror(e % 1000));
         return -1;
     }
     return 0;
+}
+
+int
+proc_start(struct run_proc *p, const char *name, char *const argv[],
+           const char *out, const char *err, char *why, size_t whylen)
+{
+    return start_child(p, name, argv, out, err, NULL, why, whylen);
+}
+
+int
+proc_start_tmpfs(struct run_proc *p, const char *name, char *const argv[],
+                 const char *out, const char *err, const char *tmpfs_dir,
+                 uint64_t tmpfs_bytes, char *why, size_t whylen)
+{
+    struct ns_tmpfs t = {tmpfs_dir, tmpfs_bytes};
+
+    return start_child(p, name, argv, out, err, &t, why, whylen);
+}
+
+int
+proc_userns_probe(char *why, size_t whylen)
+{
+    char dir[] = "/tmp/ssr-ns.XXXXXX";
+    struct ns_tmpfs t = {dir, 64u << 10};
+    int fds[2], e = 0, status;
+    pid_t pid;
+    ssize_t n;
+
+    if (mkdtemp(dir) == NULL) {
+        snprintf(why, whylen, "mkdtemp: %s", strerror(errno));
+        return -1;
+    }
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        snprintf(why, whylen, "pipe: %s", strerror(errno));
+        rmdir(dir);
+        return -1;
+    }
+    pid = fork();
+    if (pid == 0) {
+        int stage = enter_tmpfs_ns(&t);
+
+        e = stage == 0 ? 0 : stage * 1000 + errno;
+        if (write(fds[1], &e, sizeof(e)) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    n = pid > 0 ? read(fds[0], &e, sizeof(e)) : -1;
+    close(fds[0]);
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    rmdir(dir);
+    if (n != (ssize_t)sizeof(e)) {
+        snprintf(why, whylen, "the probe's child said nothing");
+        return -1;
+    }
+    if (e == 0)
+        return 0;
+    snprintf(why, whylen, "%s: %s", ns_stage_names[e / 1000],
+             strerror(e % 1000));
+    return -1;
 }
 
 bool

@@ -23,8 +23,8 @@ report_out(void)
 static const char *
 verdict_word(enum run_verdict v)
 {
-    static const char *const words[] = {"PASS", "FAIL", "ERROR", "STOP",
-                                        "SKIP"};
+    static const char *const words[] = {"PASS", "FAIL", "ERROR",
+                                        "STOP", "SKIP", "SKIP"};
 
     return (unsigned)v < sizeof(words) / sizeof(words[0]) ? words[v] : "?";
 }
@@ -32,9 +32,9 @@ verdict_word(enum run_verdict v)
 static const char *
 verdict_color(enum run_verdict v)
 {
-    return v == RUN_PASS      ? "\033[32m"
-           : v == RUN_NOT_RUN ? "\033[33m"
-                              : "\033[31m";
+    return v == RUN_PASS                          ? "\033[32m"
+           : v == RUN_NOT_RUN || v == RUN_SKIPPED ? "\033[33m"
+                                                  : "\033[31m";
 }
 
 void
@@ -79,16 +79,19 @@ report_end(const struct run_item *it, size_t done, size_t total)
 void
 report_summary(const struct run_item *items, size_t n, double wall_s)
 {
-    size_t count[RUN_NOT_RUN + 1] = {0};
+    size_t count[RUN_SKIPPED + 1] = {0};
 
     for (size_t i = 0; i < n; i++)
-        count[items[i].r.verdict]++;
+        if ((unsigned)items[i].r.verdict <= RUN_SKIPPED)
+            count[items[i].r.verdict]++;
     fprintf(human,
             "%zu scenario%s: %zu passed, %zu failed, %zu errors, %zu "
-            "interrupted, %zu not run (%.1f s)\n",
+            "interrupted, %zu not run",
             n, n == 1 ? "" : "s", count[RUN_PASS], count[RUN_FAIL],
-            count[RUN_ERROR], count[RUN_INTERRUPTED], count[RUN_NOT_RUN],
-            wall_s);
+            count[RUN_ERROR], count[RUN_INTERRUPTED], count[RUN_NOT_RUN]);
+    if (count[RUN_SKIPPED] > 0)
+        fprintf(human, ", %zu skipped", count[RUN_SKIPPED]);
+    fprintf(human, " (%.1f s)\n", wall_s);
     fflush(human);
 }
 
@@ -127,7 +130,7 @@ report_tap_flush(const struct run_opts *o, struct run_item *items, size_t n,
             printf("ok %zu - %s # %.1f s\n", *next, it->s->name, r->wall_s);
             continue;
         }
-        if (r->verdict == RUN_NOT_RUN) {
+        if (r->verdict == RUN_NOT_RUN || r->verdict == RUN_SKIPPED) {
             printf("ok %zu - %s # SKIP %s\n", *next, it->s->name, r->message);
             continue;
         }
@@ -230,7 +233,7 @@ report_junit(const char *path, const struct run_item *items, size_t n,
 
         fails += v == RUN_FAIL;
         errors += v == RUN_ERROR || v == RUN_INTERRUPTED;
-        skipped += v == RUN_NOT_RUN;
+        skipped += v == RUN_NOT_RUN || v == RUN_SKIPPED;
     }
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -262,7 +265,7 @@ report_junit(const char *path, const struct run_item *items, size_t n,
             continue;
         }
         fprintf(f, ">\n");
-        if (r->verdict == RUN_NOT_RUN) {
+        if (r->verdict == RUN_NOT_RUN || r->verdict == RUN_SKIPPED) {
             fprintf(f, "      <skipped message=\"");
             xml_text(f, r->message);
             fprintf(f, "\"/>\n");

@@ -280,6 +280,8 @@ on_writable(struct lws *wsi, struct ingest_session *s)
 
     if (s->closing)
         return -1;
+    if (sim_ws_faults_frozen(&s->faults))
+        return 0;
     if (s->faults.ending) {
         char why[160];
         int code;
@@ -341,6 +343,21 @@ on_peer_close(struct ingest_session *s, const uint8_t *in, size_t len)
         s->peer_code = LWS_CLOSE_STATUS_NO_STATUS;
 }
 
+/* The gate says tcp.restart or tcp.partition began or ended. */
+static void
+on_outage(struct lws *wsi, struct ingest_session *s)
+{
+    char why[160];
+    int code;
+
+    if (s == NULL || s->host == NULL || s->closing)
+        return;
+    if (!sim_ws_faults_outage(&s->faults, wsi, &code, why, sizeof(why)))
+        return;
+    session_note_close(s, code, why);
+    s->closing = 1;
+}
+
 static void
 on_closed(struct ingest_session *s)
 {
@@ -362,6 +379,11 @@ svc_ingest_callback(struct lws *wsi, enum lws_callback_reasons reason,
 {
     struct ingest_session *s = user;
 
+    /* Our own reason, outside lws's enumeration. */
+    if ((int)reason == SIM_WS_CALLBACK_OUTAGE) {
+        on_outage(wsi, s);
+        return 0;
+    }
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return on_filter(wsi);

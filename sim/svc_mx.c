@@ -210,6 +210,8 @@ on_writable(struct lws *wsi, struct mx_pss *pss)
     unsigned char *buf;
     int rc;
 
+    if (sim_ws_faults_frozen(&pss->faults))
+        return 0;
     if (pss->faults.ending) {
         char why[160];
         int code;
@@ -307,8 +309,20 @@ svc_mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                 void *in, size_t len)
 {
     struct mx_pss *pss = user;
-    char ts[32];
+    char ts[32], why[160];
+    int code;
 
+    /* Our own reason, outside lws's enumeration. */
+    if ((int)reason == SIM_WS_CALLBACK_OUTAGE) {
+        if (pss != NULL && !pss->close_noted &&
+            sim_ws_faults_outage(&pss->faults, wsi, &code, why, sizeof(why))) {
+            pss->close_noted = 1;
+            sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "close", code,
+                     "device %s: %s", pss->device_id[0] ? pss->device_id : "-",
+                     why);
+        }
+        return 0;
+    }
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return on_filter(wsi);

@@ -137,6 +137,14 @@ sim_ws_faults_open(struct sim_ws_faults *f, struct lws *wsi, const char *path,
     snprintf(f->path, sizeof(f->path), "%s", path);
     ask(f);
     sim_ws_faults_due(f, wsi);
+    /* Upgraded while a partition is live: frozen from the start. */
+    if (fault_peek(f->h->sim->faults, f->h->def, FAULT_BIT(FAULT_TCP_PARTITION),
+                   NULL)) {
+        int status;
+        char why[16];
+
+        sim_ws_faults_outage(f, wsi, &status, why, sizeof(why));
+    }
 }
 
 bool
@@ -144,7 +152,7 @@ sim_ws_faults_frame(struct sim_ws_faults *f, struct lws *wsi)
 {
     if (f->h == NULL)
         return true;
-    if (f->ending)
+    if (f->ending || f->frozen)
         return false;
     f->frames++;
     if (fault_generation(f->h->sim->faults) != f->generation)
@@ -200,4 +208,91 @@ sim_ws_faults_end(struct sim_ws_faults *f, struct lws *wsi, int *status,
     lws_close_reason(wsi, (enum lws_close_status)f->code,
                      (unsigned char *)"fault", 5);
     return -1;
+}
+
+/* ---- tcp.restart and tcp.partition --------------------------------- */
+
+void
+sim_ws_outage_broadcast(struct sim_host_rt *h)
+{
+    const char *name =
+        h->def->service == SSE_SVC_MX ? SIM_MX_PROTOCOL : SIM_INGEST_PROTOCOL;
+
+    for (int v = 0; v < SIM_TLS_VARIANT_COUNT; v++) {
+        const struct lws_protocols *p;
+
+        if (h->variants[v] == NULL)
+            continue;
+        p = lws_vhost_name_to_protocol(h->variants[v], name);
+        if (p != NULL)
+            lws_callback_all_protocol_vhost_args(
+                h->variants[v], p, SIM_WS_CALLBACK_OUTAGE, NULL, 0);
+    }
+}
+
+/* Close the socket under lws: linger 0 makes its close a reset, and the
+ * shutdown lets the peer see the end at once, whatever lws still does. */
+static void
+reset_socket(struct lws *wsi)
+{
+    struct linger lg = {1, 0};
+    int fd = lws_get_socket_fd(wsi);
+
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        shutdown(fd, SHUT_RDWR);
+    }
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+bool
+sim_ws_faults_outage(struct sim_ws_faults *f, struct lws *wsi, int *status,
+                     char *why, size_t whylen)
+{
+    struct fault_engine *e;
+    struct fault_rule r;
+
+    if (f->h == NULL)
+        return false;
+    e = f->h->sim->faults;
+    if (fault_peek(e, f->h->def, FAULT_BIT(FAULT_TCP_RESTART), &r)) {
+        reset_socket(wsi);
+        f->ending = true;
+        *status = 1006;
+        snprintf(why, whylen,
+                 "reset after %" PRIu64 " frames: %s restarts (tcp.restart "
+                 "rule %" PRIu64 ")",
+                 f->frames, f->h->def->name, r.id);
+        return true;
+    }
+    if (fault_peek(e, f->h->def, FAULT_BIT(FAULT_TCP_PARTITION), &r)) {
+        if (!f->frozen) {
+            f->frozen = true;
+            f->frozen_rule = r.id;
+            lws_rx_flow_control(wsi, 0);
+            sim_fault_note(f->h, f->conn, &r, 0,
+                           "partition: frozen after %" PRIu64
+                           " frames, nothing is read or written",
+                           f->frames);
+        }
+        return false;
+    }
+    if (!f->frozen)
+        return false;
+    /* The partition healed, long after the peer's own timers gave up on
+     * this connection: what it sent meanwhile was never read. */
+    reset_socket(wsi);
+    f->ending = true;
+    *status = 1006;
+    snprintf(why, whylen,
+             "reset when the partition (tcp.partition rule %" PRIu64
+             ") that froze it healed, after %" PRIu64 " frames",
+             f->frozen_rule, f->frames);
+    return true;
+}
+
+bool
+sim_ws_faults_frozen(const struct sim_ws_faults *f)
+{
+    return f->frozen;
 }

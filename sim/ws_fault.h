@@ -37,7 +37,35 @@ struct sim_ws_faults {
     uint64_t end_rule;
     int code;
     uint64_t after_frames;
+
+    /* tcp.partition: nothing read or written until the partition goes */
+    bool frozen;
+    uint64_t frozen_rule;
 };
+
+/*
+ * A callback reason of our own: the gate asks every WebSocket session of a
+ * host to look at tcp.restart and tcp.partition now, when one of them
+ * begins or ends (sim_ws_outage_broadcast); the service's callback answers
+ * it with sim_ws_faults_outage().
+ */
+#define SIM_WS_CALLBACK_OUTAGE (LWS_CALLBACK_USER + 1)
+
+/* Send SIM_WS_CALLBACK_OUTAGE to every WebSocket session of h, on every
+ * TLS variant of the host. */
+void sim_ws_outage_broadcast(struct sim_host_rt *h);
+/*
+ * Look at tcp.restart and tcp.partition for this connection. A restart
+ * resets it (a socket closed under the service, no close frame); a
+ * partition freezes it: no more reads (lws_rx_flow_control), no writes,
+ * frames not handled; once no partition is live any more, a frozen
+ * connection is reset. true when the connection was reset now: *status
+ * gets 1006, why the reason, and the caller notes the close.
+ */
+bool sim_ws_faults_outage(struct sim_ws_faults *f, struct lws *wsi, int *status,
+                          char *why, size_t whylen);
+/* Frozen by a partition: the service writes nothing. */
+bool sim_ws_faults_frozen(const struct sim_ws_faults *f);
 
 /*
  * The upgrade: 0 to let it go on, or -1 once an answer of the rule's status

@@ -60,6 +60,11 @@ static const char *const examples[] = {
     "{\"action\":\"est.short-lived\",\"host\":\"est.sco.cisco.com\","
     "\"seconds\":120}",
     "{\"action\":\"clock.offset\",\"seconds\":-86400}",
+    "{\"action\":\"tcp.restart\",\"service\":\"eventing-ingest\","
+    "\"trigger\":{\"until_s\":2}}",
+    "{\"action\":\"tcp.partition\","
+    "\"host\":\"eventing-ingest.sse.itd.cisco.com\","
+    "\"trigger\":{\"until_s\":3}}",
     "{\"action\":\"tcp.reset\",\"service\":\"eventing-ingest\","
     "\"bytes\":1024,\"trigger\":{\"probability\":0.25}}",
     "{\"action\":\"http.status\",\"host\":\"api-sse.cisco.com\","

@@ -3,6 +3,7 @@
  * and where and how it says what is wrong.
  */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +169,8 @@ START_TEST(misspelt_key_names_place_and_expected_keys)
             "steps)");
     refused("name: x\nsteps:\n  - expect: {status: Enrolled, withn: 5s}\n",
             "t.yaml:3:32: steps[0].expect: unknown key \"withn\" (expected "
-            "one of: status, log, ingest, journal, endpoint, within, for)");
+            "one of: status, log, ingest, journal, endpoint, field, within, "
+            "for, grace)");
     refused("name: x\nsteps:\n  - wiat: 5s\n",
             "t.yaml:3:5: steps[0]: unknown key \"wiat\" (expected one of: "
             "fault, clear, fmc, send, start");
@@ -280,7 +282,7 @@ START_TEST(expectation_needs_one_condition_and_one_time)
 {
     refused("name: x\nsteps:\n  - expect: {within: 5s}\n",
             "t.yaml:3:13: steps[0].expect: expected exactly one of status, "
-            "log, ingest, journal, endpoint (got 0)");
+            "log, ingest, journal, endpoint, field (got 0)");
     refused("name: x\nsteps:\n  - expect: {status: Enrolled}\n",
             "t.yaml:3:13: steps[0].expect: expected exactly one of within, "
             "for (got 0)");
@@ -348,6 +350,268 @@ START_TEST(repeated_key_is_refused)
 }
 END_TEST
 
+START_TEST(signal_step_names_part_and_signal)
+{
+    struct scenario *s = load("name: x\nsteps:\n"
+                              "  - signal: {connector: HUP}\n"
+                              "  - signal: {eventhandler: KILL}\n");
+    char d[128];
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_int_eq(s->steps[0].kind, SCN_STEP_SIGNAL);
+    ck_assert_int_eq(s->steps[0].u.signal.part, SCN_PART_CONNECTOR);
+    ck_assert_int_eq(s->steps[0].u.signal.signo, SIGHUP);
+    ck_assert_int_eq(s->steps[1].u.signal.part, SCN_PART_EVENTHANDLER);
+    ck_assert_int_eq(s->steps[1].u.signal.signo, SIGKILL);
+    scenario_step_describe(&s->steps[0], d, sizeof(d));
+    ck_assert_str_eq(d, "signal connector SIGHUP");
+    scenario_free(s);
+    refused("name: x\nsteps:\n  - signal: {connector: HANGUP}\n",
+            "t.yaml:3:25: steps[0].signal.connector: expected one of HUP, "
+            "TERM, INT, USR1, USR2, KILL, got \"HANGUP\"");
+    refused("name: x\nsteps:\n  - signal: {ssesim: HUP}\n",
+            "t.yaml:3:14: steps[0].signal: unknown key \"ssesim\" (expected "
+            "one of: connector, eventhandler)");
+    refused("name: x\nsteps:\n"
+            "  - signal: {connector: HUP, eventhandler: TERM}\n",
+            "t.yaml:3:13: steps[0].signal: expected exactly one of "
+            "connector, eventhandler");
+}
+END_TEST
+
+static const char chaos_text[] =
+    "name: x\nsteps:\n"
+    "  - chaos: {for: 60s, faults: 100, seed: 7, kill_connector: 5,\n"
+    "            restart_ingest: 5, min_hit: 90,\n"
+    "            actions: [tcp.reset, ws.close, ws.drop, tcp.partition],\n"
+    "            codes: [1000, 1001, 1011, 1012], outage_min: 1s,\n"
+    "            outage_max: 3s}\n";
+
+START_TEST(chaos_step_reads_and_checks_its_programme)
+{
+    struct scenario *s = load(chaos_text);
+    const struct scn_chaos *ch;
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ch = &s->steps[0].u.chaos;
+    ck_assert_int_eq(s->steps[0].kind, SCN_STEP_CHAOS);
+    ck_assert_int_eq(ch->span_ms, 60000);
+    ck_assert_uint_eq(ch->faults, 100);
+    ck_assert(ch->has_seed && ch->seed == 7);
+    ck_assert_uint_eq(ch->kills, 5);
+    ck_assert_uint_eq(ch->restarts, 5);
+    ck_assert_uint_eq(ch->min_hit, 90);
+    ck_assert_uint_eq(ch->ncodes, 4);
+    ck_assert_int_eq(ch->codes[3], 1012);
+    ck_assert_int_eq(ch->outage_max_ms, 3000);
+    scenario_free(s);
+    refused("name: x\nsteps:\n  - chaos: {for: 10s, faults: 3, "
+            "kill_connector: 2, restart_ingest: 2}\n",
+            "t.yaml:3:12: steps[0].chaos: kill_connector (2) and "
+            "restart_ingest (2) are more than faults (3)");
+    refused("name: x\nsteps:\n  - chaos: {for: 10s, faults: 3, "
+            "actions: [tcp.reset, ws.explode]}\n",
+            "t.yaml:3:43: steps[0].chaos.actions: unknown chaos action "
+            "\"ws.explode\"");
+    refused("name: x\nsteps:\n  - chaos: {for: 10s, faults: 3, "
+            "codes: [1000, 1006]}\n",
+            "t.yaml:3:48: steps[0].chaos.codes[1]: expected a close code "
+            "from 1000 to 4999 but 1005, 1006, 1015, got \"1006\"");
+    s = load("name: x\nsteps:\n  - chaos: {for: 10s, faults: 10, "
+             "kill_connector: 1, actions: {ws.close: 6, tcp.partition: 3}}\n");
+    ck_assert_msg(s != NULL, "%s", err);
+    ch = &s->steps[0].u.chaos;
+    ck_assert(ch->counted);
+    ck_assert_uint_eq(ch->counts[SCN_CHAOS_CLOSE], 6);
+    ck_assert_uint_eq(ch->counts[SCN_CHAOS_PARTITION], 3);
+    scenario_free(s);
+    refused("name: x\nsteps:\n  - chaos: {for: 10s, faults: 10, "
+            "actions: {ws.close: 6, tcp.partition: 3}}\n",
+            "t.yaml:3:12: steps[0].chaos: kill_connector, restart_ingest and "
+            "the counts of actions add up to 9, not faults (10)");
+    refused("name: x\nsteps:\n  - chaos: {faults: 3}\n",
+            "t.yaml:3:12: steps[0].chaos: missing required key \"for\"");
+    refused("name: x\nsteps:\n  - chaos: {for: 10s, faults: 3, "
+            "min_hit: 4}\n",
+            "t.yaml:3:12: steps[0].chaos: min_hit (4) is above faults (3)");
+    refused("name: x\nsteps:\n  - chaos: {for: 10s, faults: 3, "
+            "host: api-sse.cisco.com}\n",
+            "t.yaml:3:40: steps[0].chaos.host: expected an eventing-ingest "
+            "or mx01 host name");
+}
+END_TEST
+
+START_TEST(chaos_plan_is_reproducible_counted_and_inside_its_span)
+{
+    struct scenario *s = load(chaos_text);
+    struct scn_chaos_item *a, *b;
+    size_t na, nb;
+    unsigned kinds[SCN_CHAOS_KIND_COUNT] = {0};
+    bool differs = false;
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_int_eq(scenario_chaos_plan(&s->steps[0].u.chaos, 7, &a, &na), 0);
+    ck_assert_int_eq(scenario_chaos_plan(&s->steps[0].u.chaos, 7, &b, &nb), 0);
+    ck_assert_uint_eq(na, 100);
+    ck_assert_mem_eq(a, b, na * sizeof(*a));
+    for (size_t i = 0; i < na; i++) {
+        kinds[a[i].kind]++;
+        ck_assert_int_ge(a[i].at_ms, 0);
+        ck_assert_int_le(a[i].at_ms + a[i].for_ms, 60000);
+        if (i > 0)
+            ck_assert_int_ge(a[i].at_ms, a[i - 1].at_ms);
+        if (a[i].kind == SCN_CHAOS_CLOSE)
+            ck_assert(a[i].code == 1000 || a[i].code == 1001 ||
+                      a[i].code == 1011 || a[i].code == 1012);
+        if (a[i].kind == SCN_CHAOS_RESTART)
+            ck_assert(a[i].for_ms <= 3000);
+    }
+    ck_assert_uint_eq(kinds[SCN_CHAOS_KILL], 5);
+    ck_assert_uint_eq(kinds[SCN_CHAOS_RESTART], 5);
+    ck_assert_uint_eq(kinds[SCN_CHAOS_WITHHOLD], 0);
+    ck_assert_uint_eq(kinds[SCN_CHAOS_RESET] + kinds[SCN_CHAOS_CLOSE] +
+                          kinds[SCN_CHAOS_DROP] + kinds[SCN_CHAOS_PARTITION],
+                      90);
+    for (int k = SCN_CHAOS_RESET; k <= SCN_CHAOS_PARTITION; k++)
+        ck_assert_uint_ge(kinds[k], 22);
+    free(b);
+    ck_assert_int_eq(scenario_chaos_plan(&s->steps[0].u.chaos, 8, &b, &nb), 0);
+    for (size_t i = 0; i < na && !differs; i++)
+        differs = a[i].kind != b[i].kind || a[i].at_ms != b[i].at_ms;
+    ck_assert_msg(differs, "another seed gave the same programme");
+    free(a);
+    free(b);
+    scenario_free(s);
+    /* Counted actions: exactly so many of each. */
+    s = load("name: x\nsteps:\n  - chaos: {for: 30s, faults: 20, "
+             "restart_ingest: 2, actions: {ws.close: 15, tcp.partition: 3}}\n");
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_int_eq(scenario_chaos_plan(&s->steps[0].u.chaos, 1, &a, &na), 0);
+    memset(kinds, 0, sizeof(kinds));
+    for (size_t i = 0; i < na; i++)
+        kinds[a[i].kind]++;
+    ck_assert_uint_eq(kinds[SCN_CHAOS_RESTART], 2);
+    ck_assert_uint_eq(kinds[SCN_CHAOS_CLOSE], 15);
+    ck_assert_uint_eq(kinds[SCN_CHAOS_PARTITION], 3);
+    free(a);
+    scenario_free(s);
+}
+END_TEST
+
+START_TEST(ingest_against_accepted_and_its_checks)
+{
+    struct scenario *s =
+        load("name: x\nsteps:\n"
+             "  - expect: {ingest: {against: accepted, missing: 0,\n"
+             "             duplicates_max_pct: 0.5, gaps_max: 10},\n"
+             "             within: 5s, grace: 0s}\n"
+             "  - expect: {ingest: {against: accepted, snapshot: start,\n"
+             "             delivered: all}, within: 5s}\n");
+    const struct scn_expect *e;
+    char d[256];
+
+    ck_assert_msg(s != NULL, "%s", err);
+    e = &s->steps[0].u.expect;
+    ck_assert(e->u.ingest.accepted && !e->u.ingest.snapshot);
+    ck_assert_int_eq(e->u.ingest.missing, 0);
+    ck_assert(e->u.ingest.dup_max_pct == 0.5);
+    ck_assert_int_eq(e->u.ingest.gaps_max, 10);
+    ck_assert_int_eq(e->u.ingest.gaps, -1);
+    ck_assert_int_eq(e->grace_ms, 0);
+    ck_assert(s->steps[1].u.expect.u.ingest.snapshot);
+    ck_assert_int_eq(s->steps[1].u.expect.grace_ms, -1);
+    scenario_step_describe(&s->steps[0], d, sizeof(d));
+    ck_assert_str_eq(d, "expect ingest against accepted missing 0 "
+                        "duplicates_max_pct 0.5 gaps_max 10 within 5s "
+                        "(grace 0s)");
+    scenario_free(s);
+    refused("name: x\nsteps:\n"
+            "  - expect: {ingest: {gaps: 0}, within: 5s}\n",
+            "t.yaml:3:22: steps[0].expect.ingest: gaps needs \"against: "
+            "accepted\"");
+    refused("name: x\nsteps:\n"
+            "  - expect: {ingest: {against: accepted}, within: 5s}\n",
+            "t.yaml:3:22: steps[0].expect.ingest: expected at least one of "
+            "delivered, missing");
+    refused("name: x\nsteps:\n"
+            "  - expect: {ingest: {against: all, missing: 0}, within: 5s}\n",
+            "t.yaml:3:32: steps[0].expect.ingest.against: expected one of "
+            "sent,accepted, got \"all\"");
+    refused("name: x\nsteps:\n"
+            "  - expect: {status: Enrolled, for: 5s, grace: 1s}\n",
+            "t.yaml:3:13: steps[0].expect: grace applies to within only");
+}
+END_TEST
+
+START_TEST(field_and_journal_intervals)
+{
+    struct scenario *s = load(
+        "name: x\nsteps:\n"
+        "  - expect: {field: {path: events.sequence_gaps, min: 10, max: 10},"
+        " within: 5s}\n"
+        "  - expect: {field: {path: spool.full, equals: 'true'}, within: 1s}\n"
+        "  - expect: {journal: {event: accept, min: 4,\n"
+        "             interval: {min: 100ms, max: 4.5s, below: 2s}},"
+        " within: 1m}\n");
+    const struct scn_expect *e;
+
+    ck_assert_msg(s != NULL, "%s", err);
+    e = &s->steps[0].u.expect;
+    ck_assert_int_eq(e->kind, SCN_EXPECT_FIELD);
+    ck_assert_str_eq(e->u.field.path, "events.sequence_gaps");
+    ck_assert(e->u.field.has_min && e->u.field.min == 10);
+    ck_assert_str_eq(s->steps[1].u.expect.u.field.equals, "true");
+    e = &s->steps[2].u.expect;
+    ck_assert_int_eq(e->u.journal.gap_min_ms, 100);
+    ck_assert_int_eq(e->u.journal.gap_max_ms, 4500);
+    ck_assert_int_eq(e->u.journal.gap_below_ms, 2000);
+    scenario_free(s);
+    refused("name: x\nsteps:\n"
+            "  - expect: {field: {path: events..gaps, min: 1}, within: 1s}\n",
+            "t.yaml:3:28: steps[0].expect.field.path: expected a dotted "
+            "path");
+    refused("name: x\nsteps:\n"
+            "  - expect: {field: {path: events.held}, within: 1s}\n",
+            "t.yaml:3:21: steps[0].expect.field: expected at least one of "
+            "min, max, equals");
+    refused("name: x\nsteps:\n"
+            "  - expect: {journal: {interval: {min: 2s, max: 1s}},"
+            " within: 1s}\n",
+            "t.yaml:3:34: steps[0].expect.journal.interval: min is above "
+            "max");
+}
+END_TEST
+
+START_TEST(disk_needs_a_tmpfs_and_sizes_read)
+{
+    struct scenario *s = load("name: x\nconnector: {tmpfs: 2MiB}\nsteps:\n"
+                              "  - disk: {fill: true}\n"
+                              "  - disk: {free: true}\n"
+                              "  - corrupt: {spool_record: 5}\n"
+                              "  - send: {count: 10, gap_every: 3}\n");
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_uint_eq(s->tmpfs_bytes, 2u << 20);
+    ck_assert(s->steps[0].u.disk_fill);
+    ck_assert(!s->steps[1].u.disk_fill);
+    ck_assert_uint_eq(s->steps[2].u.corrupt_record, 5);
+    ck_assert_uint_eq(s->steps[3].u.send.gap_every, 3);
+    scenario_free(s);
+    refused("name: x\nsteps:\n  - wait: 1s\n  - disk: {fill: true}\n",
+            "t.yaml:4:5: steps[1].disk: needs connector.tmpfs");
+    refused("name: x\nconnector: {tmpfs: 2MB}\nsteps:\n  - wait: 1s\n",
+            "t.yaml:2:20: connector.tmpfs: expected a size from 64KiB to "
+            "1GiB, such as \"2MiB\", got \"2MB\"");
+    refused("name: x\nconnector: {tmpfs: 2MiB}\nsteps:\n"
+            "  - disk: {fill: true, free: true}\n",
+            "t.yaml:4:11: steps[0].disk: expected exactly one of fill, free");
+    refused("name: x\nconnector:\n  settings: {Globals: {Contexts: {Events:"
+            " {accepted_audit_file: /x}}}}\nsteps:\n  - wait: 1s\n",
+            "t.yaml:3:44: connector.settings.Globals.Contexts.Events."
+            "accepted_audit_file: set by the runner");
+}
+END_TEST
+
 static Suite *
 scenario_suite(void)
 {
@@ -369,6 +633,12 @@ scenario_suite(void)
     tcase_add_test(tc, yaml_syntax_error_has_a_place);
     tcase_add_test(tc, duplicate_names_across_files_are_refused);
     tcase_add_test(tc, repeated_key_is_refused);
+    tcase_add_test(tc, signal_step_names_part_and_signal);
+    tcase_add_test(tc, chaos_step_reads_and_checks_its_programme);
+    tcase_add_test(tc, chaos_plan_is_reproducible_counted_and_inside_its_span);
+    tcase_add_test(tc, ingest_against_accepted_and_its_checks);
+    tcase_add_test(tc, field_and_journal_intervals);
+    tcase_add_test(tc, disk_needs_a_tmpfs_and_sizes_read);
     suite_add_tcase(s, tc);
     return s;
 }
