@@ -119,7 +119,7 @@ say "6. Seed check: curl -v --cacert connectorCA.pem https://api-sse.cisco.com/"
 curl -sS -v --max-time 30 --cacert "$RUN/certs/connectorCA.pem" \
     --connect-to "api-sse.cisco.com:443:127.0.0.1:$(port_of api-sse.cisco.com)" \
     https://api-sse.cisco.com/ -o /dev/null 2>&1 |
-    grep -E '^(\* +SSL certificate verify|< HTTP/|< content-length)' | indent
+    grep -E '^(\* +SSL certificate verify|< HTTP/|< Content-Length)' | indent
 
 say "7. Seed check: curl localhost:$CAPI/v1/contexts/default and .../status"
 curl -sS "http://127.0.0.1:$CAPI/v1/contexts/default" | cut -c1-300 | indent

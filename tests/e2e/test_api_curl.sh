@@ -11,7 +11,7 @@ for h in api-sse.cisco.com api.eu.sse.itd.cisco.com \
     curl_host "$h" / -v -o "$T/body" 2>"$T/verbose" || fail "curl to $h"
     grep -q '^< HTTP/1.1 403 Forbidden' "$T/verbose" ||
         fail "$h: no 'HTTP/1.1 403 Forbidden' line"
-    grep -qi '^< content-length: 9' "$T/verbose" ||
+    grep -q '^< Content-Length: 9' "$T/verbose" ||
         fail "$h: Content-Length is not 9"
     grep -qi '^< content-type: text/plain' "$T/verbose" ||
         fail "$h: Content-Type is not text/plain"
