@@ -182,14 +182,20 @@ on_ack_timeout(lws_sorted_usec_list_t *sul)
 
     if (p->sink == NULL || !p->sink_open)
         return;
-    if (batcher_inflight_events(&p->b) == 0 && !p->ping_pending)
+    if (batcher_inflight_events(&p->b) > 0) {
+        /* Acks stopped (CASES K30): reconnect; the batches go again. */
+        net_attempt_abort(&p->at,
+                          "no acknowledgement for %u ms with %llu events "
+                          "unacknowledged; reconnecting to send them again",
+                          ms,
+                          (unsigned long long)batcher_inflight_events(&p->b));
         return;
-    /* Acks stopped (CASES K30): reconnect; the batches go again. */
-    net_attempt_abort(&p->at,
-                      "no acknowledgement for %u ms with %llu events "
-                      "unacknowledged%s; reconnecting to send them again",
-                      ms, (unsigned long long)batcher_inflight_events(&p->b),
-                      p->ping_pending ? " and a ping unanswered" : "");
+    }
+    if (p->ping_pending)
+        net_attempt_abort(&p->at,
+                          "no pong for %u ms after a ping on a quiet "
+                          "connection; reconnecting",
+                          ms);
 }
 
 static void
@@ -201,13 +207,18 @@ arm_ack_timer(struct pipeline *p)
             1000);
 }
 
-/* Quiet for an ack timeout: ask the ingest whether it is still there. */
+/*
+ * Quiet for an ack timeout: ask the ingest whether it is still there. Not
+ * while batches are out: the ack timer watches those, and a ping must not
+ * move their deadline.
+ */
 static void
 on_idle(lws_sorted_usec_list_t *sul)
 {
     struct pipeline *p = lws_container_of(sul, struct pipeline, idle_sul);
 
-    if (p->sink == NULL || !p->sink_open || p->ping_pending)
+    if (p->sink == NULL || !p->sink_open || p->ping_pending ||
+        batcher_inflight_events(&p->b) > 0)
         return;
     p->ping_due = true;
     lws_callback_on_writable(p->sink);
@@ -294,10 +305,17 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     json_t *seqv = json_object_get(msg, "seq");
     uint64_t seq, acked;
 
+    if (type != NULL && strcmp(type, "pong") == 0) {
+        /* The quiet connection is alive: its ping is answered. */
+        json_decref(msg);
+        p->ping_pending = false;
+        if (batcher_inflight_events(&p->b) == 0)
+            lws_sul_cancel(&p->ack_sul);
+        arm_idle_timer(p);
+        return;
+    }
     if (type == NULL || strcmp(type, "ack") != 0 || !json_is_integer(seqv)) {
-        if (type == NULL || strcmp(type, "pong") != 0)
-            cwarn("eventing: unexpected message from %s: %.80s", p->sink_url,
-                  text);
+        cwarn("eventing: unexpected message from %s: %.80s", p->sink_url, text);
         json_decref(msg);
         return;
     }
@@ -856,6 +874,8 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         sse_backoff_reset(&p->sink_bo);
         conn_ep_ok(c, EP_INGEST);
         cinfo("eventing connected to %s (region %s)", p->sink_url, p->region);
+        /* A connection with nothing to send is watched by pings. */
+        arm_idle_timer(p);
         request_write(p);
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
