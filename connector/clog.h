@@ -27,6 +27,16 @@ void clog_emit(enum sse_log_level level, const char *file, int line,
  * Returns buf.
  */
 const char *clog_redact(const char *secret, char *buf, size_t len);
+/*
+ * The start of an answer's body for an error line: at most max bytes of
+ * body[0..len), control characters as blanks, and the value of every JSON
+ * member whose name holds "password", "token", "secret" or "key" (any
+ * case) redacted as clog_redact() does, "...(cut)" where the body ends
+ * inside it. The body may be cut anywhere: nothing is parsed, strings are
+ * only found. Returns buf.
+ */
+const char *clog_body_start(const char *body, size_t len, size_t max, char *buf,
+                            size_t buflen);
 
 #define clog(level, ...)                                                       \
     do {                                                                       \

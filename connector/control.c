@@ -258,14 +258,29 @@ do_register(struct connector *c, struct attempt *a)
         return step;
     }
     doc = json_loadb(r.body, r.body_len, 0, &jerr);
-    rest_reply_free(&r);
     if (!json_is_object(doc)) {
-        cerror("registration with %s: answer is not JSON: %s", a->api_host,
-               jerr.text);
-        conn_ep_fail(c, EP_API, 0, "answer is not JSON");
+        /* Half a document, or a proxy's page with a 200: nothing of it
+         * is used, and the line shows what came (CASES K22). */
+        char start[121], why[200];
+
+        if (doc == NULL)
+            snprintf(why, sizeof(why), "not JSON (%s, at byte %d)", jerr.text,
+                     jerr.position);
+        else
+            snprintf(why, sizeof(why), "JSON but not an object");
+        cerror("registration with %s (region %s, %s, phase answer) answered "
+               "HTTP %ld (%s, %zu bytes) that is %s; it starts: %s",
+               a->api_host, a->region, r.remote, r.status,
+               r.content_type[0] ? r.content_type : "no content type",
+               r.body_len, why,
+               clog_body_start(r.body, r.body_len, 120, start, sizeof(start)));
+        conn_ep_fail(c, EP_API, 0, "HTTP %ld from %s: the answer is %s",
+                     r.status, a->api_host, why);
+        rest_reply_free(&r);
         json_decref(doc);
         return STEP_RETRY;
     }
+    rest_reply_free(&r);
     copy_str(doc, "device_id", a->device_id, sizeof(a->device_id));
     copy_str(doc, "tenant_id", a->tenant_id, sizeof(a->tenant_id));
     copy_str(json_object_get(doc, "est"), "url", a->est_url,

@@ -203,6 +203,34 @@ START_TEST(redact_hides_secret)
 }
 END_TEST
 
+START_TEST(body_start_redacts_secret_members_of_a_cut_document)
+{
+    static const char doc[] =
+        "{\"device_id\":\"d-1\",\"est\":{\"username\":\"u-1\","
+        "\"password\":\"Pw0123456789abcdef\"},\"n\":\n1,\"Api_Key\": 12345678,"
+        "\"token\":\"TkTk";
+    char buf[256];
+
+    ck_assert_str_eq(
+        clog_body_start(doc, strlen(doc), 200, buf, sizeof(buf)),
+        "{\"device_id\":\"d-1\",\"est\":{\"username\":\"u-1\","
+        "\"password\":\"Pw01...(18 chars)\"},\"n\": 1,\"Api_Key\": "
+        "1234...(8 chars),\"token\":\"...(cut)");
+    /* At most max bytes, and never more than the buffer holds. */
+    ck_assert_str_eq(clog_body_start(doc, strlen(doc), 8, buf, sizeof(buf)),
+                     "{\"device");
+    ck_assert_str_eq(clog_body_start(doc, strlen(doc), 200, buf, 5), "{\"de");
+    /* An object after a secret's name is not itself redacted. */
+    ck_assert_str_eq(
+        clog_body_start("{\"keys\":{\"a\":1}}", 16, 80, buf, sizeof(buf)),
+        "{\"keys\":{\"a\":1}}");
+    /* Not JSON at all: shown as it is, control characters as blanks. */
+    ck_assert_str_eq(
+        clog_body_start("<html>\r\n<title>x", 16, 80, buf, sizeof(buf)),
+        "<html>  <title>x");
+}
+END_TEST
+
 static Suite *
 clog_suite(void)
 {
@@ -216,6 +244,7 @@ clog_suite(void)
     tcase_add_test(tc, clog_json_format);
     tcase_add_test(tc, clog_default_hostname_is_the_hosts);
     tcase_add_test(tc, redact_hides_secret);
+    tcase_add_test(tc, body_start_redacts_secret_members_of_a_cut_document);
     suite_add_tcase(s, tc);
     return s;
 }
