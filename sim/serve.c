@@ -281,6 +281,17 @@ tls_info(const SSL *ssl, int where, int ret)
 
         sim_note(slot->host, slot->conn, "tls", "alert", 0, "sent %s: %s",
                  SSL_alert_type_string_long(ret), desc);
+        /* A handshake we end: lws closes its descriptor at once, and what
+         * the client sent meanwhile (TLS 1.3 clients send their request
+         * right after their Finished) would make that close a reset,
+         * which can reach the client before it reads our alert. A
+         * lingering copy reads until the client closes. */
+        if ((ret >> 8) == SSL3_AL_FATAL && !SSL_is_init_finished(ssl)) {
+            int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+            if (dup >= 0)
+                sim_gate_linger(slot->host, slot->conn, dup);
+        }
     }
 }
 
