@@ -49,6 +49,7 @@ conn_base_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (c != NULL && c->cfg.cert_store[0] != '\0' &&
             SSL_CTX_load_verify_locations(user, NULL, c->cfg.cert_store) == 1)
             cdebug("trusting extra CAs in %s", c->cfg.cert_store);
+        net_watch_tls(user);
         return 0;
     case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
         /* Remember why a server certificate failed, for the error line. */

@@ -18,6 +18,7 @@
 #include "hostmap.h"
 #include "mx.h"
 #include "pipeline.h"
+#include "tlsalert.h"
 
 #define NET_MAX_VHOSTS 8
 
@@ -204,21 +205,58 @@ track(struct net_attempt *at, bool on)
     }
 }
 
-/* Which phase a connection still in progress is in. */
+static const char *const phases[] = {"connect", "tls", "upgrade"};
+
+/*
+ * Which phase a connection still in progress is in: what its socket says,
+ * or how far the TLS callbacks saw it get when the socket says less (a
+ * connection the server closed is no longer connected).
+ */
 static const char *
-phase_of(struct lws *wsi)
+phase_of(const struct net_attempt *at)
 {
-    int fd = lws_get_socket_fd(wsi);
+    int fd = at->wsi != NULL ? lws_get_socket_fd(at->wsi) : -1;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
+    int seen = 0;
     SSL *ssl;
 
-    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
-        return "connect";
-    ssl = lws_get_ssl(wsi);
-    if (ssl == NULL || !SSL_is_init_finished(ssl))
-        return "tls";
-    return "upgrade";
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        ssl = lws_get_ssl(at->wsi);
+        seen = ssl == NULL || !SSL_is_init_finished(ssl) ? 1 : 2;
+    }
+    return phases[seen > at->reached ? seen : at->reached];
+}
+
+static struct net_attempt *
+attempt_of_ssl(const SSL *ssl)
+{
+    for (int i = 0; i < NET_MAX_ATTEMPTS; i++)
+        if (attempts[i] != NULL && attempts[i]->wsi != NULL &&
+            lws_get_ssl(attempts[i]->wsi) == ssl)
+            return attempts[i];
+    return NULL;
+}
+
+static void
+on_tls_info(const SSL *ssl, int where, int ret)
+{
+    struct net_attempt *at = attempt_of_ssl(ssl);
+
+    if (at == NULL)
+        return;
+    if ((where & SSL_CB_HANDSHAKE_START) && at->reached < 1)
+        at->reached = 1;
+    if (where & SSL_CB_HANDSHAKE_DONE)
+        at->reached = 2;
+    if (at->alert[0] == '\0' && tlsalert_is_fatal_read(where, ret))
+        tlsalert_describe(ssl, ret, at->alert, sizeof(at->alert));
+}
+
+void
+net_watch_tls(SSL_CTX *ctx)
+{
+    SSL_CTX_set_info_callback(ctx, on_tls_info);
 }
 
 static void
@@ -229,7 +267,7 @@ on_deadline(lws_sorted_usec_list_t *sul)
 
     if (at->wsi == NULL || at->established)
         return;
-    snprintf(at->phase, sizeof(at->phase), "%s", phase_of(at->wsi));
+    snprintf(at->phase, sizeof(at->phase), "%s", phase_of(at));
     lws_set_timeout(at->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
                     LWS_TO_KILL_ASYNC);
 }
@@ -301,12 +339,32 @@ net_attempt_abort(struct net_attempt *at, const char *fmt, ...)
                         LWS_TO_KILL_ASYNC);
 }
 
+/*
+ * lws says "connect SYSCALL 104" where a system call failed in the
+ * handshake: ": connection reset by peer", in Go's words as the real
+ * connector prints errno, or "" when in holds no errno.
+ */
+static const char *
+syscall_words(const char *in, char *buf, size_t len)
+{
+    const char *p = in != NULL ? strstr(in, "SYSCALL ") : NULL;
+    long err = p != NULL ? strtol(p + 8, NULL, 10) : 0;
+
+    buf[0] = '\0';
+    if (err <= 0 || err > 4095)
+        return buf;
+    snprintf(buf, len, ": %s", strerror((int)err));
+    if (buf[2] >= 'A' && buf[2] <= 'Z')
+        buf[2] = (char)(buf[2] - 'A' + 'a');
+    return buf;
+}
+
 void
 net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                      size_t len)
 {
     const struct net_target *t = &at->t;
-    char cause[480];
+    char cause[480], errtext[64];
 
     if (at->phase[0] != '\0') {
         unsigned ms =
@@ -328,6 +386,12 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
     } else if (at->verify_err[0] != '\0') {
         snprintf(at->phase, sizeof(at->phase), "tls");
         snprintf(cause, sizeof(cause), "%s", at->verify_err);
+    } else if (at->alert[0] != '\0' && !at->established) {
+        /* TLS 1.3: a refused client certificate is told after the
+         * client's side of the handshake is done; it is the handshake. */
+        snprintf(at->phase, sizeof(at->phase), "tls");
+        snprintf(cause, sizeof(cause), "tls handshake with %s:%d: %s",
+                 t->address, t->connect_port, at->alert);
     } else if (!at->established) {
         unsigned status =
             at->wsi != NULL ? lws_http_client_http_response(at->wsi) : 0;
@@ -343,11 +407,11 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                      in != NULL && (strstr(in, "ws upgrade") != NULL ||
                                     strstr(in, "HS:") != NULL)
                          ? "upgrade"
-                     : at->wsi != NULL ? phase_of(at->wsi)
-                                       : "connect");
-            snprintf(cause, sizeof(cause), "%s (%s:%d)",
+                         : phase_of(at));
+            snprintf(cause, sizeof(cause), "%s (%s:%d)%s",
                      in != NULL && in[0] != '\0' ? in : "connection failed",
-                     t->address, t->connect_port);
+                     t->address, t->connect_port,
+                     syscall_words(in, errtext, sizeof(errtext)));
         }
     } else if (at->why[0] != '\0') {
         snprintf(at->phase, sizeof(at->phase), "open");

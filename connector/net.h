@@ -12,6 +12,7 @@
 #define CONN_NET_H
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 #include "state.h"
 
@@ -42,6 +43,8 @@ struct net_attempt {
     char close_reason[124];
     char why[160];        /* our own reason for ending it, "" for none */
     char verify_err[400]; /* the server certificate's failure, if any */
+    int reached;          /* how far it got: 0 connect, 1 tls, 2 upgrade */
+    char alert[400];      /* the server's fatal TLS alert, in words */
 };
 
 /* Split a wss:// or https:// URL and map it. 0, or -1 with err. */
@@ -74,6 +77,9 @@ void net_attempt_abort(struct net_attempt *at, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* From protocol 0: OpenSSL's verdict on a server certificate. */
 void net_note_server_cert(struct lws *wsi, void *x509_ctx, int preverify_ok);
+/* From protocol 0, for each client SSL_CTX lws makes: follow the TLS
+ * progress and the server's alerts of every attempt made with it. */
+void net_watch_tls(SSL_CTX *ctx);
 /* The protocols every connector vhost carries. */
 const struct lws_protocols *net_protocols(void);
 /* Forget identity vhosts no connection uses any more (lws thread). */

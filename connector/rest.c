@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "hostmap.h"
+#include "tlsalert.h"
 
 #define REST_MAX_BODY (1024 * 1024)
 
@@ -131,10 +132,22 @@ on_verify(int ok, X509_STORE_CTX *store)
     return ok;
 }
 
+/* The server's fatal alert, if one came: curl quotes OpenSSL's error
+ * string, and says nothing of it when a write failed first. */
+static __thread char alert_detail[400];
+
+static void
+on_tls_info(const SSL *ssl, int where, int ret)
+{
+    if (alert_detail[0] == '\0' && tlsalert_is_fatal_read(where, ret))
+        tlsalert_describe(ssl, ret, alert_detail, sizeof(alert_detail));
+}
+
 static CURLcode
 on_ssl_ctx(CURL *h, void *ctx, void *arg)
 {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, on_verify);
+    SSL_CTX_set_info_callback(ctx, on_tls_info);
     return CURLE_OK;
 }
 
@@ -161,6 +174,13 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
         snprintf(addr, sizeof(addr), "%s:%ld", ip, port);
     else
         snprintf(addr, sizeof(addr), "%s", url);
+    if (alert_detail[0] != '\0') {
+        /* With TLS 1.3 a refused client certificate shows after the
+         * client's side of the handshake: it is still the handshake. */
+        snprintf(err, errlen, "phase tls: tls handshake with %s: %s", addr,
+                 alert_detail);
+        return;
+    }
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
         snprintf(err, errlen,
@@ -249,6 +269,7 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     verify_detail[0] = '\0';
+    alert_detail[0] = '\0';
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)conn_scaled_ms(cfg, cfg->connect_timeout_ms));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
