@@ -1381,6 +1381,13 @@ take_in_dups_max(struct lctx *c, const char *path, struct val *v, void *t)
 }
 
 static int
+take_in_dups_min(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_expect *)t)->u.ingest.duplicates_min = v->i;
+    return 0;
+}
+
+static int
 take_in_against(struct lctx *c, const char *path, struct val *v, void *t)
 {
     char word[12];
@@ -1429,6 +1436,7 @@ static const struct key_rule ingest_rules[] = {
     {"missing", VT_INT, false, 0, 4294967295.0, take_in_missing},
     {"duplicates", VT_INT, false, 0, 4294967295.0, take_in_dups},
     {"duplicates_max", VT_INT, false, 0, 4294967295.0, take_in_dups_max},
+    {"duplicates_min", VT_INT, false, 0, 4294967295.0, take_in_dups_min},
     {"duplicates_max_pct", VT_NUM, false, 0, 100, take_in_dup_pct},
     {"gaps", VT_INT, false, 0, 4294967295.0, take_in_gaps},
     {"gaps_max", VT_INT, false, 0, 4294967295.0, take_in_gaps_max},
@@ -1436,9 +1444,9 @@ static const struct key_rule ingest_rules[] = {
     {"snapshot", VT_STR, false, 0, 0, take_in_snapshot},
 };
 
-#define IN_CONDITIONS 7 /* delivered .. gaps_max */
-#define IN_GAPS 5       /* gaps, gaps_max: against accepted only */
-#define IN_SNAPSHOT 8
+#define IN_CONDITIONS 8 /* delivered .. gaps_max */
+#define IN_GAPS 6       /* gaps, gaps_max: against accepted only */
+#define IN_SNAPSHOT 9
 
 static int
 take_x_ingest(struct lctx *c, const char *path, struct val *v, void *t)
@@ -1454,6 +1462,7 @@ take_x_ingest(struct lctx *c, const char *path, struct val *v, void *t)
     e->u.ingest.missing = -1;
     e->u.ingest.duplicates = -1;
     e->u.ingest.duplicates_max = -1;
+    e->u.ingest.duplicates_min = -1;
     e->u.ingest.dup_max_pct = -1;
     e->u.ingest.gaps = -1;
     e->u.ingest.gaps_max = -1;
@@ -1465,8 +1474,22 @@ take_x_ingest(struct lctx *c, const char *path, struct val *v, void *t)
     if (!any)
         return fail_at(c, v->node->start_mark, path,
                        "expected at least one of delivered, missing, "
-                       "duplicates, duplicates_max, duplicates_max_pct, "
-                       "gaps, gaps_max");
+                       "duplicates, duplicates_max, duplicates_min, "
+                       "duplicates_max_pct, gaps, gaps_max");
+    if (e->u.ingest.duplicates_min >= 0 && e->u.ingest.duplicates >= 0 &&
+        e->u.ingest.duplicates_min > e->u.ingest.duplicates)
+        return fail_at(c, v->node->start_mark, path,
+                       "duplicates_min %lld can never hold with duplicates "
+                       "exactly %lld",
+                       (long long)e->u.ingest.duplicates_min,
+                       (long long)e->u.ingest.duplicates);
+    if (e->u.ingest.duplicates_min >= 0 && e->u.ingest.duplicates_max >= 0 &&
+        e->u.ingest.duplicates_min > e->u.ingest.duplicates_max)
+        return fail_at(c, v->node->start_mark, path,
+                       "duplicates_min %lld can never hold with duplicates "
+                       "at most %lld",
+                       (long long)e->u.ingest.duplicates_min,
+                       (long long)e->u.ingest.duplicates_max);
     if (!e->u.ingest.accepted &&
         (seen[IN_GAPS] || seen[IN_GAPS + 1] || seen[IN_SNAPSHOT]))
         return fail_at(c, v->node->start_mark, path,
@@ -2638,6 +2661,9 @@ describe_expect(const struct scn_expect *e, char *buf, size_t len, size_t *off)
         if (e->u.ingest.duplicates_max >= 0)
             put(buf, len, off, " duplicates_max %lld",
                 (long long)e->u.ingest.duplicates_max);
+        if (e->u.ingest.duplicates_min >= 0)
+            put(buf, len, off, " duplicates_min %lld",
+                (long long)e->u.ingest.duplicates_min);
         if (e->u.ingest.dup_max_pct >= 0)
             put(buf, len, off, " duplicates_max_pct %g",
                 e->u.ingest.dup_max_pct);

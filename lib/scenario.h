@@ -150,7 +150,7 @@ struct scn_expect {
         struct {
             bool all;          /* delivered: all */
             int64_t delivered; /* delivered: N */
-            int64_t missing, duplicates, duplicates_max;
+            int64_t missing, duplicates, duplicates_max, duplicates_min;
             bool accepted;      /* against the connector's audit, not sends */
             bool snapshot;      /* accepted as it stood at the start */
             double dup_max_pct; /* < 0: unset */

@@ -299,6 +299,8 @@ probe_ingest(struct run_ctx *c, const struct scn_expect *e, char *obs,
         ok = ok && dups == (uint64_t)e->u.ingest.duplicates;
     if (e->u.ingest.duplicates_max >= 0)
         ok = ok && dups <= (uint64_t)e->u.ingest.duplicates_max;
+    if (e->u.ingest.duplicates_min >= 0)
+        ok = ok && dups >= (uint64_t)e->u.ingest.duplicates_min;
     if (e->u.ingest.dup_max_pct >= 0)
         ok = ok && (double)dups * 100.0 <=
                        e->u.ingest.dup_max_pct * (double)delivered;
@@ -578,6 +580,8 @@ probe_accepted(struct run_ctx *c, const struct scn_expect *e,
         ok = ok && o.dups == (uint64_t)e->u.ingest.duplicates;
     if (e->u.ingest.duplicates_max >= 0)
         ok = ok && o.dups <= (uint64_t)e->u.ingest.duplicates_max;
+    if (e->u.ingest.duplicates_min >= 0)
+        ok = ok && o.dups >= (uint64_t)e->u.ingest.duplicates_min;
     if (e->u.ingest.dup_max_pct >= 0)
         ok = ok && pct <= e->u.ingest.dup_max_pct;
     if (e->u.ingest.gaps >= 0)

@@ -498,6 +498,40 @@ START_TEST(chaos_plan_is_reproducible_counted_and_inside_its_span)
 }
 END_TEST
 
+START_TEST(ingest_duplicates_min_and_its_bounds)
+{
+    struct scenario *s =
+        load("name: x\nsteps:\n"
+             "  - expect: {ingest: {delivered: all, missing: 0,\n"
+             "             duplicates_min: 1}, within: 5s}\n");
+    const struct scn_expect *e;
+    char d[256];
+
+    ck_assert_msg(s != NULL, "%s", err);
+    e = &s->steps[0].u.expect;
+    ck_assert_int_eq(e->u.ingest.duplicates_min, 1);
+    ck_assert_int_eq(e->u.ingest.duplicates, -1);
+    scenario_step_describe(&s->steps[0], d, sizeof(d));
+    ck_assert_str_eq(d, "expect ingest delivered all missing 0 "
+                        "duplicates_min 1 within 5s");
+    scenario_free(s);
+    refused("name: x\nsteps:\n"
+            "  - expect: {ingest: {duplicates_min: 3, duplicates_max: 2},\n"
+            "             within: 5s}\n",
+            "t.yaml:3:22: steps[0].expect.ingest: duplicates_min 3 can never "
+            "hold with duplicates at most 2");
+    refused("name: x\nsteps:\n"
+            "  - expect: {ingest: {duplicates_min: 1, duplicates: 0},\n"
+            "             within: 5s}\n",
+            "t.yaml:3:22: steps[0].expect.ingest: duplicates_min 1 can never "
+            "hold with duplicates exactly 0");
+    refused("name: x\nsteps:\n"
+            "  - expect: {ingest: {duplicates_min: -1}, within: 5s}\n",
+            "t.yaml:3:39: steps[0].expect.ingest.duplicates_min: expected a "
+            "whole number from 0 to 4294967295, got \"-1\"");
+}
+END_TEST
+
 START_TEST(ingest_against_accepted_and_its_checks)
 {
     struct scenario *s =
@@ -636,6 +670,7 @@ scenario_suite(void)
     tcase_add_test(tc, signal_step_names_part_and_signal);
     tcase_add_test(tc, chaos_step_reads_and_checks_its_programme);
     tcase_add_test(tc, chaos_plan_is_reproducible_counted_and_inside_its_span);
+    tcase_add_test(tc, ingest_duplicates_min_and_its_bounds);
     tcase_add_test(tc, ingest_against_accepted_and_its_checks);
     tcase_add_test(tc, field_and_journal_intervals);
     tcase_add_test(tc, disk_needs_a_tmpfs_and_sizes_read);
