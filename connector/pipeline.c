@@ -882,6 +882,11 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (wsi != p->sink)
             return 0;
         return sink_write(p, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* The code and reason, for the line the close produces. */
+        if (wsi == p->sink)
+            net_attempt_peer_close(&p->at, in, len);
+        return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (wsi == p->sink && !lws_frame_is_binary(wsi) &&
             lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi))
