@@ -54,6 +54,30 @@ grep -q 'steps)' "$T/bad.out" || fail "misspelt key: expected keys not named"
 [ ! -e "$T/started" ] || fail "a process was started: $(cat "$T/started")"
 pass "a misspelt key exits 2 naming $first:$line:1, and starts nothing"
 
+# The same for a copy of the fault scenarios with a fault rule's member
+# misspelt: the fault engine's parser names it at its place in the file.
+mkdir -p "$T/badf"
+cp "$SRC"/scenarios/faults/*.yaml "$T/badf/"
+sed -i 's/action: tcp.partition, host:/action: tcp.partition, hots:/' \
+    "$T/badf/tcp-partition-ingest.yaml"
+fline=$(grep -n 'tcp.partition, hots:' "$T/badf/tcp-partition-ingest.yaml" |
+    cut -d: -f1)
+fcol=$(sed -n "${fline}p" "$T/badf/tcp-partition-ingest.yaml" |
+    awk '{print index($0, "hots:")}')
+rc=0
+$RUN --bin "$T/fakebin" --artifacts "$T/a-badf" "$T/badf" >"$T/badf.out" \
+    2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "misspelt fault member: exit $rc: $(cat "$T/badf.out")"
+want="/badf/tcp-partition-ingest\.yaml:$fline:$fcol: steps\[[0-9]+\]\.fault:"
+want="$want unknown field \"hots\" \(expected one of: action, host,"
+grep -qE "$want" "$T/badf.out" ||
+    fail "misspelt fault member: $(cat "$T/badf.out")"
+[ "$(grep -c . "$T/badf.out")" = 1 ] ||
+    fail "misspelt fault member: more than its error: $(cat "$T/badf.out")"
+[ ! -e "$T/started" ] || fail "a process was started: $(cat "$T/started")"
+pass "a misspelt fault member in a copy of scenarios/faults exits 2 naming" \
+    "tcp-partition-ingest.yaml:$fline:$fcol, and starts nothing"
+
 # A wrong type deep in a step, and a bad duration: the same.
 cat >"$T/types.yaml" <<'EOF'
 name: types
