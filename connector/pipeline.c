@@ -271,6 +271,7 @@ static int
 sink_write(struct pipeline *p, struct lws *wsi)
 {
     struct batch *b = batcher_peek(&p->b);
+    uint64_t out = batcher_inflight_events(&p->b);
     uint32_t count;
     bool again;
 
@@ -285,7 +286,9 @@ sink_write(struct pipeline *p, struct lws *wsi)
     if (write_frame(p, wsi, b) < (int)b->len)
         return -1;
     count = batcher_sent(&p->b, &again);
-    if (lws_dll2_is_detached(&p->ack_sul.list))
+    /* The first batch out gets a whole ack timeout, even when the timer
+     * runs already for a ping that went out just before it. */
+    if (out == 0 || lws_dll2_is_detached(&p->ack_sul.list))
         arm_ack_timer(p);
     atomic_fetch_add(&p->c->count.forwarded, count);
     if (again)
