@@ -51,6 +51,13 @@
 
 /* The last answer's Retry-After, for the next wait (control thread). */
 static unsigned retry_after_s;
+/*
+ * The control thread's copy of the configuration, taken under the lock at
+ * start and after every reload (SIGHUP changes c->cfg on the lws thread
+ * under the lock): libcurl never reads a string while it is rewritten.
+ */
+static struct conn_config ccfg;
+static uint64_t ccfg_gen;
 
 enum step_rc {
     STEP_OK = 0,
@@ -144,7 +151,7 @@ client_info(struct connector *c, const struct attempt *a)
     if (!json_is_string(json_object_get(info, "guid"))) {
         char guid[40];
 
-        if (conn_device_guid(&c->cfg, guid, sizeof(guid)) == 0)
+        if (conn_device_guid(&ccfg, guid, sizeof(guid)) == 0)
             json_object_set_new(info, "guid", json_string(guid));
         else
             json_object_set_new(info, "guid", json_string(host));
@@ -415,7 +422,7 @@ get_record(struct connector *c, const char *api_host, const char *device_id,
              device_id);
     if (rest_correlation_id(cid, sizeof(cid)) == 0)
         req.correlation_id = cid;
-    if (rest_call(&c->cfg, &req, r, err, errlen) != 0)
+    if (rest_call(&ccfg, &req, r, err, errlen) != 0)
         return -1;
     note_clock(c, api_host, r->date);
     certwatch_note(c, "server", api_host, r->server_cert);
@@ -524,7 +531,7 @@ do_register(struct connector *c, struct attempt *a)
     cinfo("registering with %s (region %s) token %s guid %s%s", a->api_host,
           a->region, clog_redact(token, tok, sizeof(tok)), a->guid,
           a->replace ? ", replacing its registration" : "");
-    rc = rest_call(&c->cfg, &req, &r, err, sizeof(err));
+    rc = rest_call(&ccfg, &req, &r, err, sizeof(err));
     OPENSSL_cleanse(text, strlen(text));
     free(text);
     if (rc != 0) {
@@ -671,7 +678,7 @@ est_get_certs(struct connector *c, const char *url, const char *userpwd,
     struct rest_reply r;
     char perr[256];
 
-    if (rest_call(&c->cfg, &req, &r, err, errlen) != 0)
+    if (rest_call(&ccfg, &req, &r, err, errlen) != 0)
         return -1;
     note_clock(c, "est.sco.cisco.com", r.date);
     certwatch_note(c, "server", "est.sco.cisco.com", r.server_cert);
@@ -750,8 +757,8 @@ do_enrol(struct connector *c, struct attempt *a)
         rc = STEP_RETRY;
         goto out;
     }
-    snprintf(cert, sizeof(cert), "%s/device.pem", c->cfg.data_dir);
-    snprintf(key, sizeof(key), "%s/device.key", c->cfg.data_dir);
+    snprintf(cert, sizeof(cert), "%s/device.pem", ccfg.data_dir);
+    snprintf(key, sizeof(key), "%s/device.key", ccfg.data_dir);
     if (write_private_key(key, pkey) != 0 ||
         write_chain(cert, issued, cas) != 0) {
         cerror("enrolment: cannot write %s or %s: %s", cert, key,
@@ -844,7 +851,7 @@ prepare(struct connector *c, struct attempt *a, bool first)
              sizeof(a->tenant_expected));
     if (json_integer_value(ri) > 0 && json_integer_value(ri) <= 86400 * 30)
         a->refresh_s = (unsigned)json_integer_value(ri);
-    configured_region(&c->cfg, conf, sizeof(conf));
+    configured_region(&ccfg, conf, sizeof(conf));
     if (!first)
         return;
     if (r != NULL && hd != NULL && strcmp(r, hd->region) != 0)
@@ -856,7 +863,7 @@ prepare(struct connector *c, struct attempt *a, bool first)
         cwarn("registration: the token is for region %s, the configured "
               "region_discovery_endpoint %s is region %s: registering in "
               "the token's region at %s; check the device's region",
-              a->token_region, c->cfg.region_discovery_endpoint, conf,
+              a->token_region, ccfg.region_discovery_endpoint, conf,
               a->api_host);
 }
 
@@ -865,12 +872,12 @@ run_flow(struct connector *c, struct attempt *a, bool first)
 {
     enum step_rc rc;
 
-    if (control_api_host(&c->cfg, a->activation, a->api_host,
+    if (control_api_host(&ccfg, a->activation, a->api_host,
                          sizeof(a->api_host), a->region,
                          sizeof(a->region)) != 0) {
         cerror("cannot tell the api host from the token or from "
                "region_discovery_endpoint %s",
-               c->cfg.region_discovery_endpoint);
+               ccfg.region_discovery_endpoint);
         halt(c, a->generation, CS_ERROR, false,
              "no api host: fix region_discovery_endpoint or the token");
         return STEP_HALT;
@@ -953,7 +960,7 @@ do_reenrol(struct connector *c)
     rq.key_path = id.key_path;
     if (rest_correlation_id(cid, sizeof(cid)) == 0)
         rq.correlation_id = cid;
-    if (rest_call(&c->cfg, &rq, &r, err, sizeof(err)) != 0) {
+    if (rest_call(&ccfg, &rq, &r, err, sizeof(err)) != 0) {
         cerror("renewal at est.sco.cisco.com (region %s) failed: %s", id.region,
                err);
         conn_ep_fail(c, EP_EST, 0, "renewal: %s", err);
@@ -1075,7 +1082,7 @@ do_refresh(struct connector *c, bool *logged_fail)
                   "could not be read: %s; streaming goes on",
                   a.device_id, a.api_host, a.region, err);
         *logged_fail = true;
-        return (int64_t)c->cfg.registration_interval * 1000;
+        return (int64_t)ccfg.registration_interval * 1000;
     }
     pthread_mutex_lock(&c->lock);
     offset = c->clock_offset_s;
@@ -1098,7 +1105,7 @@ do_refresh(struct connector *c, bool *logged_fail)
             log_answer(c, &a, &r, &ans, "refresh of the device record");
         *logged_fail = true;
         rest_reply_free(&r);
-        return (int64_t)c->cfg.registration_interval * 1000;
+        return (int64_t)ccfg.registration_interval * 1000;
     }
     if (check_tenant(&a, &r, a.tenant_expected, got, sizeof(got)) == 1) {
         char todo[240];
@@ -1184,8 +1191,8 @@ renew(struct connector *c, int64_t *retry_at, unsigned *backoff, bool *warned)
         pthread_mutex_lock(&c->lock);
         return;
     }
-    *retry_at = conn_now_ms() + conn_scaled_ms(&c->cfg, *backoff);
-    if (*backoff < c->cfg.registration_interval * 1000u)
+    *retry_at = conn_now_ms() + conn_scaled_ms(&ccfg, *backoff);
+    if (*backoff < ccfg.registration_interval * 1000u)
         *backoff *= 2;
     if (!*warned)
         cwarn("the certificate of device %s expires in %lld s and could not "
@@ -1227,15 +1234,22 @@ control_main(void *arg)
 
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
         seed = (uint64_t)conn_now_ms();
-    sse_backoff_init(&backoff, BACKOFF_START_MS,
-                     c->cfg.registration_interval * 1000u, seed);
     pthread_mutex_lock(&c->lock);
+    ccfg = c->cfg;
+    ccfg_gen = c->config_gen;
+    sse_backoff_init(&backoff, BACKOFF_START_MS,
+                     ccfg.registration_interval * 1000u, seed);
     while (!c->stop) {
         struct attempt a;
         enum step_rc rc;
         unsigned cap;
         int64_t now = conn_now_ms();
 
+        if (ccfg_gen != c->config_gen) {
+            ccfg = c->cfg;
+            ccfg_gen = c->config_gen;
+            sse_backoff_set_cap(&backoff, ccfg.registration_interval * 1000u);
+        }
         pthread_mutex_unlock(&c->lock);
         certwatch_check(c, time(NULL));
         pthread_mutex_lock(&c->lock);
@@ -1255,7 +1269,7 @@ control_main(void *arg)
                 unsigned s = c->reg.refresh_s > 0 ? c->reg.refresh_s
                                                   : REFRESH_DEFAULT_S;
 
-                refresh_at = now + conn_scaled_ms(&c->cfg, s * 1000u);
+                refresh_at = now + conn_scaled_ms(&ccfg, s * 1000u);
                 continue;
             }
             pthread_mutex_unlock(&c->lock);
@@ -1263,7 +1277,7 @@ control_main(void *arg)
             pthread_mutex_lock(&c->lock);
             refresh_at =
                 conn_now_ms() +
-                conn_scaled_ms(&c->cfg, next > 0 && next < UINT32_MAX
+                conn_scaled_ms(&ccfg, next > 0 && next < UINT32_MAX
                                             ? (unsigned)next
                                             : REFRESH_DEFAULT_S * 1000u);
             continue;
@@ -1289,7 +1303,7 @@ control_main(void *arg)
         attempt_clear(&a);
 
         pthread_mutex_lock(&c->lock);
-        cap = conn_scaled_ms(&c->cfg, c->cfg.registration_interval * 1000);
+        cap = conn_scaled_ms(&ccfg, ccfg.registration_interval * 1000);
         if (rc == STEP_OK || rc == STEP_STALE || rc == STEP_HALT) {
             sse_backoff_reset(&backoff);
             retry_at = 0;
@@ -1298,7 +1312,7 @@ control_main(void *arg)
             /* Full jitter under registration_interval; a Retry-After from
              * the cloud is a floor. */
             unsigned delay = conn_scaled_ms(
-                &c->cfg, sse_backoff_next(&backoff, retry_after_s * 1000u));
+                &ccfg, sse_backoff_next(&backoff, retry_after_s * 1000u));
 
             if (delay > cap && retry_after_s == 0)
                 delay = cap;

@@ -398,6 +398,16 @@ conn_status_json(struct connector *c)
     json_object_set_new(doc, "draining", json_boolean(c->draining));
     json_object_set_new(doc, "registration", reg_json(c));
     json_object_set_new(doc, "certificates", certwatch_json(c, time(NULL)));
+    for (size_t i = 0; i < c->ncerts; i++)
+        if (strcmp(c->certs[i].role, "client") == 0) {
+            int64_t left = (int64_t)(c->certs[i].not_after - time(NULL));
+
+            json_object_set_new(doc, "certificate_expires_in_s",
+                                json_integer(left));
+            json_object_set_new(
+                doc, "certificate_warning",
+                json_string(certwatch_threshold_name(certwatch_threshold(left))));
+        }
     pthread_mutex_unlock(&c->lock);
     json_object_set_new(
         doc, "spool",
