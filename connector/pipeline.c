@@ -332,6 +332,8 @@ seal(struct pipeline *p)
 {
     lws_sul_cancel(&p->linger_sul);
     batcher_seal(&p->b);
+    /* The status's spool figures move once per batch, not per event. */
+    spool_publish(p);
     request_write(p);
 }
 
@@ -360,8 +362,10 @@ add_event(struct pipeline *p, const struct sse_envelope *env,
         lws_sul_cancel(&p->linger_sul);
     atomic_fetch_add(&p->c->count.received, 1);
     atomic_store(&p->c->count.held, p->b.held_events);
-    if (p->b.ready.tail != last_ready)
+    if (p->b.ready.tail != last_ready) {
+        spool_publish(p);
         request_write(p);
+    }
     return 0;
 }
 
