@@ -123,6 +123,13 @@ control_api_host(const struct conn_config *cfg, json_t *activation, char *host,
     return 0;
 }
 
+/* rest_req.cancel: a stop ends a call that waits on a silent cloud. */
+static int
+stopping(void *arg)
+{
+    return conn_stopping(arg) ? 1 : 0;
+}
+
 static bool
 still_current(struct connector *c, const struct attempt *a)
 {
@@ -416,7 +423,8 @@ get_record(struct connector *c, const char *api_host, const char *device_id,
            struct rest_reply *r, char *err, size_t errlen)
 {
     char url[320], cid[48] = "";
-    struct rest_req req = {.method = "GET", .url = url};
+    struct rest_req req = {
+        .method = "GET", .url = url, .cancel = stopping, .cancel_arg = c};
 
     snprintf(url, sizeof(url), "https://%s%s/%s", api_host, DEVICES_PATH,
              device_id);
@@ -509,7 +517,9 @@ do_register(struct connector *c, struct attempt *a)
     char *text;
     struct rest_reply r;
     struct rest_req req = {.method = "POST",
-                           .content_type = "application/json"};
+                           .content_type = "application/json",
+                           .cancel = stopping,
+                           .cancel_arg = c};
     struct reg_answer ans;
     json_error_t jerr;
     int rc;
@@ -674,7 +684,9 @@ est_get_certs(struct connector *c, const char *url, const char *userpwd,
                                csr != NULL ? "application/pkcs10" : NULL,
                            .body = csr,
                            .body_len = csr != NULL ? strlen(csr) : 0,
-                           .userpwd = userpwd};
+                           .userpwd = userpwd,
+                           .cancel = stopping,
+                           .cancel_arg = c};
     struct rest_reply r;
     char perr[256];
 
@@ -926,7 +938,9 @@ do_reenrol(struct connector *c)
     int len, rc = -1;
     struct tm na, nb;
     struct rest_req rq = {.method = "POST",
-                          .content_type = "application/pkcs10"};
+                          .content_type = "application/pkcs10",
+                          .cancel = stopping,
+                          .cancel_arg = c};
     struct rest_reply r;
     char cid[48] = "";
 

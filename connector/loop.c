@@ -71,7 +71,7 @@ drain_end(struct connector *c, uint64_t held, const char *why)
     unsigned ms = conn_scaled_ms(&c->cfg, c->cfg.drain_timeout_ms);
 
     lws_sul_cancel(&drain.tick);
-    if (held == 0)
+    if (held == 0 && drain.held_at_start > 0)
         cinfo("stopping: all %llu events held at SIGTERM were acknowledged "
               "by eventing-ingest",
               (unsigned long long)drain.held_at_start);
@@ -114,6 +114,11 @@ drain_begin(struct connector *c)
     pipeline_drain(c->pipeline);
     drain.held_at_start = pipeline_held(c->pipeline);
     drain.deadline_ms = conn_now_ms() + ms;
+    if (drain.held_at_start == 0) {
+        cinfo("stopping (SIGTERM): no events held");
+        conn_request_stop(c);
+        return;
+    }
     cinfo("stopping (SIGTERM): %llu events held, waiting up to %u ms for "
           "eventing-ingest to acknowledge them (%s, spool %s); no more "
           "events are taken from EventHandler",

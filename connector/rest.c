@@ -89,6 +89,16 @@ parse_retry_after(const char *v)
     return at <= 0 ? 0 : at > 86400 ? 86400 : (unsigned)at;
 }
 
+/* libcurl's progress callback: a stop ends a call that is waiting. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+            curl_off_t ultotal, curl_off_t ulnow)
+{
+    const struct rest_req *req = arg;
+
+    return req->cancel(req->cancel_arg) != 0;
+}
+
 /* Keep the headers the connector reasons about. */
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
@@ -211,6 +221,9 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
                      "phase answer: no answer from %s in time (%s)", addr,
                      errbuf);
         break;
+    case CURLE_ABORTED_BY_CALLBACK:
+        snprintf(err, errlen, "call to %s abandoned: the connector stops", url);
+        break;
     case CURLE_COULDNT_RESOLVE_HOST:
         snprintf(err, errlen,
                  "phase resolve: dial tcp: lookup %s: no such "
@@ -284,6 +297,11 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
     curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, (long)SSE_TCPKA_INTERVAL_S);
     curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
     curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, &sink);
+    if (req->cancel != NULL) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)req);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)conn_scaled_ms(cfg, cfg->connect_timeout_ms));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,

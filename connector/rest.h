@@ -27,6 +27,9 @@ struct rest_req {
     /* Sent as X-Correlation-ID, so that the cloud's logs and ours can be
      * matched up; NULL: none. */
     const char *correlation_id;
+    /* Polled while the call runs; non-zero ends it at once (a stop). */
+    int (*cancel)(void *arg);
+    void *cancel_arg;
 };
 
 struct rest_reply {
