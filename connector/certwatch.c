@@ -182,13 +182,13 @@ certwatch_json(const struct connector *c, time_t now)
         int t = certwatch_threshold((int64_t)(r->not_after - now));
 
         json_array_append_new(
-            list, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "role",
-                            r->role, "host", r->host, "subject", r->subject,
-                            "issuer", r->issuer, "not_before",
-                            (json_int_t)r->not_before, "not_after",
-                            (json_int_t)r->not_after, "expires_in_s",
-                            (json_int_t)(r->not_after - now), "warning",
-                            certwatch_threshold_name(t)));
+            list,
+            json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "role", r->role,
+                      "host", r->host, "subject", r->subject, "issuer",
+                      r->issuer, "not_before", (json_int_t)r->not_before,
+                      "not_after", (json_int_t)r->not_after, "expires_in_s",
+                      (json_int_t)(r->not_after - now), "warning",
+                      certwatch_threshold_name(t)));
     }
     return list;
 }

@@ -141,8 +141,8 @@ void conn_format_duration_ms(unsigned ms, char *buf, size_t len);
  * table order, to cb with the values as a file would write them. The
  * number of keys that differ.
  */
-typedef void (*conn_config_diff_fn)(void *arg, const char *key,
-                                    const char *was, const char *now);
+typedef void (*conn_config_diff_fn)(void *arg, const char *key, const char *was,
+                                    const char *now);
 unsigned conn_config_diff(const struct conn_config *a,
                           const struct conn_config *b, conn_config_diff_fn cb,
                           void *arg);

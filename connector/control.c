@@ -377,12 +377,12 @@ log_answer(struct connector *c, const struct attempt *a,
         snprintf(hint, sizeof(hint),
                  "; check the region: the token is for %s%s, the API "
                  "host %s is region %s",
-                 a->token_region[0] ? "region " : "an unknown region (token "
-                                                  "alone)",
+                 a->token_region[0] ? "region "
+                                    : "an unknown region (token "
+                                      "alone)",
                  a->token_region, a->api_host, a->region);
     else if (r->status == 401)
-        snprintf(hint, sizeof(hint),
-                 "; check the token (and its region: %s)",
+        snprintf(hint, sizeof(hint), "; check the token (and its region: %s)",
                  a->token_region[0] ? a->token_region : "not given");
     cerror("%s with %s (region %s, %s) answered HTTP %ld (%s, Date: %s%s): "
            "%s%s%s",
@@ -612,8 +612,8 @@ do_register(struct connector *c, struct attempt *a)
     ans.status = 201;
     ans.verdict = REG_OK;
     reg_record(c, a, &ans, NULL, "");
-    cinfo("registered with %s (region %s): device %s tenant %s%s",
-          a->api_host, a->region, a->device_id, a->tenant_id,
+    cinfo("registered with %s (region %s): device %s tenant %s%s", a->api_host,
+          a->region, a->device_id, a->tenant_id,
           a->replace ? " (registration replaced)" : "");
     return read_back(c, a);
 }
@@ -848,10 +848,9 @@ prepare(struct connector *c, struct attempt *a, bool first)
         json_string_value(json_object_get(a->activation, "api_host"));
     const struct sse_host *hd = h != NULL ? sse_host_by_name(h) : NULL;
     json_t *ri = json_object_get(
-        json_object_get(
-            json_object_get(json_object_get(a->context, "settings"),
-                            "exchange"),
-            "registration"),
+        json_object_get(json_object_get(json_object_get(a->context, "settings"),
+                                        "exchange"),
+                        "registration"),
         "refreshInterval");
     char conf[8];
 
@@ -884,9 +883,8 @@ run_flow(struct connector *c, struct attempt *a, bool first)
 {
     enum step_rc rc;
 
-    if (control_api_host(&ccfg, a->activation, a->api_host,
-                         sizeof(a->api_host), a->region,
-                         sizeof(a->region)) != 0) {
+    if (control_api_host(&ccfg, a->activation, a->api_host, sizeof(a->api_host),
+                         a->region, sizeof(a->region)) != 0) {
         cerror("cannot tell the api host from the token or from "
                "region_discovery_endpoint %s",
                ccfg.region_discovery_endpoint);
@@ -1077,8 +1075,7 @@ do_refresh(struct connector *c, bool *logged_fail)
     snprintf(a.region, sizeof(a.region), "%s", c->id.region);
     snprintf(a.device_id, sizeof(a.device_id), "%s", c->id.device_id);
     snprintf(a.tenant_id, sizeof(a.tenant_id), "%s", c->id.tenant_id);
-    snprintf(a.token_region, sizeof(a.token_region), "%s",
-             c->reg.token_region);
+    snprintf(a.token_region, sizeof(a.token_region), "%s", c->reg.token_region);
     snprintf(a.tenant_expected, sizeof(a.tenant_expected), "%s",
              c->reg.tenant_expected[0] ? c->reg.tenant_expected
                                        : c->id.tenant_id);
@@ -1272,7 +1269,8 @@ control_main(void *arg)
             renew(c, &renew_retry_at, &renew_backoff, &warned_expiry);
             continue;
         }
-        if (c->enrolled && !c->halted && (c->refresh_due || now >= refresh_at)) {
+        if (c->enrolled && !c->halted &&
+            (c->refresh_due || now >= refresh_at)) {
             bool due = c->refresh_due || refresh_at != 0;
             int64_t next;
 
@@ -1280,8 +1278,8 @@ control_main(void *arg)
             if (!due) {
                 /* Enrolled (or restored) just now: the first look waits a
                  * whole interval, or the cloud's "refresh". */
-                unsigned s = c->reg.refresh_s > 0 ? c->reg.refresh_s
-                                                  : REFRESH_DEFAULT_S;
+                unsigned s =
+                    c->reg.refresh_s > 0 ? c->reg.refresh_s : REFRESH_DEFAULT_S;
 
                 refresh_at = now + conn_scaled_ms(&ccfg, s * 1000u);
                 continue;
@@ -1289,11 +1287,10 @@ control_main(void *arg)
             pthread_mutex_unlock(&c->lock);
             next = do_refresh(c, &refresh_failed);
             pthread_mutex_lock(&c->lock);
-            refresh_at =
-                conn_now_ms() +
-                conn_scaled_ms(&ccfg, next > 0 && next < UINT32_MAX
-                                            ? (unsigned)next
-                                            : REFRESH_DEFAULT_S * 1000u);
+            refresh_at = conn_now_ms() +
+                         conn_scaled_ms(&ccfg, next > 0 && next < UINT32_MAX
+                                                   ? (unsigned)next
+                                                   : REFRESH_DEFAULT_S * 1000u);
             continue;
         }
         if (!c->enrolled)

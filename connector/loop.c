@@ -100,8 +100,7 @@ on_drain_tick(lws_sorted_usec_list_t *sul)
     else if (!enrolled_now(c))
         drain_end(c, held, "not enrolled: no ingest to deliver to");
     else
-        lws_sul_schedule(c->lws, 0, &drain.tick, on_drain_tick,
-                         DRAIN_TICK_US);
+        lws_sul_schedule(c->lws, 0, &drain.tick, on_drain_tick, DRAIN_TICK_US);
 }
 
 static void

@@ -62,10 +62,9 @@ reg_json(const struct conn_reg *r)
                      "token_region", r->token_region, "tenant_expected",
                      r->tenant_expected, "last_status",
                      (json_int_t)r->last_status, "last_code", r->last_code,
-                     "verdict", r->verdict, "correlation_id",
-                     r->correlation_id, "owner_region", r->owner_region,
-                     "action", r->action, "refresh_s",
-                     (json_int_t)r->refresh_s);
+                     "verdict", r->verdict, "correlation_id", r->correlation_id,
+                     "owner_region", r->owner_region, "action", r->action,
+                     "refresh_s", (json_int_t)r->refresh_s);
 }
 
 static void
@@ -80,12 +79,13 @@ reg_restore(json_t *o, struct conn_reg *r)
              sizeof(r->tenant_expected));
     copy_str(o, "last_code", r->last_code, sizeof(r->last_code));
     copy_str(o, "verdict", r->verdict, sizeof(r->verdict));
-    copy_str(o, "correlation_id", r->correlation_id,
-             sizeof(r->correlation_id));
+    copy_str(o, "correlation_id", r->correlation_id, sizeof(r->correlation_id));
     copy_str(o, "owner_region", r->owner_region, sizeof(r->owner_region));
     copy_str(o, "action", r->action, sizeof(r->action));
-    r->last_status = (long)json_integer_value(json_object_get(o, "last_status"));
-    r->refresh_s = (unsigned)json_integer_value(json_object_get(o, "refresh_s"));
+    r->last_status =
+        (long)json_integer_value(json_object_get(o, "last_status"));
+    r->refresh_s =
+        (unsigned)json_integer_value(json_object_get(o, "refresh_s"));
 }
 
 int
@@ -114,15 +114,16 @@ conn_persist(struct connector *c)
                     c->activation != NULL ? c->activation : json_null(),
                     "identity", id);
     json_object_set_new(doc, "registration", reg_json(&c->reg));
-    json_object_set_new(doc, "token_ever_received", json_boolean(c->token_ever));
+    json_object_set_new(doc, "token_ever_received",
+                        json_boolean(c->token_ever));
     /* A registration stopped for good stays stopped across a restart:
      * no loop through restarts either (CASES K08). */
-    json_object_set_new(
-        doc, "halt",
-        c->halted && c->halted_gen == c->generation
-            ? json_pack("{s:s,s:s}", "status", conn_status_name(c->status),
-                        "cause", c->status_cause)
-            : json_null());
+    json_object_set_new(doc, "halt",
+                        c->halted && c->halted_gen == c->generation
+                            ? json_pack("{s:s,s:s}", "status",
+                                        conn_status_name(c->status), "cause",
+                                        c->status_cause)
+                            : json_null());
     pthread_mutex_unlock(&c->lock);
     text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
@@ -217,9 +218,12 @@ conn_restore(struct connector *c, char *err, size_t errlen)
         c->status = st != NULL && strcmp(st, "Deregistered") == 0
                         ? CS_DEREGISTERED
                         : CS_ERROR;
-        snprintf(c->status_cause, sizeof(c->status_cause), "%s (kept from "
-                 "the last run)", cause != NULL ? cause : "registration "
-                 "stopped");
+        snprintf(c->status_cause, sizeof(c->status_cause),
+                 "%s (kept from "
+                 "the last run)",
+                 cause != NULL ? cause
+                               : "registration "
+                                 "stopped");
     }
     if (c->activation != NULL && !c->halted && ident.device_id[0] != '\0' &&
         access(ident.cert_path, R_OK) == 0 &&

@@ -13,8 +13,8 @@
 /* Codes and words that say a 403 is about what the device is entitled to
  * (licence, software version), not about where it asked (CASES K06). */
 static const char *const entitlement_words[] = {
-    "entitle", "licen", "minimum_version", "version_too_old",
-    "evaluation", "not_supported",
+    "entitle",         "licen",      "minimum_version",
+    "version_too_old", "evaluation", "not_supported",
 };
 
 static bool
@@ -77,10 +77,9 @@ classify_4xx(enum reg_call call, struct reg_answer *out)
         }
         return;
     case 403:
-        out->entitlement =
-            contains_word(both, entitlement_words,
-                          sizeof(entitlement_words) /
-                              sizeof(entitlement_words[0]));
+        out->entitlement = contains_word(both, entitlement_words,
+                                         sizeof(entitlement_words) /
+                                             sizeof(entitlement_words[0]));
         if (out->entitlement) {
             out->verdict = REG_WAIT_CONFIG;
             out->why = "not entitled";
@@ -127,11 +126,11 @@ reg_classify(enum reg_call call, long status, const char *content_type,
 {
     memset(out, 0, sizeof(*out));
     out->status = status;
-    out->html = content_type != NULL &&
-                strncasecmp(content_type, "text/html", 9) == 0;
-    out->clock_suspect = (status == 401 || status == 403) &&
-                         llabs((long long)clock_offset_s) >=
-                             REG_CLOCK_SUSPECT_S;
+    out->html =
+        content_type != NULL && strncasecmp(content_type, "text/html", 9) == 0;
+    out->clock_suspect =
+        (status == 401 || status == 403) &&
+        llabs((long long)clock_offset_s) >= REG_CLOCK_SUSPECT_S;
     if (status >= 200 && status < 300 && !out->html) {
         out->verdict = REG_OK;
         out->why = "ok";
@@ -143,7 +142,7 @@ reg_classify(enum reg_call call, long status, const char *content_type,
      * verdict on the token or the device means nothing (CASES K22). */
     if (out->html || status < 400 || status >= 500) {
         out->verdict = REG_RETRY;
-        out->why = out->html ? "answered by an intermediary"
+        out->why = out->html       ? "answered by an intermediary"
                    : status >= 500 ? "cloud error"
                                    : "unexpected answer";
         return;
@@ -155,8 +154,8 @@ const char *
 reg_verdict_name(enum reg_verdict v)
 {
     static const char *const names[] = {
-        "ok",          "retry",   "wait-for-token", "wait-for-configuration",
-        "claimed",     "deregistered",
+        "ok",      "retry",        "wait-for-token", "wait-for-configuration",
+        "claimed", "deregistered",
     };
 
     return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";

@@ -91,8 +91,8 @@ parse_retry_after(const char *v)
 
 /* libcurl's progress callback: a stop ends a call that is waiting. */
 static int
-on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-            curl_off_t ultotal, curl_off_t ulnow)
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+            curl_off_t ulnow)
 {
     const struct rest_req *req = arg;
 
@@ -332,8 +332,7 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
         hdrs = curl_slist_append(hdrs, ctype);
     }
     if (req->correlation_id != NULL && req->correlation_id[0] != '\0') {
-        snprintf(cid, sizeof(cid), "X-Correlation-ID: %s",
-                 req->correlation_id);
+        snprintf(cid, sizeof(cid), "X-Correlation-ID: %s", req->correlation_id);
         hdrs = curl_slist_append(hdrs, cid);
     }
     hdrs = curl_slist_append(hdrs, "Expect:");

@@ -42,9 +42,9 @@ struct rest_reply {
     char remote[64]; /* address:port actually connected */
     /* The cloud's X-Correlation-ID: ours echoed, or its own; "" none. */
     char correlation_id[64];
-    X509 *server_cert;    /* the leaf the host presented; owned, or NULL */
-    struct sse_tcpka ka;  /* keepalive as the kernel held it for the socket */
-    bool ka_read;         /* ka was read back */
+    X509 *server_cert;   /* the leaf the host presented; owned, or NULL */
+    struct sse_tcpka ka; /* keepalive as the kernel held it for the socket */
+    bool ka_read;        /* ka was read back */
 };
 
 /*

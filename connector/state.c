@@ -346,10 +346,10 @@ reg_json(const struct connector *c)
         r->token_region, "tenant_expected", r->tenant_expected, "last_status",
         (json_int_t)r->last_status, "last_code", r->last_code, "verdict",
         r->verdict, "correlation_id", r->correlation_id, "owner_region",
-        r->owner_region, "action", r->action, "last_ms",
-        (json_int_t)r->last_ms, "refreshed_ms", (json_int_t)r->refreshed_ms,
-        "refresh_s", (json_int_t)r->refresh_s, "halted", c->halted,
-        "token_ever_received", c->token_ever);
+        r->owner_region, "action", r->action, "last_ms", (json_int_t)r->last_ms,
+        "refreshed_ms", (json_int_t)r->refreshed_ms, "refresh_s",
+        (json_int_t)r->refresh_s, "halted", c->halted, "token_ever_received",
+        c->token_ever);
 }
 
 json_t *
@@ -362,20 +362,20 @@ conn_status_json(struct connector *c)
     for (int i = 0; i < EP_COUNT; i++) {
         const struct conn_ep_state *e = &c->ep[i];
 
-        json_t *ep = json_pack(
-            "{s:s,s:b,s:s,s:I,s:I,s:I,s:I}", "host", e->host, "up", e->up,
-            "last_error", e->last_error, "attempts", (json_int_t)e->attempts,
-            "next_retry_ms", (json_int_t)e->next_retry_ms, "last_ok_ms",
-            (json_int_t)e->last_ok_ms, "last_error_ms",
-            (json_int_t)e->last_error_ms);
+        json_t *ep = json_pack("{s:s,s:b,s:s,s:I,s:I,s:I,s:I}", "host", e->host,
+                               "up", e->up, "last_error", e->last_error,
+                               "attempts", (json_int_t)e->attempts,
+                               "next_retry_ms", (json_int_t)e->next_retry_ms,
+                               "last_ok_ms", (json_int_t)e->last_ok_ms,
+                               "last_error_ms", (json_int_t)e->last_error_ms);
 
-        json_object_set_new(
-            ep, "tcp_keepalive",
-            e->ka_known ? json_pack("{s:b,s:i,s:i,s:i}", "on", e->ka.on,
-                                    "idle_s", (int)e->ka.idle_s, "interval_s",
-                                    (int)e->ka.interval_s, "count",
-                                    (int)e->ka.count)
-                        : json_null());
+        json_object_set_new(ep, "tcp_keepalive",
+                            e->ka_known
+                                ? json_pack("{s:b,s:i,s:i,s:i}", "on", e->ka.on,
+                                            "idle_s", (int)e->ka.idle_s,
+                                            "interval_s", (int)e->ka.interval_s,
+                                            "count", (int)e->ka.count)
+                                : json_null());
         json_object_set_new(eps, conn_ep_name(i), ep);
     }
     doc = json_pack(
@@ -404,9 +404,9 @@ conn_status_json(struct connector *c)
 
             json_object_set_new(doc, "certificate_expires_in_s",
                                 json_integer(left));
-            json_object_set_new(
-                doc, "certificate_warning",
-                json_string(certwatch_threshold_name(certwatch_threshold(left))));
+            json_object_set_new(doc, "certificate_warning",
+                                json_string(certwatch_threshold_name(
+                                    certwatch_threshold(left))));
         }
     pthread_mutex_unlock(&c->lock);
     json_object_set_new(

@@ -55,8 +55,8 @@ struct conn_ep_state {
     int64_t last_ok_ms;    /* wall clock of the last success */
     int64_t last_error_ms; /* wall clock of the last failure */
     bool up;
-    bool ka_known;        /* ka was read back from a socket of this end */
-    struct sse_tcpka ka;  /* TCP keepalive of its last connection */
+    bool ka_known;       /* ka was read back from a socket of this end */
+    struct sse_tcpka ka; /* TCP keepalive of its last connection */
 };
 
 /* What registration and enrolment produced. */
@@ -79,18 +79,18 @@ struct conn_identity {
  */
 struct conn_reg {
     char api_host[128];
-    char region[8];          /* where registration runs */
-    char token_region[8];    /* the token document's region; "" token alone */
+    char region[8];           /* where registration runs */
+    char token_region[8];     /* the token document's region; "" token alone */
     char tenant_expected[64]; /* the token document's tenant; "" unknown */
-    long last_status;        /* HTTP status of the last answer; 0 none */
-    char last_code[48];      /* its error code */
-    char verdict[24];        /* reg_verdict_name() of the last answer */
-    char correlation_id[64]; /* X-Correlation-ID of the last refusal */
-    char owner_region[16];   /* 409: where the identity is registered */
-    char action[240];        /* what the operator can do; "" nothing */
-    int64_t last_ms;         /* wall clock of the last answer */
-    int64_t refreshed_ms;    /* the device record last read back */
-    unsigned refresh_s;      /* how often it is read (cloud seconds) */
+    long last_status;         /* HTTP status of the last answer; 0 none */
+    char last_code[48];       /* its error code */
+    char verdict[24];         /* reg_verdict_name() of the last answer */
+    char correlation_id[64];  /* X-Correlation-ID of the last refusal */
+    char owner_region[16];    /* 409: where the identity is registered */
+    char action[240];         /* what the operator can do; "" nothing */
+    int64_t last_ms;          /* wall clock of the last answer */
+    int64_t refreshed_ms;     /* the device record last read back */
+    unsigned refresh_s;       /* how often it is read (cloud seconds) */
 };
 
 /*
@@ -160,10 +160,10 @@ struct connector {
      * read again (config_gen). */
     bool halted;
     uint64_t halted_gen, halted_cfg;
-    uint64_t config_gen;    /* bumps on every reload (SIGHUP) */
-    bool refresh_due;       /* read the device record back now */
-    bool replace_next;      /* the next registration replaces (K10) */
-    bool token_ever;        /* an activation was ever received */
+    uint64_t config_gen; /* bumps on every reload (SIGHUP) */
+    bool refresh_due;    /* read the device record back now */
+    bool replace_next;   /* the next registration replaces (K10) */
+    bool token_ever;     /* an activation was ever received */
     struct conn_reg reg;
     enum conn_status status_prev;
     int64_t status_since_ms; /* wall clock of the last status change */

@@ -1790,8 +1790,7 @@ take_exit_connector(struct lctx *c, const char *path, struct val *v, void *t)
 }
 
 static int
-take_exit_eventhandler(struct lctx *c, const char *path, struct val *v,
-                       void *t)
+take_exit_eventhandler(struct lctx *c, const char *path, struct val *v, void *t)
 {
     return take_exit_part(c, v, t, SCN_PART_EVENTHANDLER);
 }
@@ -1810,8 +1809,8 @@ take_x_exit(struct lctx *c, const char *path, struct val *v, void *t)
 
     x->conditions++;
     x->e->kind = SCN_EXPECT_EXIT;
-    if (walk_map(c, v->node, path, exit_rules, NROWS(exit_rules), x->e,
-                 NULL) != 0)
+    if (walk_map(c, v->node, path, exit_rules, NROWS(exit_rules), x->e, NULL) !=
+        0)
         return -1;
     if (n != 1)
         return fail_at(c, v->node->start_mark, path,
@@ -1936,8 +1935,7 @@ take_re_settings(struct lctx *c, const char *path, struct val *v, void *t)
 {
     struct scn_step *st = t;
 
-    return build_tree(c, v->node, path, "", true,
-                      &st->u.reconfigure.settings);
+    return build_tree(c, v->node, path, "", true, &st->u.reconfigure.settings);
 }
 
 static const struct key_rule reconfigure_rules[] = {
@@ -2450,14 +2448,22 @@ static const struct {
     const char *name;
     enum scn_step_kind kind;
 } kind_names[] = {
-    {"fault", SCN_STEP_FAULT},     {"clear", SCN_STEP_CLEAR},
-    {"fmc", SCN_STEP_FMC},         {"send", SCN_STEP_SEND},
-    {"start", SCN_STEP_START},     {"stop", SCN_STEP_STOP},
-    {"kill", SCN_STEP_KILL},       {"restart", SCN_STEP_RESTART},
-    {"hostmap", SCN_STEP_HOSTMAP}, {"wait", SCN_STEP_WAIT},
-    {"expect", SCN_STEP_EXPECT},   {"signal", SCN_STEP_SIGNAL},
-    {"chaos", SCN_STEP_CHAOS},     {"disk", SCN_STEP_DISK},
-    {"corrupt", SCN_STEP_CORRUPT}, {"api", SCN_STEP_API},
+    {"fault", SCN_STEP_FAULT},
+    {"clear", SCN_STEP_CLEAR},
+    {"fmc", SCN_STEP_FMC},
+    {"send", SCN_STEP_SEND},
+    {"start", SCN_STEP_START},
+    {"stop", SCN_STEP_STOP},
+    {"kill", SCN_STEP_KILL},
+    {"restart", SCN_STEP_RESTART},
+    {"hostmap", SCN_STEP_HOSTMAP},
+    {"wait", SCN_STEP_WAIT},
+    {"expect", SCN_STEP_EXPECT},
+    {"signal", SCN_STEP_SIGNAL},
+    {"chaos", SCN_STEP_CHAOS},
+    {"disk", SCN_STEP_DISK},
+    {"corrupt", SCN_STEP_CORRUPT},
+    {"api", SCN_STEP_API},
     {"reconfigure", SCN_STEP_RECONFIGURE},
 };
 

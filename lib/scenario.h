@@ -37,10 +37,10 @@ enum scn_step_kind {
     SCN_STEP_HOSTMAP,
     SCN_STEP_WAIT,
     SCN_STEP_EXPECT,
-    SCN_STEP_SIGNAL,  /* a signal to a part */
-    SCN_STEP_CHAOS,   /* a seeded programme of faults */
-    SCN_STEP_DISK,    /* fill or free the connector's tmpfs */
-    SCN_STEP_CORRUPT, /* damage a record of the stopped connector's spool */
+    SCN_STEP_SIGNAL,      /* a signal to a part */
+    SCN_STEP_CHAOS,       /* a seeded programme of faults */
+    SCN_STEP_DISK,        /* fill or free the connector's tmpfs */
+    SCN_STEP_CORRUPT,     /* damage a record of the stopped connector's spool */
     SCN_STEP_API,         /* a request to the connector's local API */
     SCN_STEP_RECONFIGURE, /* write the connector's files anew */
     SCN_STEP_KIND_COUNT,
@@ -232,10 +232,10 @@ struct scn_step {
         int64_t wait_ms;
         struct scn_expect expect;
         struct {
-            char method[8];   /* GET, POST, DELETE */
-            char path[256];   /* /v1/..., with a query */
-            char *body;       /* JSON text or NULL; owned */
-            int status;       /* the answer expected; -1 any */
+            char method[8]; /* GET, POST, DELETE */
+            char path[256]; /* /v1/..., with a query */
+            char *body;     /* JSON text or NULL; owned */
+            int status;     /* the answer expected; -1 any */
         } api;
         struct {
             struct scn_tree *properties; /* owned; NULL: none */

@@ -13,10 +13,10 @@
 #include <stdbool.h>
 
 struct sse_tcpka {
-    bool on;            /* SO_KEEPALIVE */
-    unsigned idle_s;    /* TCP_KEEPIDLE: quiet time before the first probe */
+    bool on;             /* SO_KEEPALIVE */
+    unsigned idle_s;     /* TCP_KEEPIDLE: quiet time before the first probe */
     unsigned interval_s; /* TCP_KEEPINTVL: between probes */
-    unsigned count;     /* TCP_KEEPCNT: unanswered probes before a reset */
+    unsigned count;      /* TCP_KEEPCNT: unanswered probes before a reset */
 };
 
 /* The connector's settings: a dead peer is found within about a minute of

@@ -936,8 +936,8 @@ play_api(struct run_ctx *c, const struct scn_step *st)
                   st->u.api.path, r.error);
     else if (st->u.api.status >= 0 && r.status != st->u.api.status)
         rc = fail(c, RUN_FAIL, "api %s %s answered %ld, not %d: %.300s",
-                  st->u.api.method, st->u.api.path, r.status,
-                  st->u.api.status, r.body != NULL ? r.body : "");
+                  st->u.api.method, st->u.api.path, r.status, st->u.api.status,
+                  r.body != NULL ? r.body : "");
     else
         ctx_note(c, "api %s %s: %ld %.300s", st->u.api.method, st->u.api.path,
                  r.status, r.body != NULL ? r.body : "");

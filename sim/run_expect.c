@@ -737,11 +737,10 @@ probe_field(struct run_ctx *c, const struct scn_expect *e, char *obs,
 /* ---- a part's exit ---- */
 
 static bool
-probe_exit(struct run_ctx *c, const struct scn_expect *e, char *obs,
-           size_t len)
+probe_exit(struct run_ctx *c, const struct scn_expect *e, char *obs, size_t len)
 {
-    struct run_proc *p = e->u.exit.part == SCN_PART_CONNECTOR ? &c->connector
-                                                              : &c->eh;
+    struct run_proc *p =
+        e->u.exit.part == SCN_PART_CONNECTOR ? &c->connector : &c->eh;
     const char *name = scenario_part_name(e->u.exit.part);
     char what[64];
 

@@ -180,25 +180,24 @@ post_client(const struct sim_req *req, struct sim_resp *resp)
     reply = region_urls(region);
     answer = json_pack(
         "{s:s,s:s,s:s,s:{s:O,s:s,s:s},s:{s:O},s:{s:O},s:i}", "device_id",
-        d.device_id, "tenant_id", d.tenant_id, "region", d.region, "est",
-        "url", json_object_get(reply, "est"), "username", d.est_user,
-        "password", d.est_password, "messaging", "url",
-        json_object_get(reply, "messaging"), "eventing", "url",
-        json_object_get(reply, "eventing"), "refresh_interval",
-        REFRESH_INTERVAL_S);
+        d.device_id, "tenant_id", d.tenant_id, "region", d.region, "est", "url",
+        json_object_get(reply, "est"), "username", d.est_user, "password",
+        d.est_password, "messaging", "url", json_object_get(reply, "messaging"),
+        "eventing", "url", json_object_get(reply, "eventing"),
+        "refresh_interval", REFRESH_INTERVAL_S);
     json_decref(reply);
     if (old.device_id[0] != '\0')
         json_object_set_new(answer, "replaced",
                             json_pack("{s:s,s:s,s:s}", "device_id",
-                                      old.device_id, "tenant_id",
-                                      old.tenant_id, "region", old.region));
+                                      old.device_id, "tenant_id", old.tenant_id,
+                                      "region", old.region));
     sim_resp_json(resp, 201, answer);
     if (old.device_id[0] != '\0') {
         sim_note(req->host, req->conn, "http", "replace", 201,
                  "guid %s: device %s of tenant %s (region %s) replaced by "
                  "device %s of tenant %s",
-                 d.guid, old.device_id, old.tenant_id, old.region,
-                 d.device_id, d.tenant_id);
+                 d.guid, old.device_id, old.tenant_id, old.region, d.device_id,
+                 d.tenant_id);
     }
     sim_note(req->host, req->conn, "http", "register", 201,
              "device %s guid %s tenant %s", d.device_id, d.guid, d.tenant_id);

@@ -745,8 +745,8 @@ START_TEST(status_shows_backlog_spool_gaps_clock_and_errors)
     ck_assert_int_eq(int_at(doc, "events", "sequence_gaps"), 7);
     ck_assert_int_eq(int_at(doc, "spool", "bytes"), 65536);
     ck_assert_int_eq(int_at(doc, "spool", "records"), 64);
-    ck_assert(json_is_true(json_object_get(json_object_get(doc, "spool"),
-                                           "full")));
+    ck_assert(
+        json_is_true(json_object_get(json_object_get(doc, "spool"), "full")));
     ck_assert_int_eq(int_at(doc, "clock_offset_s", NULL), 3660);
     api_ep = json_object_get(json_object_get(doc, "endpoints"), "api");
     ck_assert_str_eq(json_string_value(json_object_get(api_ep, "last_error")),
@@ -879,8 +879,7 @@ START_TEST(replace_in_an_activation_is_a_request_not_kept)
     json_t *act;
 
     create_context();
-    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"replace\":true}",
-             token);
+    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"replace\":true}", token);
     expect("POST", "/v1/contexts/default/activations", body, 202);
     act = activation_copy();
     ck_assert_ptr_null(json_object_get(act, "replace"));

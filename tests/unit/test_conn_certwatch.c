@@ -127,8 +127,7 @@ START_TEST(a_new_certificate_starts_afresh)
     ck_assert_int_eq(conn_init(&c), 0);
     certwatch_note(&c, "client", "device-1", old);
     certwatch_note(&c, "client", "device-1", renewed);
-    ck_assert_int_eq(count_in(log, "client certificate of device device-1"),
-                     2);
+    ck_assert_int_eq(count_in(log, "client certificate of device device-1"), 2);
     ck_assert_int_eq(c.ncerts, 1);
     X509_free(old);
     X509_free(renewed);

@@ -56,10 +56,10 @@ END_TEST
 
 START_TEST(the_clock_threshold_is_five_minutes)
 {
-    ck_assert_int_eq(answer(REG_CALL_REGISTER, 401, JSON, "",
-                            REG_CLOCK_SUSPECT_S - 1)
-                         .verdict,
-                     REG_WAIT_TOKEN);
+    ck_assert_int_eq(
+        answer(REG_CALL_REGISTER, 401, JSON, "", REG_CLOCK_SUSPECT_S - 1)
+            .verdict,
+        REG_WAIT_TOKEN);
     ck_assert_int_eq(
         answer(REG_CALL_REGISTER, 401, JSON, "", REG_CLOCK_SUSPECT_S).verdict,
         REG_RETRY);
@@ -142,9 +142,9 @@ START_TEST(rate_limits_and_cloud_errors_are_retried)
                      REG_RETRY);
     ck_assert_int_eq(answer(REG_CALL_REGISTER, 500, JSON, "", 0).verdict,
                      REG_RETRY);
-    ck_assert_int_eq(answer(REG_CALL_REGISTER, 503, "text/plain", "down", 0)
-                         .verdict,
-                     REG_RETRY);
+    ck_assert_int_eq(
+        answer(REG_CALL_REGISTER, 503, "text/plain", "down", 0).verdict,
+        REG_RETRY);
 }
 END_TEST
 
@@ -154,8 +154,8 @@ START_TEST(an_html_page_is_an_intermediary_whatever_its_status)
     struct reg_answer a =
         answer(REG_CALL_REGISTER, 401, "text/html; charset=utf-8",
                "<html><title>Access Denied</title></html>", 0);
-    struct reg_answer ok = answer(REG_CALL_REGISTER, 200, "text/html",
-                                  "<html>welcome</html>", 0);
+    struct reg_answer ok =
+        answer(REG_CALL_REGISTER, 200, "text/html", "<html>welcome</html>", 0);
 
     ck_assert_int_eq(a.verdict, REG_RETRY);
     ck_assert(a.html);

@@ -25,8 +25,7 @@ loopback_pair(int *client, int *server)
     ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sin, &len), 0);
     *client = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(*client, 0);
-    ck_assert_int_eq(connect(*client, (struct sockaddr *)&sin, sizeof(sin)),
-                     0);
+    ck_assert_int_eq(connect(*client, (struct sockaddr *)&sin, sizeof(sin)), 0);
     *server = accept(l, NULL, NULL);
     ck_assert_int_ge(*server, 0);
     close(l);
