@@ -416,8 +416,8 @@ halt_on(struct connector *c, const struct attempt *a,
     return STEP_HALT;
 }
 
-/* A GET of the device record: 0 and the record, or -1 (err set, or *r
- * holding the answer when one came). */
+/* A GET of the device record: 0 when an answer came (any status, in *r),
+ * -1 with err when none did. */
 static int
 get_record(struct connector *c, const char *api_host, const char *device_id,
            struct rest_reply *r, char *err, size_t errlen)
@@ -522,6 +522,7 @@ do_register(struct connector *c, struct attempt *a)
                            .cancel_arg = c};
     struct reg_answer ans;
     json_error_t jerr;
+    int64_t offset;
     int rc;
 
     snprintf(a->guid, sizeof(a->guid), "%s",
@@ -533,6 +534,10 @@ do_register(struct connector *c, struct attempt *a)
         json_object_set_new(body, "replace", json_true());
     text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
+    if (text == NULL) {
+        cerror("registration with %s: out of memory", a->api_host);
+        return STEP_RETRY;
+    }
     req.url = url;
     req.body = text;
     req.body_len = strlen(text);
@@ -555,7 +560,7 @@ do_register(struct connector *c, struct attempt *a)
     if (r.ka_read)
         conn_ep_keepalive(c, EP_API, &r.ka);
     pthread_mutex_lock(&c->lock);
-    int64_t offset = c->clock_offset_s;
+    offset = c->clock_offset_s;
     pthread_mutex_unlock(&c->lock);
     reg_classify(REG_CALL_REGISTER, r.status, r.content_type, r.body,
                  r.body_len, offset, &ans);
