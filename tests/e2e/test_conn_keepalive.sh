@@ -31,7 +31,8 @@ keepalive_on() {
 for h in eventing-ingest.sse.itd.cisco.com mx01.sse.itd.cisco.com; do
     p=$(port_of "$h")
     wait_for "keepalive on the connection to $h" 60 keepalive_on "$p"
-    pass "the connection to $h has TCP keepalive: $(grep -o 'timer:([^)]*)' "$T/ss.$p")"
+    timer=$(grep -o 'timer:([^)]*)' "$T/ss.$p")
+    pass "the connection to $h has TCP keepalive: $timer"
 done
 
 # A REST call held open: api-sse accepts and never answers, and a new
@@ -50,4 +51,5 @@ capi /v1/contexts/default/activations -H 'Content-Type: application/json' \
 grep -q '"accepted"' "$T/act.json" || fail "activation: $(cat "$T/act.json")"
 p=$(port_of "$API")
 wait_for "keepalive on the REST connection to $API" 60 keepalive_on "$p"
-pass "the REST connection to $API has TCP keepalive: $(grep -o 'timer:([^)]*)' "$T/ss.$p")"
+timer=$(grep -o 'timer:([^)]*)' "$T/ss.$p")
+pass "the REST connection to $API has TCP keepalive: $timer"
