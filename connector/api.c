@@ -295,12 +295,33 @@ action_shutdown(struct capi *a, struct answer *ans)
     ans->stop_after = true;
 }
 
+/* Register again with the kept token, replacing whatever registration
+ * this device's guid has in the cloud (CASES K07, K10). */
+static void
+action_replace(struct capi *a, struct answer *ans)
+{
+    int rc = conn_replace(a->c);
+
+    if (rc == MHD_HTTP_ACCEPTED)
+        answer_set(ans, MHD_HTTP_ACCEPTED, result_doc(a->c, "replacing"),
+                   "replace: registering again with the kept token, "
+                   "replacing this device's registration");
+    else if (rc == MHD_HTTP_NOT_FOUND)
+        answer_error(ans, MHD_HTTP_NOT_FOUND, "no_context",
+                     "no context: POST /v1/contexts/ and activate first");
+    else
+        answer_error(ans, MHD_HTTP_CONFLICT, "no_activation",
+                     "no token to register with: POST "
+                     "/v1/contexts/default/activations first");
+}
+
 static const struct {
     const char *type;
     void (*run)(struct capi *a, struct answer *ans);
 } actions[] = {
     {"reset", action_reset},
     {"shutdown", action_shutdown},
+    {"replace", action_replace},
 };
 
 static void
@@ -317,7 +338,7 @@ route_action(struct capi *a, struct MHD_Connection *mc,
             return;
         }
     answer_error(ans, MHD_HTTP_BAD_REQUEST, "unknown_action",
-                 "type must be shutdown or reset, not \"%.64s\"",
+                 "type must be shutdown, reset or replace, not \"%.64s\"",
                  type != NULL ? type : "");
 }
 

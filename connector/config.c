@@ -187,6 +187,10 @@ static const struct conf_key settings_keys[] = {
     NUM("Globals.Contexts.Events.connect_timeout", CT_DURATION,
         connect_timeout_ms, 100, 10 * MS_MINUTE, "10s",
         "deadline of one connection attempt, any remote end (sselab)"),
+    NUM("Globals.Contexts.Events.drain_timeout", CT_DURATION, drain_timeout_ms,
+        0, 10 * MS_MINUTE, "5s",
+        "SIGTERM: how long to wait for the ingest to acknowledge what is "
+        "held before stopping (sselab)"),
     TEXT("Globals.Contexts.Events.accepted_audit_file", CT_PATH,
          accepted_audit_file, "",
          "append the id of every accepted event here, for a test oracle; "
@@ -1410,6 +1414,81 @@ dump_rows(const struct conn_config *cfg, int fd, const struct conf_key *rows,
         format_source(cfg, &rows[i], source, sizeof(source));
         dprintf(fd, "%-50s = %-24s # %s\n", rows[i].name, value, source);
     }
+}
+
+/* ---- reload ---- */
+
+/*
+ * The keys that take effect without a restart, and why the others do not:
+ * what a thread copied at start (ports, paths of files held open, the
+ * spool, batch sizes, vhosts built with a trust store) stays until then.
+ */
+static const char *const live_keys[] = {
+    "registration_interval",
+    "region_discovery_endpoint",
+    "Globals.Log.log_level",
+    "Globals.Log.log_format",
+    "Globals.host_map",
+    "Globals.Contexts.Events.sink_backoff_max",
+    "Globals.Contexts.Events.source_zeromq_backoff_max",
+    "Globals.Contexts.Events.sink_validate_ssl",
+    "Globals.Contexts.Events.batch_linger",
+    "Globals.Contexts.Events.ack_timeout",
+    "Globals.Contexts.Events.connect_timeout",
+    "Globals.Contexts.Events.drain_timeout",
+};
+
+bool
+conn_config_live(const char *key)
+{
+    for (size_t i = 0; i < sizeof(live_keys) / sizeof(live_keys[0]); i++)
+        if (strcmp(live_keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+static unsigned
+diff_rows(const struct conn_config *a, const struct conn_config *b,
+          const struct conf_key *rows, size_t n, conn_config_diff_fn cb,
+          void *arg)
+{
+    char was[PATH_MAX + 8], now[PATH_MAX + 8];
+    unsigned count = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        format_value(a, &rows[i], was, sizeof(was));
+        format_value(b, &rows[i], now, sizeof(now));
+        if (strcmp(was, now) == 0)
+            continue;
+        count++;
+        if (cb != NULL)
+            cb(arg, rows[i].name, was, now);
+    }
+    return count;
+}
+
+unsigned
+conn_config_diff(const struct conn_config *a, const struct conn_config *b,
+                 conn_config_diff_fn cb, void *arg)
+{
+    return diff_rows(a, b, properties_keys, NPROPS, cb, arg) +
+           diff_rows(a, b, settings_keys, NSETTINGS, cb, arg);
+}
+
+int
+conn_config_take(struct conn_config *dst, const struct conn_config *src,
+                 const char *key)
+{
+    const struct conf_key *k = find_any_row(key);
+    size_t i;
+
+    if (k == NULL)
+        return -1;
+    i = row_index(k);
+    memcpy(field_of(dst, k), cfield_of(src, k), k->size);
+    dst->source[i] = src->source[i];
+    dst->source_line[i] = src->source_line[i];
+    return 0;
 }
 
 void

@@ -68,6 +68,7 @@ struct conn_config {
     unsigned spool_sync_ms;   /* group commit period */
     unsigned ack_timeout_ms;
     unsigned connect_timeout_ms; /* one deadline per connection attempt */
+    unsigned drain_timeout_ms;   /* SIGTERM: wait this long for acks */
     char accepted_audit_file[PATH_MAX]; /* ids of accepted events; "" off */
 
     /* enable switches */
@@ -134,5 +135,22 @@ int conn_config_api_port(const struct conn_config *cfg);
 /* ms as a Go duration that conn_parse_duration_ms reads back: "1m30s",
  * "1.5s", "250ms", "0s". */
 void conn_format_duration_ms(unsigned ms, char *buf, size_t len);
+
+/*
+ * Reload (SIGHUP): every key whose value differs between a and b, in
+ * table order, to cb with the values as a file would write them. The
+ * number of keys that differ.
+ */
+typedef void (*conn_config_diff_fn)(void *arg, const char *key, const char *was,
+                                    const char *now);
+unsigned conn_config_diff(const struct conn_config *a,
+                          const struct conn_config *b, conn_config_diff_fn cb,
+                          void *arg);
+/* Whether key takes effect without a restart (docs/connector.md). */
+bool conn_config_live(const char *key);
+/* Copy key's value (and where it came from) from src to dst. 0, or -1
+ * when there is no such key. */
+int conn_config_take(struct conn_config *dst, const struct conn_config *src,
+                     const char *key);
 
 #endif

@@ -21,16 +21,129 @@
 #include "net.h"
 #include "pipeline.h"
 #include "ports.h"
+#include "reload.h"
 
-static volatile sig_atomic_t stop_signalled;
+static volatile sig_atomic_t term_signals; /* SIGTERM and SIGINT so far */
+static volatile sig_atomic_t reload_signalled;
 static struct lws_context *signal_ctx;
 
+/* The drain after SIGTERM (lws thread). */
+#define DRAIN_TICK_US 50000
+static struct {
+    bool begun;
+    int64_t deadline_ms;
+    uint64_t held_at_start;
+    lws_sorted_usec_list_t tick;
+} drain;
+
 void
-conn_signal_stop(void)
+conn_signal_term(void)
 {
-    stop_signalled = 1;
+    if (term_signals < 2)
+        term_signals++;
     if (signal_ctx != NULL)
         lws_cancel_service(signal_ctx);
+}
+
+void
+conn_signal_reload(void)
+{
+    reload_signalled = 1;
+    if (signal_ctx != NULL)
+        lws_cancel_service(signal_ctx);
+}
+
+static bool
+enrolled_now(struct connector *c)
+{
+    bool e;
+
+    pthread_mutex_lock(&c->lock);
+    e = c->enrolled;
+    pthread_mutex_unlock(&c->lock);
+    return e;
+}
+
+/* Done draining: what is left is the spool's, or lost without one. */
+static void
+drain_end(struct connector *c, uint64_t held, const char *why)
+{
+    unsigned ms = conn_scaled_ms(&c->cfg, c->cfg.drain_timeout_ms);
+
+    lws_sul_cancel(&drain.tick);
+    if (held == 0 && drain.held_at_start > 0)
+        cinfo("stopping: all %llu events held at SIGTERM were acknowledged "
+              "by eventing-ingest",
+              (unsigned long long)drain.held_at_start);
+    else if (c->cfg.spool)
+        cwarn("stopping: %llu events not acknowledged (%s, drain_timeout "
+              "%u ms): they stay in the spool in %s/spool and are sent at "
+              "the next start",
+              (unsigned long long)held, why, ms, c->cfg.data_dir);
+    else
+        cerror("stopping: %llu events not acknowledged (%s, drain_timeout "
+               "%u ms) are lost: the spool is off",
+               (unsigned long long)held, why, ms);
+    conn_request_stop(c);
+}
+
+static void
+on_drain_tick(lws_sorted_usec_list_t *sul)
+{
+    struct connector *c = lws_context_user(signal_ctx);
+    uint64_t held = pipeline_held(c->pipeline);
+
+    if (held == 0)
+        drain_end(c, 0, "");
+    else if (conn_now_ms() >= drain.deadline_ms)
+        drain_end(c, held, "the deadline passed");
+    else if (!enrolled_now(c))
+        drain_end(c, held, "not enrolled: no ingest to deliver to");
+    else
+        lws_sul_schedule(c->lws, 0, &drain.tick, on_drain_tick, DRAIN_TICK_US);
+}
+
+static void
+drain_begin(struct connector *c)
+{
+    unsigned ms = conn_scaled_ms(&c->cfg, c->cfg.drain_timeout_ms);
+
+    drain.begun = true;
+    conn_request_drain(c);
+    pipeline_drain(c->pipeline);
+    drain.held_at_start = pipeline_held(c->pipeline);
+    drain.deadline_ms = conn_now_ms() + ms;
+    if (drain.held_at_start == 0) {
+        cinfo("stopping (SIGTERM): no events held");
+        conn_request_stop(c);
+        return;
+    }
+    cinfo("stopping (SIGTERM): %llu events held, waiting up to %u ms for "
+          "eventing-ingest to acknowledge them (%s, spool %s); no more "
+          "events are taken from EventHandler",
+          (unsigned long long)drain.held_at_start, ms,
+          pipeline_sink_open(c->pipeline) ? "connected" : "not connected",
+          c->cfg.spool ? "on" : "off");
+    on_drain_tick(&drain.tick);
+}
+
+/* Signals, as the lws thread sees them after a wake-up. */
+static void
+handle_signals(struct connector *c)
+{
+    if (reload_signalled) {
+        reload_signalled = 0;
+        conn_reload(c);
+    }
+    if (term_signals >= 2 && !conn_stopping(c)) {
+        cwarn("stopping at once: a second SIGTERM or SIGINT; %llu events "
+              "not acknowledged%s",
+              (unsigned long long)pipeline_held(c->pipeline),
+              c->cfg.spool ? " stay in the spool" : " are lost");
+        conn_request_stop(c);
+    } else if (term_signals == 1 && !drain.begun) {
+        drain_begin(c);
+    }
 }
 
 /* Protocol 0 of every connector vhost. */
@@ -66,8 +179,7 @@ conn_base_callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (c == NULL)
             return 0;
-        if (stop_signalled)
-            conn_request_stop(c);
+        handle_signals(c);
         if (c->pipeline != NULL)
             pipeline_on_wake(c->pipeline);
         if (c->mx != NULL)
@@ -186,11 +298,11 @@ conn_run(struct connector *c, const char *ports_file)
     while (!conn_stopping(c)) {
         if (lws_service(c->lws, 0) < 0)
             break;
-        if (stop_signalled)
-            conn_request_stop(c);
+        handle_signals(c);
     }
     cinfo("stopping");
 out:
+    lws_sul_cancel(&drain.tick);
     conn_request_stop(c);
     if (control_started)
         pthread_join(control, NULL);

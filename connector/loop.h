@@ -12,7 +12,12 @@
  * the process exit code.
  */
 int conn_run(struct connector *c, const char *ports_file);
-/* Async-signal-safe: ask the loop to stop. */
-void conn_signal_stop(void);
+/*
+ * Async-signal-safe. SIGTERM and SIGINT: stop taking events, deliver what
+ * is held (or leave it in the spool) within drain_timeout, then stop; a
+ * second one stops at once. SIGHUP: read the configuration again.
+ */
+void conn_signal_term(void);
+void conn_signal_reload(void);
 
 #endif

@@ -86,7 +86,10 @@ setup_log(const struct conn_config *cfg, int to_stderr)
 static void
 on_signal(int sig)
 {
-    conn_signal_stop();
+    if (sig == SIGHUP)
+        conn_signal_reload();
+    else
+        conn_signal_term();
 }
 
 int
@@ -185,6 +188,7 @@ main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     rc = conn_run(&conn, ports_file);
     conn_destroy(&conn);

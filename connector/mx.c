@@ -197,6 +197,13 @@ on_message(struct mx *m, const char *text, size_t len)
 
         cinfo("messaging: command %s (%s) from %s", cmd ? cmd : "-",
               id ? id : "-", m->url);
+        if (cmd != NULL && strcmp(cmd, "refresh") == 0) {
+            /* The control thread reads the device record back. */
+            pthread_mutex_lock(&m->c->lock);
+            m->c->refresh_due = true;
+            pthread_cond_broadcast(&m->c->changed);
+            pthread_mutex_unlock(&m->c->lock);
+        }
         send_json(m, json_pack("{s:s,s:s,s:s}", "type", "result", "id",
                                id ? id : "", "status",
                                cmd != NULL && strcmp(cmd, "refresh") == 0

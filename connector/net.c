@@ -14,6 +14,7 @@
 #include <time.h>
 #include <errno.h>
 
+#include "certwatch.h"
 #include "clog.h"
 #include "hostmap.h"
 #include "mx.h"
@@ -138,6 +139,11 @@ identity_vhost(struct connector *c, char *err, size_t errlen)
     info.client_ssl_cert_filepath = id.cert_path;
     info.client_ssl_private_key_filepath = id.key_path;
     info.client_ssl_ca_filepath = c->cfg.ca_file;
+    /* lws applies these to the sockets it opens for this vhost; the
+     * connection reads them back once established (net_attempt_established). */
+    info.ka_time = (int)SSE_TCPKA_IDLE_S;
+    info.ka_interval = (int)SSE_TCPKA_INTERVAL_S;
+    info.ka_probes = (int)SSE_TCPKA_COUNT;
     vh = lws_create_vhost(c->lws, &info);
     if (vh == NULL) {
         snprintf(err, errlen, "cannot load the client certificate %s",
@@ -295,11 +301,37 @@ net_attempt_start(struct net_attempt *at, struct connector *c, const char *what,
     return 0;
 }
 
+/*
+ * TCP keepalive on the established socket, whatever lws did at connect
+ * time, read back from the kernel for the status; and the server's leaf
+ * for the expiry watch.
+ */
+static void
+established_socket(struct net_attempt *at)
+{
+    enum conn_ep ep = strcmp(at->what, "messaging") == 0 ? EP_MX : EP_INGEST;
+    int fd = lws_get_socket_fd(at->wsi);
+    struct sse_tcpka ka, got;
+    SSL *ssl = lws_get_ssl(at->wsi);
+
+    sse_tcpka_default(&ka);
+    if (fd >= 0 && sse_tcpka_set(fd, &ka) == 0 && sse_tcpka_get(fd, &got) == 0)
+        conn_ep_keepalive(at->c, ep, &got);
+    else
+        cwarn("%s connection to %s: TCP keepalive could not be set: %s",
+              at->what, at->t.host, strerror(errno));
+    if (ssl != NULL)
+        certwatch_note(at->c, "server", at->t.host,
+                       SSL_get0_peer_certificate(ssl));
+}
+
 void
 net_attempt_established(struct net_attempt *at)
 {
     at->established = true;
     lws_sul_cancel(&at->deadline);
+    if (at->wsi != NULL)
+        established_socket(at);
 }
 
 void

@@ -13,9 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+
+#include "certwatch.h"
 #include "clog.h"
 
 #define STATE_FILE "state.json"
+
+static void copy_str(json_t *obj, const char *key, char *dst, size_t len);
 
 static int
 write_atomic(const char *path, const char *text, mode_t mode)
@@ -47,6 +52,42 @@ write_atomic(const char *path, const char *text, mode_t mode)
     return 0;
 }
 
+/* What registration learnt, kept with the token: where it registers (the
+ * token's region), what it last heard, and what to do about it. */
+static json_t *
+reg_json(const struct conn_reg *r)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:I}",
+                     "api_host", r->api_host, "region", r->region,
+                     "token_region", r->token_region, "tenant_expected",
+                     r->tenant_expected, "last_status",
+                     (json_int_t)r->last_status, "last_code", r->last_code,
+                     "verdict", r->verdict, "correlation_id", r->correlation_id,
+                     "owner_region", r->owner_region, "action", r->action,
+                     "refresh_s", (json_int_t)r->refresh_s);
+}
+
+static void
+reg_restore(json_t *o, struct conn_reg *r)
+{
+    if (!json_is_object(o))
+        return;
+    copy_str(o, "api_host", r->api_host, sizeof(r->api_host));
+    copy_str(o, "region", r->region, sizeof(r->region));
+    copy_str(o, "token_region", r->token_region, sizeof(r->token_region));
+    copy_str(o, "tenant_expected", r->tenant_expected,
+             sizeof(r->tenant_expected));
+    copy_str(o, "last_code", r->last_code, sizeof(r->last_code));
+    copy_str(o, "verdict", r->verdict, sizeof(r->verdict));
+    copy_str(o, "correlation_id", r->correlation_id, sizeof(r->correlation_id));
+    copy_str(o, "owner_region", r->owner_region, sizeof(r->owner_region));
+    copy_str(o, "action", r->action, sizeof(r->action));
+    r->last_status =
+        (long)json_integer_value(json_object_get(o, "last_status"));
+    r->refresh_s =
+        (unsigned)json_integer_value(json_object_get(o, "refresh_s"));
+}
+
 int
 conn_persist(struct connector *c)
 {
@@ -72,6 +113,17 @@ conn_persist(struct connector *c)
                     c->context != NULL ? c->context : json_null(), "activation",
                     c->activation != NULL ? c->activation : json_null(),
                     "identity", id);
+    json_object_set_new(doc, "registration", reg_json(&c->reg));
+    json_object_set_new(doc, "token_ever_received",
+                        json_boolean(c->token_ever));
+    /* A registration stopped for good stays stopped across a restart:
+     * no loop through restarts either (CASES K08). */
+    json_object_set_new(doc, "halt",
+                        c->halted && c->halted_gen == c->generation
+                            ? json_pack("{s:s,s:s}", "status",
+                                        conn_status_name(c->status), "cause",
+                                        c->status_cause)
+                            : json_null());
     pthread_mutex_unlock(&c->lock);
     text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
@@ -94,12 +146,25 @@ copy_str(json_t *obj, const char *key, char *dst, size_t len)
     snprintf(dst, len, "%s", v != NULL ? v : "");
 }
 
+/* The restored certificate, for the expiry watch. */
+static void
+note_client_cert(struct connector *c)
+{
+    FILE *f = fopen(c->id.cert_path, "r");
+    X509 *cert = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+
+    if (f != NULL)
+        fclose(f);
+    certwatch_note(c, "client", c->id.device_id, cert);
+    X509_free(cert);
+}
+
 int
 conn_restore(struct connector *c, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     json_error_t jerr;
-    json_t *doc, *ctx, *act, *id;
+    json_t *doc, *ctx, *act, *id, *halt;
     struct conn_identity ident;
 
     snprintf(path, sizeof(path), "%s/" STATE_FILE, c->cfg.data_dir);
@@ -116,6 +181,7 @@ conn_restore(struct connector *c, char *err, size_t errlen)
     ctx = json_object_get(doc, "context");
     act = json_object_get(doc, "activation");
     id = json_object_get(doc, "identity");
+    halt = json_object_get(doc, "halt");
     memset(&ident, 0, sizeof(ident));
     if (json_is_object(id)) {
         copy_str(id, "device_id", ident.device_id, sizeof(ident.device_id));
@@ -139,8 +205,27 @@ conn_restore(struct connector *c, char *err, size_t errlen)
     if (c->context != NULL && json_is_object(act)) {
         c->activation = json_incref(act);
         c->status = CS_REGISTERING;
+        c->token_ever = true;
+        reg_restore(json_object_get(doc, "registration"), &c->reg);
     }
-    if (c->activation != NULL && ident.device_id[0] != '\0' &&
+    if (c->activation != NULL && json_is_object(halt)) {
+        const char *st = json_string_value(json_object_get(halt, "status"));
+        const char *cause = json_string_value(json_object_get(halt, "cause"));
+
+        c->halted = true;
+        c->halted_gen = c->generation;
+        c->halted_cfg = c->config_gen;
+        c->status = st != NULL && strcmp(st, "Deregistered") == 0
+                        ? CS_DEREGISTERED
+                        : CS_ERROR;
+        snprintf(c->status_cause, sizeof(c->status_cause),
+                 "%s (kept from "
+                 "the last run)",
+                 cause != NULL ? cause
+                               : "registration "
+                                 "stopped");
+    }
+    if (c->activation != NULL && !c->halted && ident.device_id[0] != '\0' &&
         access(ident.cert_path, R_OK) == 0 &&
         access(ident.key_path, R_OK) == 0 &&
         ident.cert_not_after > time(NULL)) {
@@ -152,6 +237,8 @@ conn_restore(struct connector *c, char *err, size_t errlen)
     }
     pthread_mutex_unlock(&c->lock);
     json_decref(doc);
+    if (c->enrolled)
+        note_client_cert(c);
     return 0;
 }
 

@@ -48,6 +48,7 @@ struct pipeline {
     void *zmon; /* PAIR end of the socket's monitor */
     struct lws *zmonwsi;
     bool paused;
+    bool draining;  /* SIGTERM: no more reads from ZeroMQ */
     bool source_up; /* ZeroMQ says a peer is connected */
     int last_probe_errno;
     char ipc_path[PATH_MAX];
@@ -352,6 +353,8 @@ seal(struct pipeline *p)
 {
     lws_sul_cancel(&p->linger_sul);
     batcher_seal(&p->b);
+    /* The status's spool figures move once per batch, not per event. */
+    spool_publish(p);
     request_write(p);
 }
 
@@ -380,8 +383,10 @@ add_event(struct pipeline *p, const struct sse_envelope *env,
         lws_sul_cancel(&p->linger_sul);
     atomic_fetch_add(&p->c->count.received, 1);
     atomic_store(&p->c->count.held, p->b.held_events);
-    if (p->b.ready.tail != last_ready)
+    if (p->b.ready.tail != last_ready) {
+        spool_publish(p);
         request_write(p);
+    }
     return 0;
 }
 
@@ -602,7 +607,7 @@ source_drain(struct pipeline *p)
 {
     int n;
 
-    if (p->zsock == NULL || p->disk_full)
+    if (p->zsock == NULL || p->disk_full || p->draining)
         return;
     for (n = 0; n < DRAIN_BUDGET && !p->disk_full; n++) {
         int rc;
@@ -914,6 +919,47 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     default:
         return 0;
     }
+}
+
+/* ---- stopping and reloading ---------------------------------------- */
+
+void
+pipeline_drain(struct pipeline *p)
+{
+    if (p->draining)
+        return;
+    /* What libzmq holds for us now is ours to deliver or spool; what
+     * EventHandler sends from here on waits in its own queue. */
+    if (!p->paused)
+        source_drain(p);
+    p->draining = true;
+    seal(p);
+}
+
+uint64_t
+pipeline_held(const struct pipeline *p)
+{
+    return p->b.held_events + (p->pending != NULL ? 1 : 0);
+}
+
+bool
+pipeline_sink_open(const struct pipeline *p)
+{
+    return p->sink != NULL && p->sink_open;
+}
+
+void
+pipeline_config_changed(struct pipeline *p)
+{
+    int ivl_max =
+        (int)conn_scaled_ms(&p->c->cfg, p->c->cfg.source_zeromq_backoff_max_ms);
+
+    sse_backoff_set_cap(&p->sink_bo, p->c->cfg.sink_backoff_max_ms);
+    if (p->source_backoff_ms > p->c->cfg.source_zeromq_backoff_max_ms)
+        p->source_backoff_ms = p->c->cfg.source_zeromq_backoff_max_ms;
+    if (p->zsock != NULL)
+        zmq_setsockopt(p->zsock, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
+                       sizeof(ivl_max));
 }
 
 void

@@ -29,6 +29,18 @@ int pipeline_attach(struct pipeline *p, struct lws_vhost *vhost);
  * new identity is ready, drops it when the context is gone.
  */
 void pipeline_on_wake(struct pipeline *p);
+/*
+ * SIGTERM: take what ZeroMQ has queued for us once more, then stop
+ * reading, and send off the batch being filled; what is held then goes
+ * out as acknowledgements allow (lws thread).
+ */
+void pipeline_drain(struct pipeline *p);
+/* Events held: taken, not yet acknowledged by the ingest. */
+uint64_t pipeline_held(const struct pipeline *p);
+/* Is the sink connected and upgraded? */
+bool pipeline_sink_open(const struct pipeline *p);
+/* The configuration changed (reload): take the live keys it uses. */
+void pipeline_config_changed(struct pipeline *p);
 /* The pipeline of a wsi's connector (set as the protocol's user). */
 int pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason,
                       void *user, void *in, size_t len);

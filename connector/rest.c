@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -24,6 +25,22 @@ struct sink {
     size_t cap;
     int overflow;
 };
+
+/* Every REST socket gets TCP keepalive (libcurl sets idle and interval;
+ * the probe count is ours), read back for the status. */
+static int
+on_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+    struct rest_reply *r = ((struct sink *)arg)->r;
+    struct sse_tcpka ka;
+
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKOPT_OK;
+    sse_tcpka_default(&ka);
+    if (sse_tcpka_set(fd, &ka) == 0 && sse_tcpka_get(fd, &r->ka) == 0)
+        r->ka_read = true;
+    return CURL_SOCKOPT_OK;
+}
 
 static size_t
 on_body(char *data, size_t size, size_t n, void *arg)
@@ -73,6 +90,16 @@ parse_retry_after(const char *v)
     return at <= 0 ? 0 : at > 86400 ? 86400 : (unsigned)at;
 }
 
+/* libcurl's progress callback: a stop ends a call that is waiting. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+            curl_off_t ulnow)
+{
+    const struct rest_req *req = arg;
+
+    return req->cancel(req->cancel_arg) != 0;
+}
+
 /* Keep the headers the connector reasons about. */
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
@@ -96,6 +123,9 @@ on_header(char *data, size_t size, size_t n, void *arg)
     else if (strncasecmp(line, "content-type:", 13) == 0)
         snprintf(r->content_type, sizeof(r->content_type), "%s",
                  line + 13 + strspn(line + 13, " "));
+    else if (strncasecmp(line, "x-correlation-id:", 17) == 0)
+        snprintf(r->correlation_id, sizeof(r->correlation_id), "%s",
+                 line + 17 + strspn(line + 17, " "));
     return len;
 }
 
@@ -105,6 +135,8 @@ on_header(char *data, size_t size, size_t n, void *arg)
  * thread, so a thread-local buffer is enough.
  */
 static __thread char verify_detail[400];
+/* The leaf the server presented, kept for the expiry watch. */
+static __thread X509 *verify_leaf;
 
 static int
 on_verify(int ok, X509_STORE_CTX *store)
@@ -113,6 +145,12 @@ on_verify(int ok, X509_STORE_CTX *store)
     char subject[160] = "?", issuer[160] = "?", na[32] = "?", nb[32] = "?";
     struct tm tm;
 
+    if (ok && X509_STORE_CTX_get_error_depth(store) == 0 &&
+        verify_leaf == NULL) {
+        verify_leaf = X509_STORE_CTX_get_current_cert(store);
+        if (verify_leaf != NULL)
+            X509_up_ref(verify_leaf);
+    }
     if (ok || verify_detail[0] != '\0')
         return ok;
     cert = X509_STORE_CTX_get_current_cert(store);
@@ -203,6 +241,9 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
                      "phase answer: no answer from %s in time (%s)", addr,
                      errbuf);
         break;
+    case CURLE_ABORTED_BY_CALLBACK:
+        snprintf(err, errlen, "call to %s abandoned: the connector stops", url);
+        break;
     case CURLE_COULDNT_RESOLVE_HOST:
         snprintf(err, errlen,
                  "phase resolve: dial tcp: lookup %s: no such "
@@ -242,7 +283,7 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
     CURL *h = curl_easy_init();
     struct curl_slist *map, *hdrs = NULL;
     struct sink sink = {.r = out};
-    char errbuf[CURL_ERROR_SIZE] = "", ctype[160], maperr[256];
+    char errbuf[CURL_ERROR_SIZE] = "", ctype[160], maperr[256], cid[96];
     char *ip = NULL;
     long port = 0;
     CURLcode rc;
@@ -270,6 +311,18 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
     curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     verify_detail[0] = '\0';
     alert_detail[0] = '\0';
+    X509_free(verify_leaf);
+    verify_leaf = NULL;
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, (long)SSE_TCPKA_IDLE_S);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, (long)SSE_TCPKA_INTERVAL_S);
+    curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+    curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, &sink);
+    if (req->cancel != NULL) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)req);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)conn_scaled_ms(cfg, cfg->connect_timeout_ms));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
@@ -299,6 +352,10 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
         snprintf(ctype, sizeof(ctype), "Content-Type: %s", req->content_type);
         hdrs = curl_slist_append(hdrs, ctype);
     }
+    if (req->correlation_id != NULL && req->correlation_id[0] != '\0') {
+        snprintf(cid, sizeof(cid), "X-Correlation-ID: %s", req->correlation_id);
+        hdrs = curl_slist_append(hdrs, cid);
+    }
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 
@@ -317,6 +374,8 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
     curl_slist_free_all(hdrs);
     curl_slist_free_all(map);
     curl_easy_cleanup(h);
+    out->server_cert = verify_leaf;
+    verify_leaf = NULL;
     if (rc != CURLE_OK) {
         rest_reply_free(out);
         return -1;
@@ -335,4 +394,23 @@ rest_reply_free(struct rest_reply *r)
     free(r->body);
     r->body = NULL;
     r->body_len = 0;
+    X509_free(r->server_cert);
+    r->server_cert = NULL;
+}
+
+int
+rest_correlation_id(char *buf, size_t len)
+{
+    unsigned char b[16];
+
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+        return -1;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(buf, len,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
+    return 0;
 }

@@ -7,9 +7,13 @@
 #ifndef CONN_REST_H
 #define CONN_REST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 #include "config.h"
+#include "tcpka.h"
 
 struct rest_req {
     const char *method;       /* "GET" or "POST" */
@@ -20,6 +24,12 @@ struct rest_req {
     const char *userpwd;   /* HTTP Basic "user:password", or NULL */
     const char *cert_path; /* client certificate, or NULL */
     const char *key_path;
+    /* Sent as X-Correlation-ID, so that the cloud's logs and ours can be
+     * matched up; NULL: none. */
+    const char *correlation_id;
+    /* Polled while the call runs; non-zero ends it at once (a stop). */
+    int (*cancel)(void *arg);
+    void *cancel_arg;
 };
 
 struct rest_reply {
@@ -30,6 +40,11 @@ struct rest_reply {
     char *body;             /* NUL-terminated, malloc'd */
     size_t body_len;
     char remote[64]; /* address:port actually connected */
+    /* The cloud's X-Correlation-ID: ours echoed, or its own; "" none. */
+    char correlation_id[64];
+    X509 *server_cert;   /* the leaf the host presented; owned, or NULL */
+    struct sse_tcpka ka; /* keepalive as the kernel held it for the socket */
+    bool ka_read;        /* ka was read back */
 };
 
 /*
@@ -40,5 +55,7 @@ struct rest_reply {
 int rest_call(const struct conn_config *cfg, const struct rest_req *req,
               struct rest_reply *out, char *err, size_t errlen);
 void rest_reply_free(struct rest_reply *r);
+/* A random UUID (version 4) for X-Correlation-ID. 0 or -1. */
+int rest_correlation_id(char *buf, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <libwebsockets.h>
 
+#include "certwatch.h"
 #include "clog.h"
 #include "persist.h"
 
@@ -97,6 +98,10 @@ set_status_locked(struct connector *c, enum conn_status s, const char *cause)
         return;
     c->status = s;
     snprintf(c->status_cause, sizeof(c->status_cause), "%s", cause);
+    if (old != s) {
+        c->status_prev = old;
+        c->status_since_ms = conn_now_ms();
+    }
     pthread_cond_broadcast(&c->changed);
     if (old != s)
         cinfo("status %s -> %s%s%s", conn_status_name(old), conn_status_name(s),
@@ -150,6 +155,7 @@ conn_ep_fail(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
     va_end(ap);
     e->attempts++;
     e->up = false;
+    e->last_error_ms = conn_now_ms();
     e->next_retry_ms = retry_in_ms > 0 ? conn_now_ms() + retry_in_ms : 0;
     pthread_mutex_unlock(&c->lock);
 }
@@ -173,6 +179,16 @@ conn_ep_down(struct connector *c, enum conn_ep ep)
 {
     pthread_mutex_lock(&c->lock);
     c->ep[ep].up = false;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void
+conn_ep_keepalive(struct connector *c, enum conn_ep ep,
+                  const struct sse_tcpka *ka)
+{
+    pthread_mutex_lock(&c->lock);
+    c->ep[ep].ka = *ka;
+    c->ep[ep].ka_known = true;
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -211,7 +227,17 @@ forget_locked(struct connector *c)
     c->identity_gen++;
     c->device_gen++;
     c->generation++;
+    c->halted = false;
+    c->replace_next = false;
+    c->refresh_due = false;
     memset(&c->id, 0, sizeof(c->id));
+    memset(&c->reg, 0, sizeof(c->reg));
+    /* The client certificate goes with the identity. */
+    for (size_t i = 0; i < c->ncerts;)
+        if (strcmp(c->certs[i].role, "client") == 0)
+            c->certs[i] = c->certs[--c->ncerts];
+        else
+            i++;
 }
 
 int
@@ -259,9 +285,17 @@ conn_activate(struct connector *c, json_t *token_doc)
     } else {
         json_decref(c->activation);
         c->activation = json_deep_copy(token_doc);
+        /* "replace" is a request, not part of the token document. */
+        c->replace_next = json_is_true(json_object_get(token_doc, "replace"));
+        json_object_del(c->activation, "replace");
         c->enrolled = false;
+        c->halted = false;
+        c->token_ever = true;
         c->generation++;
-        set_status_locked(c, CS_REGISTERING, "token received");
+        set_status_locked(c, CS_REGISTERING,
+                          c->replace_next ? "token received, replacing the "
+                                            "registration of this device"
+                                          : "token received");
     }
     pthread_mutex_unlock(&c->lock);
     if (rc == 202) {
@@ -269,6 +303,53 @@ conn_activate(struct connector *c, json_t *token_doc)
         conn_wake(c);
     }
     return rc;
+}
+
+int
+conn_replace(struct connector *c)
+{
+    int rc = 202;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->context == NULL) {
+        rc = 404;
+    } else if (c->activation == NULL) {
+        rc = 409;
+    } else {
+        c->replace_next = true;
+        c->enrolled = false;
+        c->halted = false;
+        c->identity_gen++;
+        c->device_gen++;
+        c->generation++;
+        set_status_locked(c, CS_REGISTERING,
+                          "replacing the registration of this device");
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (rc == 202) {
+        conn_persist(c);
+        conn_wake(c);
+    }
+    return rc;
+}
+
+/* "registration": where it runs and what became of it. Caller holds the
+ * lock. */
+static json_t *
+reg_json(const struct connector *c)
+{
+    const struct conn_reg *r = &c->reg;
+
+    return json_pack(
+        "{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:b}",
+        "api_host", r->api_host, "region", r->region, "token_region",
+        r->token_region, "tenant_expected", r->tenant_expected, "last_status",
+        (json_int_t)r->last_status, "last_code", r->last_code, "verdict",
+        r->verdict, "correlation_id", r->correlation_id, "owner_region",
+        r->owner_region, "action", r->action, "last_ms", (json_int_t)r->last_ms,
+        "refreshed_ms", (json_int_t)r->refreshed_ms, "refresh_s",
+        (json_int_t)r->refresh_s, "halted", c->halted, "token_ever_received",
+        c->token_ever);
 }
 
 json_t *
@@ -281,13 +362,21 @@ conn_status_json(struct connector *c)
     for (int i = 0; i < EP_COUNT; i++) {
         const struct conn_ep_state *e = &c->ep[i];
 
-        json_object_set_new(eps, conn_ep_name(i),
-                            json_pack("{s:s,s:b,s:s,s:I,s:I,s:I}", "host",
-                                      e->host, "up", e->up, "last_error",
-                                      e->last_error, "attempts",
-                                      (json_int_t)e->attempts, "next_retry_ms",
-                                      (json_int_t)e->next_retry_ms,
-                                      "last_ok_ms", (json_int_t)e->last_ok_ms));
+        json_t *ep = json_pack("{s:s,s:b,s:s,s:I,s:I,s:I,s:I}", "host", e->host,
+                               "up", e->up, "last_error", e->last_error,
+                               "attempts", (json_int_t)e->attempts,
+                               "next_retry_ms", (json_int_t)e->next_retry_ms,
+                               "last_ok_ms", (json_int_t)e->last_ok_ms,
+                               "last_error_ms", (json_int_t)e->last_error_ms);
+
+        json_object_set_new(ep, "tcp_keepalive",
+                            e->ka_known
+                                ? json_pack("{s:b,s:i,s:i,s:i}", "on", e->ka.on,
+                                            "idle_s", (int)e->ka.idle_s,
+                                            "interval_s", (int)e->ka.interval_s,
+                                            "count", (int)e->ka.count)
+                                : json_null());
+        json_object_set_new(eps, conn_ep_name(i), ep);
     }
     doc = json_pack(
         "{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
@@ -303,6 +392,22 @@ conn_status_json(struct connector *c)
         (json_int_t)atomic_load(&c->count.resent), "sequence_gaps",
         (json_int_t)atomic_load(&c->count.gaps), "malformed",
         (json_int_t)atomic_load(&c->count.bad));
+    json_object_set_new(doc, "since_ms", json_integer(c->status_since_ms));
+    json_object_set_new(doc, "previous",
+                        json_string(conn_status_name(c->status_prev)));
+    json_object_set_new(doc, "draining", json_boolean(c->draining));
+    json_object_set_new(doc, "registration", reg_json(c));
+    json_object_set_new(doc, "certificates", certwatch_json(c, time(NULL)));
+    for (size_t i = 0; i < c->ncerts; i++)
+        if (strcmp(c->certs[i].role, "client") == 0) {
+            int64_t left = (int64_t)(c->certs[i].not_after - time(NULL));
+
+            json_object_set_new(doc, "certificate_expires_in_s",
+                                json_integer(left));
+            json_object_set_new(doc, "certificate_warning",
+                                json_string(certwatch_threshold_name(
+                                    certwatch_threshold(left))));
+        }
     pthread_mutex_unlock(&c->lock);
     json_object_set_new(
         doc, "spool",
@@ -331,6 +436,17 @@ conn_request_stop(struct connector *c)
 {
     pthread_mutex_lock(&c->lock);
     c->stop = true;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    if (c->lws != NULL)
+        lws_cancel_service(c->lws);
+}
+
+void
+conn_request_drain(struct connector *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->draining = true;
     pthread_cond_broadcast(&c->changed);
     pthread_mutex_unlock(&c->lock);
     if (c->lws != NULL)

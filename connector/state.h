@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "tcpka.h"
 
 enum conn_status {
     CS_DISABLED = 0,
@@ -52,7 +53,10 @@ struct conn_ep_state {
     uint64_t attempts;     /* since the last success */
     int64_t next_retry_ms; /* wall clock, 0 when none is scheduled */
     int64_t last_ok_ms;    /* wall clock of the last success */
+    int64_t last_error_ms; /* wall clock of the last failure */
     bool up;
+    bool ka_known;       /* ka was read back from a socket of this end */
+    struct sse_tcpka ka; /* TCP keepalive of its last connection */
 };
 
 /* What registration and enrolment produced. */
@@ -66,6 +70,43 @@ struct conn_identity {
     char ingest_url[256];
     time_t cert_not_before;
     time_t cert_not_after;
+};
+
+/*
+ * Registration as the operator needs to see it (status "registration"):
+ * where it runs, the token's own region, the last refusal and what to do
+ * about it. Written by the control thread under the lock.
+ */
+struct conn_reg {
+    char api_host[128];
+    char region[8];           /* where registration runs */
+    char token_region[8];     /* the token document's region; "" token alone */
+    char tenant_expected[64]; /* the token document's tenant; "" unknown */
+    long last_status;         /* HTTP status of the last answer; 0 none */
+    char last_code[48];       /* its error code */
+    char verdict[24];         /* reg_verdict_name() of the last answer */
+    char correlation_id[64];  /* X-Correlation-ID of the last refusal */
+    char owner_region[16];    /* 409: where the identity is registered */
+    char action[240];         /* what the operator can do; "" nothing */
+    int64_t last_ms;          /* wall clock of the last answer */
+    int64_t refreshed_ms;     /* the device record last read back */
+    unsigned refresh_s;       /* how often it is read (cloud seconds) */
+};
+
+/*
+ * A certificate in use, with the expiry warnings already given for it
+ * (certwatch.h). role "client" is the device's own; "server" one that a
+ * host of the cloud presented.
+ */
+#define CONN_CERTS 8
+struct conn_cert {
+    char role[8];
+    char host[128];
+    char subject[160];
+    char issuer[160];
+    time_t not_before;
+    time_t not_after;
+    int warned; /* index of the tightest threshold warned; -1 none */
 };
 
 struct conn_counters {
@@ -111,6 +152,23 @@ struct connector {
     struct conn_identity id;
     struct conn_ep_state ep[EP_COUNT];
     bool stop;
+    bool draining; /* SIGTERM: deliver what is held, then stop */
+
+    /* Registration stopped for good (a refused token, a claimed identity,
+     * no entitlement, deregistered by the cloud): no attempt until the
+     * context or the token changes (generation) or the configuration is
+     * read again (config_gen). */
+    bool halted;
+    uint64_t halted_gen, halted_cfg;
+    uint64_t config_gen; /* bumps on every reload (SIGHUP) */
+    bool refresh_due;    /* read the device record back now */
+    bool replace_next;   /* the next registration replaces (K10) */
+    bool token_ever;     /* an activation was ever received */
+    struct conn_reg reg;
+    enum conn_status status_prev;
+    int64_t status_since_ms; /* wall clock of the last status change */
+    struct conn_cert certs[CONN_CERTS];
+    size_t ncerts;
 };
 
 const char *conn_status_name(enum conn_status s);
@@ -134,6 +192,9 @@ void conn_ep_fail(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void conn_ep_ok(struct connector *c, enum conn_ep ep);
 void conn_ep_down(struct connector *c, enum conn_ep ep);
+/* TCP keepalive as read back from the endpoint's last socket. */
+void conn_ep_keepalive(struct connector *c, enum conn_ep ep,
+                       const struct sse_tcpka *ka);
 
 /*
  * Context and activation, as the local API changes them. Each returns an
@@ -144,11 +205,19 @@ int conn_context_delete(struct connector *c);
 /* A new reference to the context, or NULL. */
 json_t *conn_context_get(struct connector *c);
 int conn_activate(struct connector *c, json_t *token_doc);
+/*
+ * Register again with the kept token, asking api-sse to replace whatever
+ * registration this device's guid has (POST /v1/action?type=replace, or
+ * "replace": true in an activation). 202, 404 no context, 409 no token.
+ */
+int conn_replace(struct connector *c);
 /* The status document of GET /v1/contexts/default/status. */
 json_t *conn_status_json(struct connector *c);
 /* Forget context, activation and identity (POST /v1/action?type=reset). */
 void conn_reset(struct connector *c);
 void conn_request_stop(struct connector *c);
+/* SIGTERM: stop taking events, deliver what is held, then stop. */
+void conn_request_drain(struct connector *c);
 bool conn_stopping(struct connector *c);
 
 /* Wall clock in ms. */

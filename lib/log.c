@@ -6,16 +6,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+/* level and format may change while other threads log (a reload). */
 static struct {
     int fd;
     int owned;
-    enum sse_log_level level;
-    enum sse_log_format format;
+    atomic_int level;
+    atomic_int format;
 } logger = {2, 0, SSE_LOG_INFO, SSE_LOG_TEXT};
 
 static const char *const level_names[] = {"error", "warning", "info", "debug",
@@ -25,8 +27,20 @@ void
 sse_log_setup(int fd, enum sse_log_level level, enum sse_log_format format)
 {
     logger.fd = fd;
-    logger.level = level;
-    logger.format = format;
+    atomic_store(&logger.level, (int)level);
+    atomic_store(&logger.format, (int)format);
+}
+
+void
+sse_log_set_level(enum sse_log_level level)
+{
+    atomic_store(&logger.level, (int)level);
+}
+
+void
+sse_log_set_format(enum sse_log_format format)
+{
+    atomic_store(&logger.format, (int)format);
 }
 
 int
@@ -47,7 +61,7 @@ sse_log_open(const char *path, enum sse_log_level level,
 bool
 sse_log_enabled(enum sse_log_level level)
 {
-    return level <= logger.level;
+    return (int)level <= atomic_load(&logger.level);
 }
 
 int
@@ -156,7 +170,7 @@ sse_logv(enum sse_log_level level, const char *fields, const char *fmt,
         return;
     vsnprintf(msg, sizeof(msg), fmt, ap);
     sse_log_timestamp(ts, sizeof(ts));
-    if (logger.format == SSE_LOG_JSON) {
+    if (atomic_load(&logger.format) == SSE_LOG_JSON) {
         put_raw(line, sizeof(line), &off, "{\"level\":\"");
         put_raw(line, sizeof(line), &off, sse_log_level_name(level));
         put_raw(line, sizeof(line), &off, "\",\"msg\":\"");

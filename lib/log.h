@@ -32,6 +32,9 @@ void sse_log_setup(int fd, enum sse_log_level level,
 int sse_log_open(const char *path, enum sse_log_level level,
                  enum sse_log_format format);
 bool sse_log_enabled(enum sse_log_level level);
+/* Change the level or the format at run time (any thread). */
+void sse_log_set_level(enum sse_log_level level);
+void sse_log_set_format(enum sse_log_format format);
 /* Parse "error", "warn", "info", "debug", "trace"; -1 when unknown. */
 int sse_log_level_parse(const char *name);
 const char *sse_log_level_name(enum sse_log_level level);

@@ -1106,6 +1106,17 @@ take_fmc_within(struct lctx *c, const char *path, struct val *v, void *t)
     return 0;
 }
 
+static int
+take_fmc_guid(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_step *st = t;
+
+    if (v->s[0] == '\0' || strlen(v->s) >= sizeof(st->u.fmc.guid))
+        return fail_got(c, v->node, path, "a guid of 1 to %zu characters",
+                        sizeof(st->u.fmc.guid) - 1);
+    return copy_text(c, v, path, st->u.fmc.guid, sizeof(st->u.fmc.guid));
+}
+
 static const struct key_rule fmc_rules[] = {
     {"activation", VT_STR, false, 0, 0, take_fmc_activation},
     {"token_source", VT_STR, false, 0, 0, take_fmc_token_source},
@@ -1113,6 +1124,7 @@ static const struct key_rule fmc_rules[] = {
     {"region", VT_STR, false, 0, 0, take_fmc_region},
     {"tenant", VT_STR, false, 0, 0, take_fmc_tenant},
     {"within", VT_DUR, false, 0, 0, take_fmc_within},
+    {"guid", VT_STR, false, 0, 0, take_fmc_guid},
 };
 
 static int
@@ -1784,6 +1796,52 @@ take_x_for(struct lctx *c, const char *path, struct val *v, void *t)
     return 0;
 }
 
+static int
+take_exit_part(struct lctx *c, struct val *v, void *t, enum scn_part part)
+{
+    struct scn_expect *e = t;
+
+    e->u.exit.part = part;
+    e->u.exit.code = (int)v->i;
+    return 0;
+}
+
+static int
+take_exit_connector(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    return take_exit_part(c, v, t, SCN_PART_CONNECTOR);
+}
+
+static int
+take_exit_eventhandler(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    return take_exit_part(c, v, t, SCN_PART_EVENTHANDLER);
+}
+
+static const struct key_rule exit_rules[] = {
+    {"connector", VT_INT, false, 0, 255, take_exit_connector},
+    {"eventhandler", VT_INT, false, 0, 255, take_exit_eventhandler},
+};
+
+static int
+take_x_exit(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct expect_ctx *x = t;
+    size_t n = (size_t)(v->node->data.mapping.pairs.top -
+                        v->node->data.mapping.pairs.start);
+
+    x->conditions++;
+    x->e->kind = SCN_EXPECT_EXIT;
+    if (walk_map(c, v->node, path, exit_rules, NROWS(exit_rules), x->e, NULL) !=
+        0)
+        return -1;
+    if (n != 1)
+        return fail_at(c, v->node->start_mark, path,
+                       "expected exactly one of connector, eventhandler, "
+                       "such as {connector: 0}");
+    return 0;
+}
+
 static const struct key_rule expect_rules[] = {
     {"status", VT_ANY, false, 0, 0, take_x_status},
     {"log", VT_MAP, false, 0, 0, take_x_log},
@@ -1791,6 +1849,7 @@ static const struct key_rule expect_rules[] = {
     {"journal", VT_MAP, false, 0, 0, take_x_journal},
     {"endpoint", VT_MAP, false, 0, 0, take_x_endpoint},
     {"field", VT_MAP, false, 0, 0, take_x_field},
+    {"exit", VT_MAP, false, 0, 0, take_x_exit},
     {"within", VT_DUR, false, 0, 0, take_x_within},
     {"for", VT_DUR, false, 0, 0, take_x_for},
     {"grace", VT_DUR, false, 0, 0, take_x_grace},
@@ -1809,7 +1868,7 @@ take_expect(struct lctx *c, const char *path, struct val *v, void *target)
     if (x.conditions != 1)
         return fail_at(c, v->node->start_mark, path,
                        "expected exactly one of status, log, ingest, "
-                       "journal, endpoint, field (got %d)",
+                       "journal, endpoint, field, exit (got %d)",
                        x.conditions);
     if (x.times != 1)
         return fail_at(c, v->node->start_mark, path,
@@ -1817,6 +1876,105 @@ take_expect(struct lctx *c, const char *path, struct val *v, void *target)
     if (st->u.expect.hold && st->u.expect.grace_ms >= 0)
         return fail_at(c, v->node->start_mark, path,
                        "grace applies to within only (a for span has none)");
+    return 0;
+}
+
+/* ---- steps: api, reconfigure ---- */
+
+static int
+take_api_method(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_step *st = t;
+
+    return take_word(c, v, path, "GET|POST|DELETE", st->u.api.method,
+                     sizeof(st->u.api.method));
+}
+
+static int
+take_api_path(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_step *st = t;
+
+    if (strncmp(v->s, "/v1/", 4) != 0 || strpbrk(v->s, " \t\r\n") != NULL)
+        return fail_got(c, v->node, path,
+                        "a path of the local API such as "
+                        "\"/v1/action?type=replace\"");
+    return copy_text(c, v, path, st->u.api.path, sizeof(st->u.api.path));
+}
+
+static int
+take_api_body(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_step *st = t;
+    json_error_t err;
+    json_t *doc = json_loads(v->s, 0, &err);
+
+    if (doc == NULL)
+        return fail_at(c, v->node->start_mark, path,
+                       "the body is not JSON: %s at column %d", err.text,
+                       err.column);
+    json_decref(doc);
+    st->u.api.body = strdup(v->s);
+    return st->u.api.body != NULL
+               ? 0
+               : fail_at(c, v->node->start_mark, path, "out of memory");
+}
+
+static int
+take_api_status(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_step *)t)->u.api.status = (int)v->i;
+    return 0;
+}
+
+static const struct key_rule api_rules[] = {
+    {"method", VT_STR, false, 0, 0, take_api_method},
+    {"path", VT_STR, true, 0, 0, take_api_path},
+    {"body", VT_STR, false, 0, 0, take_api_body},
+    {"status", VT_INT, false, 100, 599, take_api_status},
+};
+
+static int
+take_api(struct lctx *c, const char *path, struct val *v, void *target)
+{
+    struct scn_step *st = target;
+
+    snprintf(st->u.api.method, sizeof(st->u.api.method), "POST");
+    st->u.api.status = -1;
+    return walk_map(c, v->node, path, api_rules, NROWS(api_rules), st, NULL);
+}
+
+static int
+take_re_properties(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_step *st = t;
+
+    return build_tree(c, v->node, path, "", false,
+                      &st->u.reconfigure.properties);
+}
+
+static int
+take_re_settings(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_step *st = t;
+
+    return build_tree(c, v->node, path, "", true, &st->u.reconfigure.settings);
+}
+
+static const struct key_rule reconfigure_rules[] = {
+    {"properties", VT_MAP, false, 0, 0, take_re_properties},
+    {"settings", VT_MAP, false, 0, 0, take_re_settings},
+};
+
+static int
+take_reconfigure(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    if (walk_map(c, v->node, path, reconfigure_rules, NROWS(reconfigure_rules),
+                 t, NULL) != 0)
+        return -1;
+    if (v->node->data.mapping.pairs.top == v->node->data.mapping.pairs.start)
+        return fail_at(c, v->node->start_mark, path,
+                       "expected properties, settings or both");
     return 0;
 }
 
@@ -2313,14 +2471,23 @@ static const struct {
     const char *name;
     enum scn_step_kind kind;
 } kind_names[] = {
-    {"fault", SCN_STEP_FAULT},     {"clear", SCN_STEP_CLEAR},
-    {"fmc", SCN_STEP_FMC},         {"send", SCN_STEP_SEND},
-    {"start", SCN_STEP_START},     {"stop", SCN_STEP_STOP},
-    {"kill", SCN_STEP_KILL},       {"restart", SCN_STEP_RESTART},
-    {"hostmap", SCN_STEP_HOSTMAP}, {"wait", SCN_STEP_WAIT},
-    {"expect", SCN_STEP_EXPECT},   {"signal", SCN_STEP_SIGNAL},
-    {"chaos", SCN_STEP_CHAOS},     {"disk", SCN_STEP_DISK},
+    {"fault", SCN_STEP_FAULT},
+    {"clear", SCN_STEP_CLEAR},
+    {"fmc", SCN_STEP_FMC},
+    {"send", SCN_STEP_SEND},
+    {"start", SCN_STEP_START},
+    {"stop", SCN_STEP_STOP},
+    {"kill", SCN_STEP_KILL},
+    {"restart", SCN_STEP_RESTART},
+    {"hostmap", SCN_STEP_HOSTMAP},
+    {"wait", SCN_STEP_WAIT},
+    {"expect", SCN_STEP_EXPECT},
+    {"signal", SCN_STEP_SIGNAL},
+    {"chaos", SCN_STEP_CHAOS},
+    {"disk", SCN_STEP_DISK},
     {"corrupt", SCN_STEP_CORRUPT},
+    {"api", SCN_STEP_API},
+    {"reconfigure", SCN_STEP_RECONFIGURE},
 };
 
 /* One row per step kind, in the order of enum scn_step_kind: the row's
@@ -2341,6 +2508,8 @@ static const struct key_rule step_rules[] = {
     {"chaos", VT_MAP, false, 0, 0, take_chaos},
     {"disk", VT_MAP, false, 0, 0, take_disk},
     {"corrupt", VT_MAP, false, 0, 0, take_corrupt},
+    {"api", VT_MAP, false, 0, 0, take_api},
+    {"reconfigure", VT_MAP, false, 0, 0, take_reconfigure},
 };
 
 _Static_assert(NROWS(step_rules) == SCN_STEP_KIND_COUNT,
@@ -2424,9 +2593,18 @@ scenario_free(struct scenario *s)
 {
     if (s == NULL)
         return;
-    for (size_t i = 0; i < s->nsteps; i++)
-        if (s->steps[i].kind == SCN_STEP_FAULT)
-            json_decref(s->steps[i].u.fault.rule);
+    for (size_t i = 0; i < s->nsteps; i++) {
+        struct scn_step *st = &s->steps[i];
+
+        if (st->kind == SCN_STEP_FAULT)
+            json_decref(st->u.fault.rule);
+        else if (st->kind == SCN_STEP_API)
+            free(st->u.api.body);
+        else if (st->kind == SCN_STEP_RECONFIGURE) {
+            tree_free(st->u.reconfigure.properties);
+            tree_free(st->u.reconfigure.settings);
+        }
+    }
     free(s->steps);
     for (size_t i = 0; i < s->ntags; i++)
         free(s->tags[i]);
@@ -2591,7 +2769,7 @@ const char *
 scenario_expect_kind_name(enum scn_expect_kind k)
 {
     static const char *const names[SCN_EXPECT_KIND_COUNT] = {
-        "status", "log", "ingest", "journal", "endpoint", "field"};
+        "status", "log", "ingest", "journal", "endpoint", "field", "exit"};
 
     return (unsigned)k < SCN_EXPECT_KIND_COUNT ? names[k] : "?";
 }
@@ -2707,6 +2885,10 @@ describe_expect(const struct scn_expect *e, char *buf, size_t len, size_t *off)
         if (e->u.field.has_max)
             put(buf, len, off, " <= %g", e->u.field.max);
         break;
+    case SCN_EXPECT_EXIT:
+        put(buf, len, off, " %s %d", scenario_part_name(e->u.exit.part),
+            e->u.exit.code);
+        break;
     case SCN_EXPECT_ENDPOINT:
         put(buf, len, off, " %s", e->u.endpoint.name);
         if (e->u.endpoint.up >= 0)
@@ -2747,9 +2929,10 @@ scenario_step_describe(const struct scn_step *st, char *buf, size_t len)
         break;
     case SCN_STEP_FMC:
         scenario_format_duration(st->u.fmc.within_ms, d, sizeof(d));
-        put(buf, len, &off, "fmc activation %s%s%s",
+        put(buf, len, &off, "fmc activation %s%s%s%s%s",
             st->u.fmc.whole ? "whole" : "token",
-            st->u.fmc.region[0] ? ", region " : "", st->u.fmc.region);
+            st->u.fmc.region[0] ? ", region " : "", st->u.fmc.region,
+            st->u.fmc.guid[0] ? ", guid " : "", st->u.fmc.guid);
         if (st->u.fmc.wait)
             put(buf, len, &off, ", Enrolled within %s", d);
         else
@@ -2812,6 +2995,16 @@ scenario_step_describe(const struct scn_step *st, char *buf, size_t len)
         break;
     case SCN_STEP_EXPECT:
         describe_expect(&st->u.expect, buf, len, &off);
+        break;
+    case SCN_STEP_API:
+        put(buf, len, &off, "api %s %s", st->u.api.method, st->u.api.path);
+        if (st->u.api.status >= 0)
+            put(buf, len, &off, ", answered %d", st->u.api.status);
+        break;
+    case SCN_STEP_RECONFIGURE:
+        put(buf, len, &off, "reconfigure the connector's files%s%s",
+            st->u.reconfigure.properties != NULL ? ", properties" : "",
+            st->u.reconfigure.settings != NULL ? ", settings" : "");
         break;
     default:
         break;

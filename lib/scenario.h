@@ -37,10 +37,12 @@ enum scn_step_kind {
     SCN_STEP_HOSTMAP,
     SCN_STEP_WAIT,
     SCN_STEP_EXPECT,
-    SCN_STEP_SIGNAL,  /* a signal to a part */
-    SCN_STEP_CHAOS,   /* a seeded programme of faults */
-    SCN_STEP_DISK,    /* fill or free the connector's tmpfs */
-    SCN_STEP_CORRUPT, /* damage a record of the stopped connector's spool */
+    SCN_STEP_SIGNAL,      /* a signal to a part */
+    SCN_STEP_CHAOS,       /* a seeded programme of faults */
+    SCN_STEP_DISK,        /* fill or free the connector's tmpfs */
+    SCN_STEP_CORRUPT,     /* damage a record of the stopped connector's spool */
+    SCN_STEP_API,         /* a request to the connector's local API */
+    SCN_STEP_RECONFIGURE, /* write the connector's files anew */
     SCN_STEP_KIND_COUNT,
 };
 
@@ -58,6 +60,7 @@ enum scn_expect_kind {
     SCN_EXPECT_JOURNAL,
     SCN_EXPECT_ENDPOINT,
     SCN_EXPECT_FIELD,
+    SCN_EXPECT_EXIT, /* a part exited with a code */
     SCN_EXPECT_KIND_COUNT,
 };
 
@@ -177,6 +180,10 @@ struct scn_expect {
             double min, max;
             char equals[SCN_TEXT_MAX];
         } field;
+        struct {
+            enum scn_part part; /* connector or eventhandler */
+            int code;           /* the exit status, 0 to 255 */
+        } exit;
     } u;
 };
 
@@ -199,6 +206,7 @@ struct scn_step {
             bool token_admin; /* mint through the admin API */
             char region[8];
             char tenant[64];
+            char guid[40]; /* clientInfo.guid; "" a fresh one */
             int64_t within_ms;
         } fmc;
         struct {
@@ -223,6 +231,16 @@ struct scn_step {
         } hostmap;
         int64_t wait_ms;
         struct scn_expect expect;
+        struct {
+            char method[8]; /* GET, POST, DELETE */
+            char path[256]; /* /v1/..., with a query */
+            char *body;     /* JSON text or NULL; owned */
+            int status;     /* the answer expected; -1 any */
+        } api;
+        struct {
+            struct scn_tree *properties; /* owned; NULL: none */
+            struct scn_tree *settings;
+        } reconfigure;
     } u;
 };
 

@@ -39,6 +39,7 @@ struct http_ex {
     char query[1024];
     char content_type[128];
     char authorization[512];
+    char correlation_id[64]; /* the client's X-Correlation-ID, "" none */
     char peer[64];
     unsigned char *body;
     size_t body_len;
@@ -267,6 +268,29 @@ hdr_copy(struct lws *wsi, char *buf, size_t len, enum lws_token_indexes t)
         buf[0] = '\0';
 }
 
+/*
+ * The client's X-Correlation-ID when it is a sane token (letters, digits,
+ * '-', '_', '.', at most 63), else "": it goes back in the answer and into
+ * the journal, never anything a client could use to forge a line.
+ */
+static void
+correlation_copy(struct lws *wsi, char *buf, size_t len)
+{
+    static const char name[] = "x-correlation-id:";
+    int n = lws_hdr_custom_length(wsi, name, (int)sizeof(name) - 1);
+
+    buf[0] = '\0';
+    if (n <= 0 || (size_t)n >= len ||
+        lws_hdr_custom_copy(wsi, buf, (int)len, name, (int)sizeof(name) - 1) <
+            0) {
+        buf[0] = '\0';
+        return;
+    }
+    if (strspn(buf, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    "0123456789-_.") != strlen(buf))
+        buf[0] = '\0';
+}
+
 static sim_http_handler
 handler_for(const struct sim_host_rt *h)
 {
@@ -489,9 +513,16 @@ dispatch(struct lws *wsi, struct http_ex *ex)
     if (ex->resp.body == NULL)
         sim_resp_body(&ex->resp, ex->resp.status ? ex->resp.status : 500,
                       "text/plain", "", 0);
+    /* A client's correlation id comes back with the answer and goes in
+     * the journal, so both sides can find the exchange (protocol.md). */
+    if (ex->correlation_id[0] != '\0')
+        sim_resp_header(&ex->resp, "X-Correlation-ID", "%s",
+                        ex->correlation_id);
     redact_query(ex->query, query, sizeof(query));
-    sim_note(h, req.conn, "http", "request", ex->resp.status, "%s %s%s%s",
-             ex->method, ex->path, query[0] ? "?" : "", query);
+    sim_note(h, req.conn, "http", "request", ex->resp.status, "%s %s%s%s%s%s",
+             ex->method, ex->path, query[0] ? "?" : "", query,
+             ex->correlation_id[0] ? " correlation-id=" : "",
+             ex->correlation_id);
     ex->phase = EX_HEADERS;
     lws_callback_on_writable(wsi);
 }
@@ -522,6 +553,7 @@ on_request(struct lws *wsi, struct http_pss *pss, const char *uri)
     hdr_copy(wsi, ex->authorization, sizeof(ex->authorization),
              WSI_TOKEN_HTTP_AUTHORIZATION);
     hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    correlation_copy(wsi, ex->correlation_id, sizeof(ex->correlation_id));
     /* From the gate: behind a relay, lws's own peer is a socketpair. */
     snprintf(ex->peer, sizeof(ex->peer), "%s", sim_peer_of(wsi));
     if (ex->method[0] == '\0')

@@ -151,12 +151,15 @@ fresh_credential(struct sim_device *d)
 enum sim_reg_result
 sim_registry_register(struct sim_registry *r, const char *token,
                       const char *region, const char *guid, const char *name,
-                      time_t now, struct sim_device *out)
+                      time_t now, bool replace, struct sim_device *out,
+                      struct sim_device *replaced)
 {
     struct token *t;
     struct sim_device *d;
     enum sim_reg_result rc = SIM_REG_OK;
 
+    if (replaced != NULL)
+        memset(replaced, 0, sizeof(*replaced));
     pthread_mutex_lock(&r->lock);
     t = find_token(r, token);
     if (t == NULL) {
@@ -173,7 +176,18 @@ sim_registry_register(struct sim_registry *r, const char *token,
         goto out;
     }
     d = find_device_by_guid(r, guid);
-    if (d != NULL && strcmp(d->tenant_id, t->tenant) != 0) {
+    if (d != NULL && replace) {
+        /* The old registration goes; the slot is reused for the new one,
+         * with a device id of its own. */
+        if (replaced != NULL)
+            *replaced = *d;
+        OPENSSL_cleanse(d, sizeof(*d));
+        random_uuid(d->device_id);
+        snprintf(d->tenant_id, sizeof(d->tenant_id), "%s", t->tenant);
+        snprintf(d->guid, sizeof(d->guid), "%s", guid);
+    } else if (d != NULL && strcmp(d->tenant_id, t->tenant) != 0) {
+        *out = *d;
+        OPENSSL_cleanse(out->est_password, sizeof(out->est_password));
         rc = SIM_REG_CLAIMED;
         goto out;
     }

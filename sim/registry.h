@@ -6,6 +6,7 @@
 #ifndef SIM_REGISTRY_H
 #define SIM_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -48,11 +49,18 @@ int sim_registry_mint(struct sim_registry *r, const char *tenant,
 /*
  * Register the device guid with token at the api of region. On success the
  * device record (with a fresh one-time EST credential) is copied to out.
+ * SIM_REG_CLAIMED copies the record that holds the guid to out (its
+ * tenant and region). With replace, a guid registered already (to any
+ * tenant, in any region) loses that registration: the old record is
+ * copied to *replaced (when not NULL; device_id "" when there was none)
+ * and a new one, with a new device id, is made for the token's tenant.
  */
 enum sim_reg_result sim_registry_register(struct sim_registry *r,
                                           const char *token, const char *region,
                                           const char *guid, const char *name,
-                                          time_t now, struct sim_device *out);
+                                          time_t now, bool replace,
+                                          struct sim_device *out,
+                                          struct sim_device *replaced);
 
 /*
  * Check and consume a one-time EST credential. 0 and the device when it

@@ -848,6 +848,10 @@ play_fmc(struct run_ctx *c, const struct scn_step *st)
         argv[argc++] = "--tenant";
         argv[argc++] = (char *)st->u.fmc.tenant;
     }
+    if (st->u.fmc.guid[0] != '\0') {
+        argv[argc++] = "--guid";
+        argv[argc++] = (char *)st->u.fmc.guid;
+    }
     argv[argc] = NULL;
     if (proc_start(&c->fmc, "fmc", argv, log, log, why, sizeof(why)) != 0)
         return fail(c, RUN_ERROR, "ssesim fmc: %s", why);
@@ -911,6 +915,55 @@ play_signal(struct run_ctx *c, const struct scn_step *st)
     return 0;
 }
 
+/* ---- the connector's local API and files ---- */
+
+static int
+play_api(struct run_ctx *c, const struct scn_step *st)
+{
+    char url[400], what[64];
+    struct http_reply r;
+    int rc = 0;
+
+    if (!proc_running(&c->connector) || c->capi[0] == '\0') {
+        proc_describe(&c->connector, what, sizeof(what));
+        return fail(c, RUN_FAIL, "api %s %s: the connector is not running (%s)",
+                    st->u.api.method, st->u.api.path, what);
+    }
+    snprintf(url, sizeof(url), "%s%s", c->capi, st->u.api.path);
+    http_call(st->u.api.method, url, NULL, st->u.api.body, &r);
+    if (r.status == 0)
+        rc = fail(c, RUN_FAIL, "api %s %s: no answer: %s", st->u.api.method,
+                  st->u.api.path, r.error);
+    else if (st->u.api.status >= 0 && r.status != st->u.api.status)
+        rc = fail(c, RUN_FAIL, "api %s %s answered %ld, not %d: %.300s",
+                  st->u.api.method, st->u.api.path, r.status, st->u.api.status,
+                  r.body != NULL ? r.body : "");
+    else
+        ctx_note(c, "api %s %s: %ld %.300s", st->u.api.method, st->u.api.path,
+                 r.status, r.body != NULL ? r.body : "");
+    http_reply_free(&r);
+    return rc;
+}
+
+/* The files written anew, as the connector section would write them with
+ * the step's properties and settings in place of the scenario's. */
+static int
+play_reconfigure(struct run_ctx *c, const struct scn_step *st)
+{
+    struct scenario s = *c->s;
+    char why[512];
+
+    if (st->u.reconfigure.properties != NULL)
+        s.properties = st->u.reconfigure.properties;
+    if (st->u.reconfigure.settings != NULL)
+        s.settings = st->u.reconfigure.settings;
+    if (conf_write(&s, c->scale, c->region, c->etc, why, sizeof(why)) != 0)
+        return fail(c, RUN_ERROR, "reconfigure: %s", why);
+    ctx_note(c, "connector.properties and connector.yaml written anew in %s",
+             c->etc);
+    return 0;
+}
+
 /* ---- steps ---- */
 
 static int
@@ -951,6 +1004,10 @@ play_step(struct run_ctx *c, const struct scn_step *st, char *observed,
         return disk_play(c, st);
     case SCN_STEP_CORRUPT:
         return corrupt_play(c, st);
+    case SCN_STEP_API:
+        return play_api(c, st);
+    case SCN_STEP_RECONFIGURE:
+        return play_reconfigure(c, st);
     default:
         return fail(c, RUN_ERROR, "unknown step kind %d", (int)st->kind);
     }

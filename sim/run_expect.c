@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #define POLL_MS 100
 
@@ -737,6 +738,32 @@ probe_field(struct run_ctx *c, const struct scn_expect *e, char *obs,
     return ok;
 }
 
+/* ---- a part's exit ---- */
+
+static bool
+probe_exit(struct run_ctx *c, const struct scn_expect *e, char *obs, size_t len)
+{
+    struct run_proc *p =
+        e->u.exit.part == SCN_PART_CONNECTOR ? &c->connector : &c->eh;
+    const char *name = scenario_part_name(e->u.exit.part);
+    char what[64];
+
+    if (proc_running(p)) {
+        snprintf(obs, len, "the %s is still running (pid %d)", name,
+                 (int)p->pid);
+        return false;
+    }
+    if (!p->exited) {
+        snprintf(obs, len, "the %s was never started", name);
+        return false;
+    }
+    proc_describe(p, what, sizeof(what));
+    snprintf(obs, len, "the %s %s", name, what);
+    if (e->u.exit.part == SCN_PART_CONNECTOR)
+        c->capi[0] = '\0';
+    return WIFEXITED(p->status) && WEXITSTATUS(p->status) == e->u.exit.code;
+}
+
 /* ---- playing ---- */
 
 static bool
@@ -757,6 +784,8 @@ probe(struct run_ctx *c, const struct scn_expect *e, struct probe_state *ps,
         return probe_endpoint(c, e, ps, obs, len);
     case SCN_EXPECT_FIELD:
         return probe_field(c, e, obs, len);
+    case SCN_EXPECT_EXIT:
+        return probe_exit(c, e, obs, len);
     default:
         snprintf(obs, len, "unknown expectation");
         return false;

@@ -14,6 +14,7 @@
     "/providers/sse/services/token/api/v2/auth_tokens/registration"
 #define CLIENTS_PATH "/providers/sse/services/registration/api/v2/clients"
 #define REGIONS_PATH "/providers/sse/api/v1/regions"
+#define DEVICES_PATH "/providers/sse/services/inventory/api/v1/devices"
 #define TOKEN_TTL_S (24 * 3600)
 #define REFRESH_INTERVAL_S 3600
 
@@ -122,11 +123,12 @@ static void
 post_client(const struct sim_req *req, struct sim_resp *resp)
 {
     json_t *doc = json_body(req, resp);
-    json_t *info, *reply;
+    json_t *info, *reply, *answer;
     const char *token, *guid, *name;
     const char *region = req->host->def->region;
-    struct sim_device d;
+    struct sim_device d, old;
     enum sim_reg_result rc;
+    bool replace;
 
     if (doc == NULL)
         return;
@@ -141,8 +143,10 @@ post_client(const struct sim_req *req, struct sim_resp *resp)
                        "expected token and clientInfo.guid");
         return;
     }
+    replace = json_is_true(json_object_get(doc, "replace"));
     rc = sim_registry_register(req->sim->registry, token, region, guid,
-                               name != NULL ? name : "", sim_now(req->sim), &d);
+                               name != NULL ? name : "", sim_now(req->sim),
+                               replace, &d, &old);
     json_decref(doc);
     switch (rc) {
     case SIM_REG_OK:
@@ -155,8 +159,18 @@ post_client(const struct sim_req *req, struct sim_resp *resp)
         sim_resp_body(resp, 403, "text/plain", "Forbidden", 9);
         return;
     case SIM_REG_CLAIMED:
-        sim_resp_error(resp, 409, "already_claimed",
-                       "device already registered to another tenant");
+        /* The owner's region, not its tenant: that one is not ours to
+         * tell (CASES K07). */
+        sim_resp_json(
+            resp, 409,
+            json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "already_claimed",
+                      "message",
+                      "device already registered to another tenant; "
+                      "register with \"replace\": true to take it over",
+                      "owner_region", d.region));
+        sim_note(req->host, req->conn, "http", "claimed", 409,
+                 "guid %s is device %s of another tenant in region %s", guid,
+                 d.device_id, d.region);
         return;
     case SIM_REG_TOKEN_USED:
         sim_resp_error(resp, 410, "token_used_or_expired",
@@ -164,16 +178,27 @@ post_client(const struct sim_req *req, struct sim_resp *resp)
         return;
     }
     reply = region_urls(region);
-    sim_resp_json(
-        resp, 201,
-        json_pack("{s:s,s:s,s:s,s:{s:O,s:s,s:s},s:{s:O},s:{s:O},s:i}",
-                  "device_id", d.device_id, "tenant_id", d.tenant_id, "region",
-                  d.region, "est", "url", json_object_get(reply, "est"),
-                  "username", d.est_user, "password", d.est_password,
-                  "messaging", "url", json_object_get(reply, "messaging"),
-                  "eventing", "url", json_object_get(reply, "eventing"),
-                  "refresh_interval", REFRESH_INTERVAL_S));
+    answer = json_pack(
+        "{s:s,s:s,s:s,s:{s:O,s:s,s:s},s:{s:O},s:{s:O},s:i}", "device_id",
+        d.device_id, "tenant_id", d.tenant_id, "region", d.region, "est", "url",
+        json_object_get(reply, "est"), "username", d.est_user, "password",
+        d.est_password, "messaging", "url", json_object_get(reply, "messaging"),
+        "eventing", "url", json_object_get(reply, "eventing"),
+        "refresh_interval", REFRESH_INTERVAL_S);
     json_decref(reply);
+    if (old.device_id[0] != '\0')
+        json_object_set_new(answer, "replaced",
+                            json_pack("{s:s,s:s,s:s}", "device_id",
+                                      old.device_id, "tenant_id", old.tenant_id,
+                                      "region", old.region));
+    sim_resp_json(resp, 201, answer);
+    if (old.device_id[0] != '\0') {
+        sim_note(req->host, req->conn, "http", "replace", 201,
+                 "guid %s: device %s of tenant %s (region %s) replaced by "
+                 "device %s of tenant %s",
+                 d.guid, old.device_id, old.tenant_id, old.region, d.device_id,
+                 d.tenant_id);
+    }
     sim_note(req->host, req->conn, "http", "register", 201,
              "device %s guid %s tenant %s", d.device_id, d.guid, d.tenant_id);
 }
@@ -198,6 +223,7 @@ svc_api_handle(const struct sim_req *req, struct sim_resp *resp)
 {
     const char *p = req->path;
     size_t clen = strlen(CLIENTS_PATH);
+    size_t dlen = strlen(DEVICES_PATH);
 
     if (strcmp(p, "/") == 0) {
         sim_resp_forbidden(resp);
@@ -219,6 +245,10 @@ svc_api_handle(const struct sim_req *req, struct sim_resp *resp)
     } else if (strncmp(p, CLIENTS_PATH "/", clen + 1) == 0 &&
                strcmp(req->method, "GET") == 0) {
         get_client(req, resp, p + clen + 1);
+    } else if (strncmp(p, DEVICES_PATH "/", dlen + 1) == 0 &&
+               strcmp(req->method, "GET") == 0) {
+        /* The tenant's inventory: what the tenant sees of the device. */
+        get_client(req, resp, p + dlen + 1);
     } else {
         sim_resp_error(resp, 404, "not_found", "no such resource");
     }

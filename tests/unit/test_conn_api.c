@@ -17,7 +17,11 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "api.h"
+#include "certwatch.h"
 #include "log.h"
 #include "state.h"
 
@@ -668,6 +672,226 @@ START_TEST(interface_all_listens_on_every_address)
 }
 END_TEST
 
+/* A self-signed certificate valid from 10 days ago for days_left more. */
+static X509 *
+make_cert(const char *cn, long days_left)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *name = X509_NAME_new();
+
+    ck_assert_ptr_nonnull(key);
+    ck_assert_ptr_nonnull(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                               (const unsigned char *)cn, -1, -1, 0);
+    X509_set_subject_name(x, name);
+    X509_set_issuer_name(x, name);
+    X509_gmtime_adj(X509_getm_notBefore(x), -10L * 86400);
+    X509_gmtime_adj(X509_getm_notAfter(x), days_left * 86400);
+    X509_set_pubkey(x, key);
+    ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
+    X509_NAME_free(name);
+    EVP_PKEY_free(key);
+    return x;
+}
+
+static json_t *
+status_now(void)
+{
+    struct reply r;
+    json_t *doc;
+
+    http("GET", "/v1/contexts/default/status", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    doc = json_incref(r.doc);
+    reply_free(&r);
+    ck_assert_ptr_nonnull(doc);
+    return doc;
+}
+
+static json_int_t
+int_at(json_t *doc, const char *a, const char *b)
+{
+    json_t *v = json_object_get(doc, a);
+
+    if (b != NULL)
+        v = json_object_get(v, b);
+    ck_assert_msg(json_is_integer(v), "%s.%s is no integer", a, b ? b : "");
+    return json_integer_value(v);
+}
+
+START_TEST(status_shows_backlog_spool_gaps_clock_and_errors)
+{
+    json_t *doc, *api_ep;
+    char body[128];
+
+    create_context();
+    snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
+    expect("POST", "/v1/contexts/default/activations", body, 202);
+    atomic_store(&conn.count.held, 1234);
+    atomic_store(&conn.count.gaps, 7);
+    atomic_store(&conn.count.spool_bytes, 65536);
+    atomic_store(&conn.count.spool_records, 64);
+    atomic_store(&conn.count.spool_full, 1);
+    conn_ep_host(&conn, EP_API, "api-sse.cisco.com");
+    conn_ep_fail(&conn, EP_API, 2000, "HTTP 503 from api-sse.cisco.com");
+    pthread_mutex_lock(&conn.lock);
+    conn.clock_offset_s = 3660;
+    pthread_mutex_unlock(&conn.lock);
+    doc = status_now();
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "status")),
+                     "Registering");
+    ck_assert_int_eq(int_at(doc, "events", "held"), 1234);
+    ck_assert_int_eq(int_at(doc, "events", "sequence_gaps"), 7);
+    ck_assert_int_eq(int_at(doc, "spool", "bytes"), 65536);
+    ck_assert_int_eq(int_at(doc, "spool", "records"), 64);
+    ck_assert(
+        json_is_true(json_object_get(json_object_get(doc, "spool"), "full")));
+    ck_assert_int_eq(int_at(doc, "clock_offset_s", NULL), 3660);
+    api_ep = json_object_get(json_object_get(doc, "endpoints"), "api");
+    ck_assert_str_eq(json_string_value(json_object_get(api_ep, "last_error")),
+                     "HTTP 503 from api-sse.cisco.com");
+    ck_assert_int_eq(int_at(api_ep, "attempts", NULL), 1);
+    ck_assert_int_gt(int_at(api_ep, "last_error_ms", NULL), 0);
+    ck_assert_int_gt(int_at(api_ep, "next_retry_ms", NULL),
+                     int_at(api_ep, "last_error_ms", NULL));
+    /* Not read back from a socket yet: null, not a made-up value. */
+    ck_assert(json_is_null(json_object_get(api_ep, "tcp_keepalive")));
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(status_shows_keepalive_as_read_back)
+{
+    struct sse_tcpka ka = {true, 30, 10, 3};
+    json_t *doc, *k;
+
+    conn_ep_keepalive(&conn, EP_INGEST, &ka);
+    doc = status_now();
+    k = json_object_get(
+        json_object_get(json_object_get(doc, "endpoints"), "eventing"),
+        "tcp_keepalive");
+    ck_assert(json_is_true(json_object_get(k, "on")));
+    ck_assert_int_eq(int_at(k, "idle_s", NULL), 30);
+    ck_assert_int_eq(int_at(k, "interval_s", NULL), 10);
+    ck_assert_int_eq(int_at(k, "count", NULL), 3);
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(status_shows_every_certificate_and_its_warning)
+{
+    X509 *client = make_cert("device-1", 2), *server = make_cert("api", 400);
+    json_t *doc, *list;
+    char *text;
+    size_t i;
+    json_t *c;
+    bool seen_client = false, seen_server = false;
+
+    certwatch_note(&conn, "client", "device-1", client);
+    certwatch_note(&conn, "server", "api-sse.cisco.com", server);
+    doc = status_now();
+    list = json_object_get(doc, "certificates");
+    ck_assert_int_eq(json_array_size(list), 2);
+    json_array_foreach(list, i, c)
+    {
+        const char *role = json_string_value(json_object_get(c, "role"));
+        const char *warn = json_string_value(json_object_get(c, "warning"));
+
+        if (strcmp(role, "client") == 0) {
+            seen_client = true;
+            ck_assert_str_eq(warn, "7d");
+            ck_assert_int_gt(int_at(c, "expires_in_s", NULL), 86400);
+        } else {
+            seen_server = true;
+            ck_assert_str_eq(json_string_value(json_object_get(c, "host")),
+                             "api-sse.cisco.com");
+            ck_assert_str_eq(warn, "");
+        }
+    }
+    ck_assert(seen_client && seen_server);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(doc, "certificate_warning")), "7d");
+    json_decref(doc);
+    /* One line for the client's threshold, none for the server's. */
+    certwatch_check(&conn, time(NULL));
+    text = log_text();
+    ck_assert_msg(strstr(text, "certificate: the client certificate of "
+                               "device device-1") != NULL,
+                  "%s", text);
+    ck_assert_ptr_null(strstr(strstr(text, "certificate: the client") + 1,
+                              "certificate: the client"));
+    ck_assert_ptr_null(strstr(text, "certificate: the server certificate"));
+    free(text);
+    X509_free(client);
+    X509_free(server);
+}
+END_TEST
+
+START_TEST(status_records_the_last_transition)
+{
+    json_t *doc;
+    int64_t before = conn_now_ms();
+
+    create_context();
+    doc = status_now();
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "previous")),
+                     "Disabled");
+    ck_assert_int_ge(int_at(doc, "since_ms", NULL), before);
+    ck_assert(json_is_false(json_object_get(
+        json_object_get(doc, "registration"), "token_ever_received")));
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(replace_action_needs_a_context_and_a_token)
+{
+    struct reply r;
+    char body[128];
+
+    http("POST", "/v1/action?type=replace", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(error_code(&r), "no_context");
+    reply_free(&r);
+    create_context();
+    http("POST", "/v1/action?type=replace", NULL, &r);
+    ck_assert_int_eq(r.status, 409);
+    ck_assert_str_eq(error_code(&r), "no_activation");
+    reply_free(&r);
+    snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
+    expect("POST", "/v1/contexts/default/activations", body, 202);
+    http("POST", "/v1/action?type=replace", NULL, &r);
+    ck_assert_int_eq(r.status, 202);
+    ck_assert_str_eq(json_string_value(json_object_get(r.doc, "result")),
+                     "replacing");
+    ck_assert_str_eq(json_string_value(json_object_get(r.doc, "status")),
+                     "Registering");
+    reply_free(&r);
+    pthread_mutex_lock(&conn.lock);
+    ck_assert(conn.replace_next);
+    pthread_mutex_unlock(&conn.lock);
+}
+END_TEST
+
+START_TEST(replace_in_an_activation_is_a_request_not_kept)
+{
+    char body[160];
+    json_t *act;
+
+    create_context();
+    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"replace\":true}", token);
+    expect("POST", "/v1/contexts/default/activations", body, 202);
+    act = activation_copy();
+    ck_assert_ptr_null(json_object_get(act, "replace"));
+    ck_assert_str_eq(json_string_value(json_object_get(act, "token")), token);
+    json_decref(act);
+    pthread_mutex_lock(&conn.lock);
+    ck_assert(conn.replace_next);
+    ck_assert(conn.token_ever);
+    pthread_mutex_unlock(&conn.lock);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -700,6 +924,12 @@ main(void)
     tcase_add_test(tc, state_changes_logged_at_info);
     tcase_add_test(tc, busy_port_refused_at_start);
     tcase_add_test(tc, interface_all_listens_on_every_address);
+    tcase_add_test(tc, status_shows_backlog_spool_gaps_clock_and_errors);
+    tcase_add_test(tc, status_shows_keepalive_as_read_back);
+    tcase_add_test(tc, status_shows_every_certificate_and_its_warning);
+    tcase_add_test(tc, status_records_the_last_transition);
+    tcase_add_test(tc, replace_action_needs_a_context_and_a_token);
+    tcase_add_test(tc, replace_in_an_activation_is_a_request_not_kept);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

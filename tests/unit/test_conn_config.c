@@ -647,6 +647,76 @@ source_dir(char *buf, size_t len)
         snprintf(buf, len, "%.*s", (int)(mark - file - 1), file);
 }
 
+struct changes {
+    char keys[8][64];
+    char was[8][64];
+    char now[8][64];
+    unsigned n;
+};
+
+static void
+note_change(void *arg, const char *key, const char *was, const char *now)
+{
+    struct changes *ch = arg;
+
+    if (ch->n < 8) {
+        snprintf(ch->keys[ch->n], sizeof(ch->keys[0]), "%s", key);
+        snprintf(ch->was[ch->n], sizeof(ch->was[0]), "%s", was);
+        snprintf(ch->now[ch->n], sizeof(ch->now[0]), "%s", now);
+    }
+    ch->n++;
+}
+
+START_TEST(reload_diff_names_each_changed_key_with_both_values)
+{
+    static struct conn_config a, b;
+    struct changes ch = {0};
+    char err[512] = "";
+
+    defaults_here(&a);
+    defaults_here(&b);
+    ck_assert_uint_eq(conn_config_diff(&a, &b, note_change, &ch), 0);
+    snprintf(b.settings_path, sizeof(b.settings_path), "%s",
+             put_file("connector.yaml",
+                      "Globals:\n  Log: {log_level: debug}\n"
+                      "  Contexts:\n    Events: {ack_timeout: 5s}\n"));
+    snprintf(b.properties_path, sizeof(b.properties_path), "%s",
+             put_file("connector.properties", "registration_interval=60\n"));
+    ck_assert_int_eq(conn_config_load(&b, err, sizeof(err)), 0);
+    ck_assert_uint_eq(conn_config_diff(&a, &b, note_change, &ch), 3);
+    ck_assert_str_eq(ch.keys[0], "registration_interval");
+    ck_assert_str_eq(ch.was[0], "180");
+    ck_assert_str_eq(ch.now[0], "60");
+    ck_assert_str_eq(ch.keys[1], "Globals.Log.log_level");
+    ck_assert_str_eq(ch.was[1], "\"info\"");
+    ck_assert_str_eq(ch.now[1], "\"debug\"");
+    ck_assert_str_eq(ch.keys[2], "Globals.Contexts.Events.ack_timeout");
+    ck_assert_str_eq(ch.now[2], "\"5s\"");
+}
+END_TEST
+
+START_TEST(reload_takes_live_keys_only_when_asked)
+{
+    static struct conn_config a, b;
+
+    defaults_here(&a);
+    defaults_here(&b);
+    b.sink_backoff_max_ms = 4000;
+    snprintf(b.data_dir, sizeof(b.data_dir), "/elsewhere");
+    ck_assert(conn_config_live("Globals.Contexts.Events.sink_backoff_max"));
+    ck_assert(conn_config_live("Globals.Log.log_level"));
+    ck_assert(!conn_config_live("Globals.data_dir"));
+    ck_assert(!conn_config_live("Globals.server_port"));
+    ck_assert(!conn_config_live("Globals.Contexts.Events.spool"));
+    ck_assert_int_eq(
+        conn_config_take(&a, &b, "Globals.Contexts.Events.sink_backoff_max"),
+        0);
+    ck_assert_uint_eq(a.sink_backoff_max_ms, 4000);
+    ck_assert_str_ne(a.data_dir, "/elsewhere");
+    ck_assert_int_eq(conn_config_take(&a, &b, "no.such.key"), -1);
+}
+END_TEST
+
 START_TEST(fixtures_configs_load_cleanly)
 {
     struct conn_config cfg;
@@ -705,6 +775,9 @@ config_suite(void)
     tcase_add_test(settings, unreadable_file_is_an_error);
     tcase_add_test(settings, dump_names_every_key_and_source);
     tcase_add_test(settings, fixtures_configs_load_cleanly);
+    tcase_add_test(settings,
+                   reload_diff_names_each_changed_key_with_both_values);
+    tcase_add_test(settings, reload_takes_live_keys_only_when_asked);
     suite_add_tcase(s, settings);
 
     tcase_add_checked_fixture(values, setup, teardown);

@@ -167,10 +167,11 @@ START_TEST(misspelt_key_names_place_and_expected_keys)
             "t.yaml:2:1: unknown key \"stpes\" (expected one of: name, "
             "description, tags, cases, region, time_scale, seed, connector, "
             "steps)");
-    refused("name: x\nsteps:\n  - expect: {status: Enrolled, withn: 5s}\n",
-            "t.yaml:3:32: steps[0].expect: unknown key \"withn\" (expected "
-            "one of: status, log, ingest, journal, endpoint, field, within, "
-            "for, grace)");
+    refused(
+        "name: x\nsteps:\n  - expect: {status: Enrolled, withn: 5s}\n",
+        "t.yaml:3:32: steps[0].expect: unknown key \"withn\" (expected "
+        "one of: status, log, ingest, journal, endpoint, field, exit, within, "
+        "for, grace)");
     refused("name: x\nsteps:\n  - wiat: 5s\n",
             "t.yaml:3:5: steps[0]: unknown key \"wiat\" (expected one of: "
             "fault, clear, fmc, send, start");
@@ -282,7 +283,7 @@ START_TEST(expectation_needs_one_condition_and_one_time)
 {
     refused("name: x\nsteps:\n  - expect: {within: 5s}\n",
             "t.yaml:3:13: steps[0].expect: expected exactly one of status, "
-            "log, ingest, journal, endpoint, field (got 0)");
+            "log, ingest, journal, endpoint, field, exit (got 0)");
     refused("name: x\nsteps:\n  - expect: {status: Enrolled}\n",
             "t.yaml:3:13: steps[0].expect: expected exactly one of within, "
             "for (got 0)");
@@ -376,6 +377,68 @@ START_TEST(signal_step_names_part_and_signal)
             "  - signal: {connector: HUP, eventhandler: TERM}\n",
             "t.yaml:3:13: steps[0].signal: expected exactly one of "
             "connector, eventhandler");
+}
+END_TEST
+
+START_TEST(api_reconfigure_exit_and_fmc_guid_read_and_checked)
+{
+    struct scenario *s = load(
+        "name: x\nsteps:\n"
+        "  - fmc: {guid: 5b0e2c1a-7d3f-4e8b-9a61-2c4d8e0f1a3b}\n"
+        "  - api: {path: '/v1/action?type=replace', status: 202}\n"
+        "  - api: {method: DELETE, path: /v1/contexts/default}\n"
+        "  - api: {path: /v1/contexts/, body: '{\"clientInfo\":{}}'}\n"
+        "  - reconfigure: {settings: {Globals: {Log: {log_level: debug}}}}\n"
+        "  - expect: {exit: {connector: 0}, within: 30s}\n");
+    char d[160];
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_str_eq(s->steps[0].u.fmc.guid,
+                     "5b0e2c1a-7d3f-4e8b-9a61-2c4d8e0f1a3b");
+    ck_assert_int_eq(s->steps[1].kind, SCN_STEP_API);
+    ck_assert_str_eq(s->steps[1].u.api.method, "POST");
+    ck_assert_str_eq(s->steps[1].u.api.path, "/v1/action?type=replace");
+    ck_assert_int_eq(s->steps[1].u.api.status, 202);
+    ck_assert_ptr_null(s->steps[1].u.api.body);
+    ck_assert_str_eq(s->steps[2].u.api.method, "DELETE");
+    ck_assert_int_eq(s->steps[2].u.api.status, -1);
+    ck_assert_str_eq(s->steps[3].u.api.body, "{\"clientInfo\":{}}");
+    ck_assert_int_eq(s->steps[4].kind, SCN_STEP_RECONFIGURE);
+    ck_assert_ptr_null(s->steps[4].u.reconfigure.properties);
+    ck_assert_str_eq(scenario_tree_find(s->steps[4].u.reconfigure.settings,
+                                        "Globals.Log.log_level")
+                         ->value,
+                     "debug");
+    ck_assert_int_eq(s->steps[5].u.expect.kind, SCN_EXPECT_EXIT);
+    ck_assert_int_eq(s->steps[5].u.expect.u.exit.part, SCN_PART_CONNECTOR);
+    ck_assert_int_eq(s->steps[5].u.expect.u.exit.code, 0);
+    scenario_step_describe(&s->steps[1], d, sizeof(d));
+    ck_assert_str_eq(d, "api POST /v1/action?type=replace, answered 202");
+    scenario_step_describe(&s->steps[5], d, sizeof(d));
+    ck_assert_str_eq(d, "expect exit connector 0 within 30s");
+    scenario_free(s);
+    refused("name: x\nsteps:\n  - api: {path: /status}\n",
+            "t.yaml:3:17: steps[0].api.path: expected a path of the local "
+            "API such as \"/v1/action?type=replace\", got \"/status\"");
+    refused("name: x\nsteps:\n  - api: {path: /v1/contexts/, body: '{x'}\n",
+            "t.yaml:3:38: steps[0].api.body: the body is not JSON");
+    refused("name: x\nsteps:\n  - api: {path: /v1/x, method: PUT}\n",
+            "t.yaml:3:32: steps[0].api.method: expected one of GET,POST,"
+            "DELETE");
+    refused("name: x\nsteps:\n  - reconfigure: {}\n",
+            "t.yaml:3:18: steps[0].reconfigure: expected properties, "
+            "settings or both");
+    refused("name: x\nsteps:\n"
+            "  - reconfigure: {settings: {Globals: {time_scale: 5}}}\n",
+            "t.yaml:3:40: steps[0].reconfigure.settings.Globals.time_scale: "
+            "set by the runner");
+    refused("name: x\nsteps:\n"
+            "  - expect: {exit: {connector: 300}, within: 1s}\n",
+            "t.yaml:3:32: steps[0].expect.exit.connector: expected a whole "
+            "number from 0 to 255");
+    refused("name: x\nsteps:\n"
+            "  - expect: {exit: {ssesim: 0}, within: 1s}\n",
+            "t.yaml:3:21: steps[0].expect.exit: unknown key \"ssesim\"");
 }
 END_TEST
 
@@ -674,6 +737,7 @@ scenario_suite(void)
     tcase_add_test(tc, ingest_against_accepted_and_its_checks);
     tcase_add_test(tc, field_and_journal_intervals);
     tcase_add_test(tc, disk_needs_a_tmpfs_and_sizes_read);
+    tcase_add_test(tc, api_reconfigure_exit_and_fmc_guid_read_and_checked);
     suite_add_tcase(s, tc);
     return s;
 }
