@@ -22,6 +22,7 @@
 #include "tlsalert.h"
 
 #define NET_MAX_VHOSTS 8
+#define NET_MAX_CERT_FILE (64 * 1024)
 
 /* Identity vhosts, newest last; lws thread only. */
 static struct {
@@ -105,10 +106,42 @@ net_protocols(void)
     return protocols;
 }
 
+/* A certificate file, whole, NUL-terminated; -1 with errno set. */
+static int
+read_small_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n;
+
+    if (f == NULL)
+        return -1;
+    buf = malloc(NET_MAX_CERT_FILE + 1);
+    if (buf == NULL) {
+        fclose(f);
+        errno = ENOMEM;
+        return -1;
+    }
+    n = fread(buf, 1, NET_MAX_CERT_FILE + 1, f);
+    if (ferror(f) || n > NET_MAX_CERT_FILE) {
+        free(buf);
+        fclose(f);
+        errno = n > NET_MAX_CERT_FILE ? EFBIG : EIO;
+        return -1;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 static struct lws_vhost *
 identity_vhost(struct connector *c, char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
+    char *cert = NULL;
+    size_t cert_len = 0;
     struct conn_identity id;
     uint64_t gen;
     bool enrolled;
@@ -130,13 +163,27 @@ identity_vhost(struct connector *c, char *err, size_t errlen)
         snprintf(err, errlen, "too many identities in use");
         return NULL;
     }
+    /*
+     * lws 4.1 shares one client SSL_CTX between vhosts whose settings hash
+     * alike, and the hash covers the certificate's path but not the file's
+     * content: given the same path, a new vhost would get the SSL_CTX of an
+     * older one still alive, with the certificate it loaded then. Handing
+     * the certificate over by content puts its bytes in the hash, so a new
+     * certificate always gets an SSL_CTX of its own.
+     */
+    if (read_small_file(id.cert_path, &cert, &cert_len) != 0) {
+        snprintf(err, errlen, "cannot read the client certificate %s: %s",
+                 id.cert_path, strerror(errno));
+        return NULL;
+    }
     snprintf(name, sizeof(name), "identity-%llu", (unsigned long long)gen);
     memset(&info, 0, sizeof(info));
     info.vhost_name = name;
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = net_protocols();
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    info.client_ssl_cert_filepath = id.cert_path;
+    info.client_ssl_cert_mem = cert;
+    info.client_ssl_cert_mem_len = (unsigned int)cert_len;
     info.client_ssl_private_key_filepath = id.key_path;
     info.client_ssl_ca_filepath = c->cfg.ca_file;
     /* lws applies these to the sockets it opens for this vhost; the
@@ -145,6 +192,7 @@ identity_vhost(struct connector *c, char *err, size_t errlen)
     info.ka_interval = (int)SSE_TCPKA_INTERVAL_S;
     info.ka_probes = (int)SSE_TCPKA_COUNT;
     vh = lws_create_vhost(c->lws, &info);
+    free(cert);
     if (vh == NULL) {
         snprintf(err, errlen, "cannot load the client certificate %s",
                  id.cert_path);
