@@ -331,7 +331,6 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         net_attempt_established(&m->at);
         m->open = true;
-        sse_backoff_reset(&m->bo);
         conn_ep_ok(c, EP_MX);
         cinfo("messaging connected to %s (region %s)", m->url, m->region);
         m->last_rx_ms = mono_ms();
@@ -343,6 +342,11 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         m->last_rx_ms = mono_ms();
+        /* The backoff starts again only once the peer has spoken: a peer
+         * that takes the upgrade and closes at once (1008 on a hello, a
+         * flapping balancer) must not be retried at the first delay for
+         * ever. */
+        sse_backoff_reset(&m->bo);
         if (!lws_frame_is_binary(wsi) && lws_is_first_fragment(wsi) &&
             lws_is_final_fragment(wsi))
             on_message(m, in, len);

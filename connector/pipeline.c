@@ -309,6 +309,10 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     json_t *seqv = json_object_get(msg, "seq");
     uint64_t seq, acked;
 
+    if (type != NULL && (strcmp(type, "pong") == 0 || strcmp(type, "ack") == 0))
+        /* A connection the ingest answers on has proven itself: only now
+         * does the backoff start again (mx.c says why). */
+        sse_backoff_reset(&p->sink_bo);
     if (type != NULL && strcmp(type, "pong") == 0) {
         /* The quiet connection is alive: its ping is answered. */
         json_decref(msg);
@@ -879,7 +883,6 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return 0;
         net_attempt_established(&p->at);
         p->sink_open = true;
-        sse_backoff_reset(&p->sink_bo);
         conn_ep_ok(c, EP_INGEST);
         cinfo("eventing connected to %s (region %s)", p->sink_url, p->region);
         /* A connection with nothing to send is watched by pings. */
