@@ -35,6 +35,8 @@ enum {
     P_AFTER_FRAMES = 1u << 7,
     P_CODE = 1u << 8,
     P_SECONDS = 1u << 9,
+    P_USER = 1u << 10,
+    P_PASSWORD = 1u << 11,
 };
 
 #define SVC(s) (1u << (s))
@@ -124,12 +126,22 @@ static const struct action_def actions[FAULT_ACTION_COUNT] = {
      * dropped (gate.c, ws_fault.c). */
     [FAULT_TCP_PARTITION] = {"tcp.partition", FAULT_LAYER_TCP, SVC_WS, 0, 0,
                              .switch_only = true},
+    /* The proxy's own (sim/proxy.c): the host is the one CONNECT names. */
+    [FAULT_PROXY_AUTH_REQUIRED] = {"proxy.auth-required", FAULT_LAYER_PROXY,
+                                   SVC_ALL, P_USER | P_PASSWORD, 0},
+    [FAULT_PROXY_MITM] = {"proxy.mitm", FAULT_LAYER_PROXY, SVC_ALL, 0, 0},
+    [FAULT_PROXY_STRIP_UPGRADE] = {"proxy.strip-upgrade", FAULT_LAYER_PROXY,
+                                   SVC_ALL, P_STATUS, 0, 200, 599, 400},
+    [FAULT_PROXY_BLOCK_PAGE] = {"proxy.block-page", FAULT_LAYER_PROXY, SVC_ALL,
+                                P_STATUS, 0, 200, 599, 403},
+    [FAULT_PROXY_SILENCE] = {"proxy.silence", FAULT_LAYER_PROXY, SVC_ALL, 0, 0},
 };
 
 static const char *const layer_names[FAULT_LAYER_COUNT] = {
-    [FAULT_LAYER_TCP] = "tcp",   [FAULT_LAYER_TLS] = "tls",
-    [FAULT_LAYER_HTTP] = "http", [FAULT_LAYER_WS] = "ws",
-    [FAULT_LAYER_EST] = "est",   [FAULT_LAYER_CLOCK] = "clock",
+    [FAULT_LAYER_TCP] = "tcp",     [FAULT_LAYER_TLS] = "tls",
+    [FAULT_LAYER_HTTP] = "http",   [FAULT_LAYER_WS] = "ws",
+    [FAULT_LAYER_EST] = "est",     [FAULT_LAYER_CLOCK] = "clock",
+    [FAULT_LAYER_PROXY] = "proxy",
 };
 
 /* Header names a rule may not set: the server frames the answer itself. */
@@ -607,6 +619,34 @@ read_seconds(const json_t *v, struct parse_ctx *pc)
     return 0;
 }
 
+/* Basic credentials: a user without ':' (RFC 7617), visible ASCII. */
+static int
+read_user(const json_t *v, struct parse_ctx *pc)
+{
+    struct fault_rule *r = pc->r;
+
+    if (get_string(v, "user", r->user, sizeof(r->user), pc->pe) != 0)
+        return -1;
+    if (r->user[0] == '\0' || strchr(r->user, ':') != NULL ||
+        !header_text_ok(r->user) || strchr(r->user, '\t') != NULL)
+        return fail(pc->pe, "user",
+                    "\"user\" must be visible ASCII without ':', not empty");
+    return 0;
+}
+
+static int
+read_password(const json_t *v, struct parse_ctx *pc)
+{
+    struct fault_rule *r = pc->r;
+
+    if (get_string(v, "password", r->password, sizeof(r->password), pc->pe) !=
+        0)
+        return -1;
+    if (!header_text_ok(r->password) || strchr(r->password, '\t') != NULL)
+        return fail(pc->pe, "password", "\"password\" must be visible ASCII");
+    return 0;
+}
+
 static int read_trigger(const json_t *v, struct parse_ctx *pc);
 
 static const struct field_def {
@@ -628,6 +668,8 @@ static const struct field_def {
     {"after_frames", P_AFTER_FRAMES, read_after_frames},
     {"code", P_CODE, read_code},
     {"seconds", P_SECONDS, read_seconds},
+    {"user", P_USER, read_user},
+    {"password", P_PASSWORD, read_password},
     {"trigger", 0, read_trigger},
 };
 
@@ -866,6 +908,10 @@ fault_rule_parse(json_t *doc, struct fault_rule *out, char *field,
         if ((pc.a->required & fields[i].param) && !(seen & fields[i].param))
             return fail(&pe, fields[i].name, "action \"%s\" needs \"%s\"",
                         pc.a->name, fields[i].name);
+    if (((seen & P_USER) != 0) != ((seen & P_PASSWORD) != 0))
+        return fail(&pe, (seen & P_USER) ? "password" : "user",
+                    "\"user\" and \"password\" go together (or neither: no"
+                    " credentials will do)");
     if (!(seen & P_STATUS))
         out->status = pc.a->status_default;
     if ((pc.a->params & P_CONTENT_TYPE) && !(seen & P_CONTENT_TYPE))
@@ -1206,6 +1252,11 @@ params_json(json_t *o, const struct fault_rule *r, unsigned params)
         json_object_set_new(o, "code", json_integer(r->code));
     if (params & P_SECONDS)
         json_object_set_new(o, "seconds", json_integer(r->seconds));
+    /* The password is the rule's secret: listed as set, never shown. */
+    if ((params & P_USER) && r->user[0] != '\0') {
+        json_object_set_new(o, "user", json_string(r->user));
+        json_object_set_new(o, "password", json_string("(set)"));
+    }
 }
 
 json_t *

@@ -10,6 +10,9 @@
  * bite (accept, handshake, request, frame), whether one does. Thread-safe:
  * one lock inside.
  *
+ * The proxy's rules (layer proxy) are asked about the host a CONNECT
+ * names: their place is the host the client wants to reach.
+ *
  * Rules arrive as JSON (the admin API, the scenario runner):
  *   {"action":"http.status","host":"api-sse.cisco.com",
  *    "path":"/providers/sse/services/registration","status":403,
@@ -42,6 +45,7 @@ enum fault_layer {
     FAULT_LAYER_WS,
     FAULT_LAYER_EST,
     FAULT_LAYER_CLOCK,
+    FAULT_LAYER_PROXY,
     FAULT_LAYER_COUNT,
 };
 
@@ -72,6 +76,11 @@ enum fault_action {
     FAULT_CLOCK_OFFSET,             /* the cloud's clock moved "seconds" */
     FAULT_TCP_RESTART,              /* connections reset, connects refused */
     FAULT_TCP_PARTITION,            /* connections frozen, new ones held */
+    FAULT_PROXY_AUTH_REQUIRED,      /* CONNECT answered 407, then closed */
+    FAULT_PROXY_MITM,               /* TLS re-signed by the inspection CA */
+    FAULT_PROXY_STRIP_UPGRADE,      /* inspected; upgrades answered "status" */
+    FAULT_PROXY_BLOCK_PAGE,         /* CONNECT answered with an HTML page */
+    FAULT_PROXY_SILENCE,            /* CONNECT read, never answered */
     FAULT_ACTION_COUNT,
 };
 
@@ -101,6 +110,8 @@ struct fault_rule {
     unsigned after_frames; /* ws.close, ws.drop */
     int code;              /* ws.close */
     int64_t seconds;       /* est.short-lived, clock.offset */
+    char user[64];         /* proxy.auth-required: the credentials it */
+    char password[64];     /* takes; "" (both): none will do */
 
     /* Trigger. */
     uint64_t times;            /* 0: unlimited */

@@ -52,6 +52,8 @@ static const struct ca_def ca_defs[PKI_CA_COUNT] = {
     [PKI_CA_DEVICE] = {"device-ca", "sselab Device CA", "sselab", PKI_CA_ROOT},
     [PKI_CA_FOREIGN] = {"foreign-root", "Inspection Proxy Root CA",
                         "sselab foreign", -1},
+    [PKI_CA_INSPECTION] = {"inspection-ca", "sselab Inspection CA",
+                           "sselab proxy", -1},
 };
 
 static const char *const fault_names[PKI_LEAF_FAULT_COUNT] = {
@@ -62,6 +64,7 @@ static const char *const fault_names[PKI_LEAF_FAULT_COUNT] = {
     [PKI_LEAF_SELF_SIGNED] = "self-signed",
     [PKI_LEAF_UNKNOWN_CA] = "unknown-ca",
     [PKI_LEAF_INCOMPLETE_CHAIN] = "incomplete-chain",
+    [PKI_LEAF_INSPECTED] = "inspected",
 };
 
 struct pki {
@@ -800,6 +803,10 @@ leaf_spec(struct pki *p, const char *host, enum pki_leaf_fault fault,
     case PKI_LEAF_UNKNOWN_CA:
         s->issuer = p->cert[PKI_CA_FOREIGN];
         s->issuer_key = p->key[PKI_CA_FOREIGN];
+        break;
+    case PKI_LEAF_INSPECTED:
+        s->issuer = p->cert[PKI_CA_INSPECTION];
+        s->issuer_key = p->key[PKI_CA_INSPECTION];
         break;
     default:
         break;

@@ -7,6 +7,7 @@
  *   ca/device-ca.pem ca/device-ca.key   issues what est enrols
  *   ca/device-trust.pem                 device CA then root (for mTLS)
  *   ca/foreign-root.pem .key            a root nobody trusts (inspection)
+ *   ca/inspection-ca.pem .key           the emulated proxy's own root
  *   hosts/<host>.pem hosts/<host>.key   leaf then server CA, every host
  *   connectorCA.pem                     the root only
  *   faults/<fault>/<host>.pem .key      faulty leaves, issued on demand
@@ -41,7 +42,8 @@ enum pki_ca {
     PKI_CA_ROOT = 0,
     PKI_CA_SERVER,
     PKI_CA_DEVICE,
-    PKI_CA_FOREIGN, /* self-signed, trusted by nothing */
+    PKI_CA_FOREIGN,    /* self-signed, trusted by nothing */
+    PKI_CA_INSPECTION, /* self-signed: the emulated proxy re-signs with it */
     PKI_CA_COUNT,
 };
 
@@ -54,6 +56,7 @@ enum pki_leaf_fault {
     PKI_LEAF_SELF_SIGNED,      /* "self-signed": its own issuer */
     PKI_LEAF_UNKNOWN_CA,       /* "unknown-ca": by the foreign root */
     PKI_LEAF_INCOMPLETE_CHAIN, /* "incomplete-chain": no server CA sent */
+    PKI_LEAF_INSPECTED,        /* "inspected": by the inspection CA */
     PKI_LEAF_FAULT_COUNT,
 };
 

@@ -69,6 +69,16 @@ static const char *const examples[] = {
     "\"bytes\":1024,\"trigger\":{\"probability\":0.25}}",
     "{\"action\":\"http.status\",\"host\":\"api-sse.cisco.com\","
     "\"status\":503,\"trigger\":{\"from_s\":30,\"until_s\":90}}",
+    "{\"action\":\"proxy.auth-required\",\"host\":\"*\"}",
+    "{\"action\":\"proxy.auth-required\",\"host\":\"*\","
+    "\"user\":\"device\",\"password\":\"s3cret\"}",
+    "{\"action\":\"proxy.mitm\",\"host\":\"*\"}",
+    "{\"action\":\"proxy.mitm\",\"host\":\"est.sco.cisco.com\"}",
+    "{\"action\":\"proxy.strip-upgrade\",\"host\":\"*\",\"status\":426}",
+    "{\"action\":\"proxy.block-page\",\"service\":\"api-sse\","
+    "\"status\":200}",
+    "{\"action\":\"proxy.silence\",\"host\":\"*\","
+    "\"trigger\":{\"times\":1}}",
 };
 
 #define NEXAMPLES (sizeof(examples) / sizeof(examples[0]))
@@ -312,6 +322,63 @@ START_TEST(wrong_param_for_action_refused)
                      0);
     ck_assert_str_eq(r.content_type, "application/json");
     ck_assert_str_eq(r.body, "");
+}
+END_TEST
+
+START_TEST(proxy_credentials_checked_and_never_listed)
+{
+    struct fault_rule r;
+    json_t *doc;
+    char *text;
+
+    refused("{\"action\":\"proxy.auth-required\",\"user\":\"device\"}",
+            "password", "\"user\" and \"password\" go together");
+    refused("{\"action\":\"proxy.auth-required\",\"password\":\"x\"}", "user",
+            "go together");
+    refused("{\"action\":\"proxy.auth-required\",\"user\":\"a:b\","
+            "\"password\":\"x\"}",
+            "user", "without ':'");
+    refused("{\"action\":\"proxy.mitm\",\"status\":403}", "status",
+            "no parameter of \"proxy.mitm\"");
+    refused("{\"action\":\"proxy.strip-upgrade\",\"status\":101}", "status",
+            "from 200 to 599");
+    ck_assert_int_eq(parse("{\"action\":\"proxy.strip-upgrade\"}", &r), 0);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_int_eq(fault_action_layer(r.action), FAULT_LAYER_PROXY);
+    ck_assert_str_eq(fault_layer_name(FAULT_LAYER_PROXY), "proxy");
+    ck_assert_int_eq(parse("{\"action\":\"proxy.block-page\"}", &r), 0);
+    ck_assert_int_eq(r.status, 403);
+    ck_assert_int_eq(parse("{\"action\":\"proxy.auth-required\","
+                           "\"host\":\"*\",\"user\":\"device\","
+                           "\"password\":\"s3cret\"}",
+                           &r),
+                     0);
+    ck_assert_str_eq(r.user, "device");
+    ck_assert_str_eq(r.password, "s3cret");
+    doc = fault_rule_json(&r);
+    text = json_dumps(doc, JSON_COMPACT);
+    ck_assert_ptr_null(strstr(text, "s3cret"));
+    ck_assert_ptr_nonnull(strstr(text, "\"password\":\"(set)\""));
+    free(text);
+    json_decref(doc);
+}
+END_TEST
+
+/* A proxy rule's place is the host CONNECT names. */
+START_TEST(proxy_rule_matches_the_connect_host)
+{
+    const struct sse_host *est = sse_host_by_name("est.sco.cisco.com");
+    const struct sse_host *api = sse_host_by_name("api-sse.cisco.com");
+    uint64_t id =
+        add("{\"action\":\"proxy.mitm\",\"host\":\"est.sco.cisco.com\"}");
+    struct fault_rule r;
+
+    ck_assert_uint_ne(id, 0);
+    ck_assert(!fault_match(eng, api, FAULT_BIT(FAULT_PROXY_MITM), NULL, &r));
+    ck_assert(fault_match(eng, est, FAULT_BIT(FAULT_PROXY_MITM), NULL, &r));
+    ck_assert_uint_eq(r.id, id);
+    ck_assert(
+        !fault_match(eng, est, FAULT_BIT(FAULT_PROXY_STRIP_UPGRADE), NULL, &r));
 }
 END_TEST
 
@@ -796,6 +863,7 @@ fault_suite(void)
     tcase_add_test(parsing, unknown_field_named);
     tcase_add_test(parsing, wrong_param_for_action_refused);
     tcase_add_test(parsing, close_code_1006_refused);
+    tcase_add_test(parsing, proxy_credentials_checked_and_never_listed);
     tcase_add_test(parsing, host_and_service_exclusive);
     tcase_add_test(parsing, unknown_host_refused);
     suite_add_tcase(s, parsing);
@@ -808,6 +876,7 @@ fault_suite(void)
     tcase_add_test(engine, match_respects_host_service_region);
     tcase_add_test(engine, path_prefix_matches_http_only);
     tcase_add_test(engine, peek_does_not_consume);
+    tcase_add_test(engine, proxy_rule_matches_the_connect_host);
     tcase_add_test(engine, ignore_mode_never_fires);
     tcase_add_test(engine, remove_and_clear);
     tcase_add_test(engine, list_json_shows_hits_and_spent);

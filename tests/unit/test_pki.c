@@ -268,7 +268,7 @@ END_TEST
 START_TEST(keys_are_mode_0600)
 {
     static const char *const cas[] = {"root", "server-ca", "device-ca",
-                                      "foreign-root"};
+                                      "foreign-root", "inspection-ca"};
     size_t n;
     const struct sse_host *h = sse_hosts(&n);
     char path[PATH_MAX];
@@ -699,6 +699,30 @@ START_TEST(unknown_ca_leaf_fails_verification_and_names_foreign_issuer)
 }
 END_TEST
 
+/* The proxy's re-signed leaf: its own CA, not the foreign root, so that a
+ * log line's issuer tells the proxy from another interception. */
+START_TEST(inspected_leaf_is_issued_by_the_inspection_ca)
+{
+    X509 *leaf, *ca, *foreign;
+    char issuer[256];
+
+    ensure();
+    ck_assert_int_eq(verify_fault(PKI_LEAF_INSPECTED, "est.sco.cisco.com", 1),
+                     X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+    leaf = read_cert(at("faults/inspected/est.sco.cisco.com.pem"));
+    ca = read_cert(at("ca/inspection-ca.pem"));
+    foreign = read_cert(at("ca/foreign-root.pem"));
+    ck_assert_int_eq(X509_check_issued(ca, leaf), X509_V_OK);
+    ck_assert_int_ne(X509_check_issued(foreign, leaf), X509_V_OK);
+    X509_NAME_oneline(X509_get_issuer_name(leaf), issuer, sizeof(issuer));
+    ck_assert_str_eq(issuer, "/O=sselab proxy/CN=sselab Inspection CA");
+    ck_assert_int_eq(X509_check_host(leaf, "est.sco.cisco.com", 0, 0, NULL), 1);
+    X509_free(leaf);
+    X509_free(ca);
+    X509_free(foreign);
+}
+END_TEST
+
 START_TEST(incomplete_chain_leaf_fails_with_its_own_chain)
 {
     ensure();
@@ -1026,6 +1050,7 @@ pki_suite(void)
     tcase_add_test(faults, self_signed_leaf_fails_verification);
     tcase_add_test(faults,
                    unknown_ca_leaf_fails_verification_and_names_foreign_issuer);
+    tcase_add_test(faults, inspected_leaf_is_issued_by_the_inspection_ca);
     tcase_add_test(faults, incomplete_chain_leaf_fails_with_its_own_chain);
     tcase_add_test(faults, fault_names_round_trip);
     tcase_add_test(enrol, pkcs7_roundtrip_holds_certificates);
