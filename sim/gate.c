@@ -44,6 +44,7 @@
 
 #include "fault.h"
 #include "log.h"
+#include "proxy.h"
 #include "relay.h"
 #include "ws_fault.h"
 
@@ -403,12 +404,20 @@ admit(struct sim_host_rt *h, int fd, const char *peer)
 {
     struct fault_engine *e = h->sim->faults;
     struct sim_relay_faults rf = {0};
-    uint64_t conn = ++h->sim->next_conn;
+    uint64_t conn = __atomic_add_fetch(&h->sim->next_conn, 1, __ATOMIC_RELAXED);
+    const char *colon = strrchr(peer, ':');
+    uint64_t via = sim_proxy_conn_of_port(
+        h->sim->proxy, colon != NULL ? (int)strtol(colon + 1, NULL, 10) : 0);
     struct fault_rule r;
 
     h->accepted++;
     sim_conn_bind(fd, h, h->vhost, conn, peer);
-    sim_note(h, conn, "tcp", "accept", 0, "from %s", peer);
+    /* The proxy's legs say so: a scenario can tell them from direct ones. */
+    if (via != 0)
+        sim_note(h, conn, "tcp", "accept", 0, "from %s via proxy conn %llu",
+                 peer, (unsigned long long)via);
+    else
+        sim_note(h, conn, "tcp", "accept", 0, "from %s", peer);
     if (fault_match(e, h->def, HOLD_ACTIONS, NULL, &r)) {
         hold(h, fd, conn, &r);
         return;

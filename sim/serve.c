@@ -34,6 +34,7 @@
 #include "log.h"
 #include "pki.h"
 #include "ports.h"
+#include "proxy.h"
 #include "registry.h"
 #include "relay.h"
 #include "sim.h"
@@ -564,7 +565,7 @@ make_admin_token(struct sim *s, const struct serve_opts *o)
 static int
 announce(struct sim *s, const struct serve_opts *o)
 {
-    struct sse_port_entry e[SIM_MAX_HOSTS + 1];
+    struct sse_port_entry e[SIM_MAX_HOSTS + 2];
     size_t n = 0;
     char line[256];
 
@@ -581,6 +582,11 @@ announce(struct sim *s, const struct serve_opts *o)
     snprintf(e[n].region, sizeof(e[n].region), "local");
     snprintf(e[n].host, sizeof(e[n].host), "%s", o->bind_addr);
     e[n].port = s->admin_port;
+    n++;
+    snprintf(e[n].service, sizeof(e[n].service), "proxy");
+    snprintf(e[n].region, sizeof(e[n].region), "local");
+    snprintf(e[n].host, sizeof(e[n].host), "%s", o->bind_addr);
+    e[n].port = sim_proxy_port(s->proxy);
     n++;
 
     if (o->ports_file != NULL) {
@@ -843,6 +849,30 @@ start_faults(struct sim *s, const struct serve_opts *o)
     return 0;
 }
 
+/*
+ * The emulated proxy and its re-signed leaves (proxy.mitm): issued here,
+ * at the cloud's clock, because the proxy's threads never touch the pki.
+ */
+static int
+start_proxy(struct sim *s, const struct serve_opts *o)
+{
+    size_t n;
+    const struct sse_host *hosts = sse_hosts(&n);
+    char err[512];
+
+    for (size_t i = 0; i < n; i++)
+        if (pki_issue_fault_leaf(s->pki, hosts[i].name, PKI_LEAF_INSPECTED,
+                                 sim_now(s), err, sizeof(err)) != 0) {
+            sse_error("inspection leaf for %s: %s", hosts[i].name, err);
+            return -1;
+        }
+    if (sim_proxy_start(s, o->bind_addr, &s->proxy, err, sizeof(err)) != 0) {
+        sse_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 run(struct sim *s, const struct serve_opts *o)
 {
@@ -877,7 +907,7 @@ run(struct sim *s, const struct serve_opts *o)
     for (size_t i = 0; i < nhosts && i < SIM_MAX_HOSTS; i++)
         if (start_host(s, &defs[i], o) != 0)
             return 3;
-    if (sim_gate_start(s) != 0)
+    if (sim_gate_start(s) != 0 || start_proxy(s, o) != 0)
         return 3;
     if (make_admin_token(s, o) != 0 ||
         sim_admin_start(s, o->bind_addr, o->admin_port, s->admin_token,
@@ -893,8 +923,10 @@ run(struct sim *s, const struct serve_opts *o)
     if (announce(s, o) != 0)
         return 3;
     sse_log(SSE_LOG_INFO, NULL,
-            "serving %zu hosts on %s, admin port %d, certificates in %s",
-            s->nhosts, o->bind_addr, s->admin_port, s->certs_dir);
+            "serving %zu hosts on %s, admin port %d, proxy port %d, "
+            "certificates in %s",
+            s->nhosts, o->bind_addr, s->admin_port, sim_proxy_port(s->proxy),
+            s->certs_dir);
     while (!s->stop)
         if (lws_service(s->lws, 0) < 0)
             break;
@@ -937,6 +969,8 @@ cmd_serve(int argc, char **argv)
         rc = run(s, &o);
 
     sim_admin_stop(s->admin);
+    sim_proxy_stop(s->proxy);
+    s->proxy = NULL;
     if (s->lws != NULL) {
         /* What lws closes now closes because ssesim stops. */
         s->stop = 1;

@@ -4,7 +4,8 @@
  *
  * Threads: every emulated host is served by one lws event loop on the main
  * thread; the admin API (libmicrohttpd) runs on its own thread, reads, and
- * writes fault rules only. The ledger is guarded by ledger_lock; the
+ * writes fault rules only; the emulated proxy (proxy.c) has threads of its
+ * own, which reach the hosts over loopback like any client. The ledger is guarded by ledger_lock; the
  * journal, the registry and the fault engine lock themselves. After every
  * change of the rules the admin thread wakes the lws loop
  * (lws_cancel_service), where the gate follows them (gate.c).
@@ -31,6 +32,7 @@ struct sim_admin;
 struct sim;
 struct fault_engine;
 struct fault_rule;
+struct sim_proxy;
 
 /*
  * The certificate and client-certificate policy a connection meets: the
@@ -93,12 +95,13 @@ struct sim {
     pthread_mutex_t ledger_lock; /* guards ledger and latency */
     struct sim_host_rt hosts[SIM_MAX_HOSTS];
     size_t nhosts;
+    struct sim_proxy *proxy; /* the emulated HTTP proxy (proxy.c) */
     int admin_port;
     char admin_token[80];   /* bearer token of the admin API's writes */
     int64_t clock_offset_s; /* the cloud's clock minus the real one */
     double time_scale;      /* sselab's own durations are divided by it */
     unsigned heartbeat_s;   /* mx01 heartbeat period, cloud seconds */
-    uint64_t next_conn;
+    uint64_t next_conn; /* atomic: the gate's and the proxy's ids */
     volatile sig_atomic_t stop;
 };
 
