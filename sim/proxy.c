@@ -150,11 +150,17 @@ pnote(struct pconn *k, const char *event, int status, const char *fmt, ...)
     va_end(ap);
     e.conn = k->conn;
     e.status = status;
-    snprintf(e.host, sizeof(e.host), "%.*s",
-             k->host != NULL ? 63 : (int)strcspn(k->target, ":"),
-             k->host != NULL      ? k->host->name
-             : k->target[0] != 0 ? k->target
-                                  : "-");
+    /* The host CONNECT named, without its port; "-" before one was read. */
+    if (k->host != NULL)
+        snprintf(e.host, sizeof(e.host), "%s", k->host->name);
+    else if (k->target[0] != '\0')
+        snprintf(e.host, sizeof(e.host), "%.*s",
+                 (int)strcspn(k->target, ":") > 63
+                     ? 63
+                     : (int)strcspn(k->target, ":"),
+                 k->target);
+    else
+        snprintf(e.host, sizeof(e.host), "-");
     snprintf(e.region, sizeof(e.region), "%s",
              k->host != NULL ? k->host->region : "-");
     snprintf(e.layer, sizeof(e.layer), "proxy");
