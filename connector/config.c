@@ -46,6 +46,7 @@ struct conf_key {
     bool (*check)(const char *text); /* a further rule, or NULL */
     const char *check_wants;         /* what the rule wants, for errors */
     const char *follows; /* takes that key's value unless set here */
+    bool redact_url;     /* a URL whose password is never shown */
     const char *help;
 };
 
@@ -77,6 +78,7 @@ struct conf_key {
 #define MS_HOUR (60 * MS_MINUTE)
 
 static bool is_https_url(const char *text);
+static bool is_proxy_url(const char *text);
 
 /* connector.properties: the real connector's keys. */
 static const struct conf_key properties_keys[] = {
@@ -216,8 +218,18 @@ static const struct conf_key settings_keys[] = {
         .def = "false",
         .help = "reach the cloud through HTTPProxy.url",
     },
-    TEXT("HTTPProxy.url", CT_STRING, http_proxy_url, "",
-         "the proxy, http://[user:password@]host:port"),
+    {
+        .name = "HTTPProxy.url",
+        .type = CT_STRING,
+        FIELD(http_proxy_url),
+        .def = "",
+        .check = is_proxy_url,
+        .check_wants = "empty, or an http://[user:password@]host[:port] URL"
+                       " (no path; user and password percent-encoded)",
+        .redact_url = true,
+        .help = "the proxy of every connection to the cloud, "
+                "http://[user:password@]host[:port]",
+    },
 };
 
 #define NPROPS (sizeof(properties_keys) / sizeof(properties_keys[0]))
@@ -277,6 +289,15 @@ is_https_url(const char *text)
 {
     return strncasecmp(text, "https://", 8) == 0 && text[8] != '\0' &&
            text[8] != '/';
+}
+
+/* Empty (no proxy), or a proxy URL conn_proxy_parse_url takes. */
+static bool
+is_proxy_url(const char *text)
+{
+    struct conn_proxy p;
+
+    return text[0] == '\0' || conn_proxy_parse_url(text, &p, NULL, 0) == 0;
 }
 
 /* A decimal integer, the whole text, nothing around it. */
@@ -525,6 +546,16 @@ set_value(struct conn_config *cfg, const struct conf_key *k, const char *text,
     return rc;
 }
 
+/* What an error may echo of a value: a proxy URL without its password. */
+static const char *
+shown(const struct conf_key *k, const char *value, char *buf, size_t len)
+{
+    if (!k->redact_url)
+        return value;
+    conn_proxy_redact_url(value, buf, len);
+    return buf;
+}
+
 /* Keys that take another key's value unless their own file set them. */
 static void
 apply_follows(struct conn_config *cfg)
@@ -769,7 +800,7 @@ apply_property(struct conn_config *cfg, const char *path, unsigned line,
                char *key, char *value, char *err, size_t errlen)
 {
     const struct conf_key *k;
-    char why[256], names[192];
+    char why[256], names[192], hidden[CONF_STR];
 
     if (unescape(key) != 0 || unescape(value) != 0) {
         snprintf(err, errlen, "%s:%u: \\u escapes are not supported", path,
@@ -785,7 +816,7 @@ apply_property(struct conn_config *cfg, const char *path, unsigned line,
     }
     if (set_value(cfg, k, value, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "%s:%u: %s: %s, got \"%.80s\"", path, line,
-                 k->name, why, value);
+                 k->name, why, shown(k, value, hidden, sizeof(hidden)));
         return -1;
     }
     cfg->source[row_index(k)] = CONN_SRC_PROPERTIES;
@@ -993,7 +1024,7 @@ on_value(struct yctx *y, const yaml_event_t *ev)
 {
     const char *value = (const char *)ev->data.scalar.value;
     const struct conf_key *k;
-    char full[256], why[256];
+    char full[256], why[256], hidden[CONF_STR];
     size_t ki;
 
     y->have_key = false;
@@ -1019,7 +1050,7 @@ on_value(struct yctx *y, const yaml_event_t *ev)
         value = "";
     if (set_value(y->cfg, k, value, why, sizeof(why)) != 0)
         return yfail(y, ev->start_mark, "%s: %s, got \"%.80s\"", full, why,
-                     value);
+                     shown(k, value, hidden, sizeof(hidden)));
     y->seen[ki] = 1;
     y->cfg->source[ki] = CONN_SRC_SETTINGS;
     y->cfg->source_line[ki] = (unsigned)y->key_mark.line + 1;
@@ -1197,13 +1228,37 @@ conn_config_load_settings(struct conn_config *cfg, const char *path, char *err,
     return rc;
 }
 
+static const char *
+env_of(const char *name)
+{
+    return getenv(name);
+}
+
 int
 conn_config_load(struct conn_config *cfg, char *err, size_t errlen)
 {
+    const struct conf_key *en =
+        find_row(settings_keys, NSETTINGS, "HTTPProxy.enabled");
+    const struct conf_key *url =
+        find_row(settings_keys, NSETTINGS, "HTTPProxy.url");
+    char why[CONN_CONFIG_MSG];
+
     if (conn_config_load_properties(cfg, cfg->properties_path, err, errlen) !=
-        0)
+            0 ||
+        conn_config_load_settings(cfg, cfg->settings_path, err, errlen) != 0)
         return -1;
-    return conn_config_load_settings(cfg, cfg->settings_path, err, errlen);
+    if (conn_proxy_decide(cfg->http_proxy_enabled,
+                          cfg->source[row_index(en)] == CONN_SRC_SETTINGS,
+                          cfg->http_proxy_url, env_of, &cfg->proxy, why,
+                          sizeof(why)) != 0) {
+        if (strncmp(why, "HTTPProxy.url", 13) == 0)
+            snprintf(err, errlen, "%s:%u: %s", cfg->settings_path,
+                     cfg->source_line[row_index(url)], why);
+        else
+            snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- durations ---- */
@@ -1379,7 +1434,14 @@ format_value(const struct conn_config *cfg, const struct conf_key *k, char *buf,
         strncat(buf, "\"", len - strlen(buf) - 1);
         break;
     default:
-        snprintf(buf, len, "\"%s\"", (const char *)f);
+        if (k->redact_url) {
+            char hidden[CONF_STR];
+
+            conn_proxy_redact_url(f, hidden, sizeof(hidden));
+            snprintf(buf, len, "\"%s\"", hidden);
+        } else {
+            snprintf(buf, len, "\"%s\"", (const char *)f);
+        }
         break;
     }
 }
@@ -1507,4 +1569,7 @@ conn_config_dump(const struct conn_config *cfg, int fd)
     dump_rows(cfg, fd, properties_keys, NPROPS);
     dprintf(fd, "\n[connector.yaml]\n");
     dump_rows(cfg, fd, settings_keys, NSETTINGS);
+    dprintf(fd, "\n# proxy: %s (%s)\n",
+            cfg->proxy.on ? cfg->proxy.shown : "none, direct connections",
+            cfg->proxy.why);
 }

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "proxy.h"
+
 #define CONF_STR 256
 #define CONN_CONFIG_KEYS 40     /* rows of both tables, with room to grow */
 #define CONN_CONFIG_WARNINGS 16 /* warnings kept; the rest are counted */
@@ -76,6 +78,9 @@ struct conn_config {
     bool messaging_enabled;
     bool http_proxy_enabled;
     char http_proxy_url[CONF_STR];
+    /* The proxy every outbound connection uses, decided by
+     * conn_config_load from the two keys above and the environment. */
+    struct conn_proxy proxy;
 
     /*
      * Bookkeeping of the loaders, for --check and the daemon's log. Per key
@@ -101,7 +106,9 @@ struct conn_config {
 void conn_config_defaults(struct conn_config *cfg, const char *root);
 /*
  * Read the properties file, then the settings file (either may be missing:
- * defaults stand). 0, or -1 with err naming file, line and key.
+ * defaults stand), then decide the proxy (cfg->proxy; HTTPS_PROXY and
+ * https_proxy from the environment count when HTTPProxy.enabled is not
+ * set). 0, or -1 with err naming file, line and key, or the variable.
  */
 int conn_config_load(struct conn_config *cfg, char *err, size_t errlen);
 /*

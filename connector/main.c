@@ -169,6 +169,8 @@ main(int argc, char **argv)
         return 3;
     for (unsigned i = 0; i < cfg->warning_count; i++)
         cwarn("%s", cfg->warnings[i]);
+    conn_proxy_decision(&cfg->proxy, err, sizeof(err));
+    cinfo("%s", err);
     if (make_dirs(cfg->data_dir) != 0) {
         cerror("cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
         return 3;

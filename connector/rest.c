@@ -24,6 +24,11 @@ struct sink {
     struct rest_reply *r;
     size_t cap;
     int overflow;
+    /* Behind a proxy the first header block is the answer to CONNECT. */
+    bool proxied;
+    bool connect_done;
+    char connect_head[2048];
+    size_t connect_len;
 };
 
 /* Every REST socket gets TCP keepalive (libcurl sets idle and interval;
@@ -104,11 +109,22 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
 {
-    struct rest_reply *r = ((struct sink *)arg)->r;
+    struct sink *s = arg;
+    struct rest_reply *r = s->r;
     size_t len = size * n;
     char line[256];
     size_t cut;
 
+    if (s->proxied && !s->connect_done) {
+        /* Kept whole (as much as fits) for conn_proxy_parse_reply. */
+        if (s->connect_len + len < sizeof(s->connect_head)) {
+            memcpy(s->connect_head + s->connect_len, data, len);
+            s->connect_len += len;
+        }
+        if (len <= 2 && (data[0] == '\r' || data[0] == '\n'))
+            s->connect_done = true;
+        return len;
+    }
     if (len >= sizeof(line))
         return len;
     memcpy(line, data, len);
@@ -189,29 +205,138 @@ on_ssl_ctx(CURL *h, void *ctx, void *arg)
     return CURLE_OK;
 }
 
+/* Host and port of an https:// URL, for lines about it. */
+static void
+url_target(const char *url, char *host, size_t len, int *port)
+{
+    const char *p = strstr(url, "://");
+    size_t n;
+
+    p = p != NULL ? p + 3 : url;
+    n = strcspn(p, ":/");
+    snprintf(host, len, "%.*s", (int)(n < len ? n : len - 1), p);
+    *port = p[n] == ':' ? (int)strtol(p + n + 1, NULL, 10) : 443;
+}
+
+/*
+ * Behind a proxy: what went wrong before the tunnel stood, in phase connect
+ * (to the proxy) or proxy (CONNECT); 0 when the tunnel stood (the rest is
+ * the host's, described as without a proxy), 1 when err is filled.
+ */
+static int
+describe_proxy(CURL *h, CURLcode rc, const char *errbuf, const char *url,
+               const struct conn_config *cfg, const struct sink *s,
+               char *err, size_t errlen)
+{
+    const struct conn_proxy *px = &cfg->proxy;
+    struct conn_proxy_reply reply;
+    char hp[CONN_PROXY_FIELD + 8], host[256], perr[128], line[1024];
+    long code = 0;
+    double t_connect = 0;
+    int port;
+    unsigned ms = conn_scaled_ms(cfg, cfg->connect_timeout_ms);
+
+    curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &code);
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &t_connect);
+    conn_proxy_hostport(px->host, px->port, hp, sizeof(hp));
+    url_target(url, host, sizeof(host), &port);
+    if (code != 0 && code / 100 != 2) {
+        if (conn_proxy_parse_reply(s->connect_head, s->connect_len, &reply,
+                                   perr, sizeof(perr)) != 1) {
+            memset(&reply, 0, sizeof(reply));
+            reply.status = (int)code;
+            snprintf(reply.line, sizeof(reply.line), "HTTP %ld", code);
+        }
+        conn_proxy_describe_refusal(px, host, port, &reply, NULL, 0, line,
+                                    sizeof(line));
+        snprintf(err, errlen, "phase proxy: %s", line);
+        return 1;
+    }
+    if (code / 100 == 2)
+        return 0;
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        snprintf(err, errlen,
+                 "phase resolve: dial tcp: lookup %s: no such host (the "
+                 "proxy, from %s)",
+                 px->host, px->source);
+        return 1;
+    case CURLE_COULDNT_CONNECT:
+        snprintf(err, errlen,
+                 "phase connect: dial tcp %s: connect: connection refused "
+                 "(the proxy, from %s)",
+                 hp, px->source);
+        return 1;
+    case CURLE_OPERATION_TIMEDOUT:
+        if (t_connect <= 0)
+            snprintf(err, errlen,
+                     "phase connect: dial tcp %s: connect: connection timed "
+                     "out (the proxy, no answer within %u ms)",
+                     hp, ms);
+        else
+            snprintf(err, errlen,
+                     "phase proxy: proxy %s: no answer to CONNECT %s:%d "
+                     "within %u ms",
+                     hp, host, port, ms);
+        return 1;
+    default:
+        if (t_connect <= 0)
+            snprintf(err, errlen, "phase connect: dial tcp %s: %s (the proxy)",
+                     hp, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        else
+            snprintf(err, errlen,
+                     "phase proxy: proxy %s gave no answer to CONNECT %s:%d: "
+                     "%s",
+                     hp, host, port,
+                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        return 1;
+    }
+}
+
 /*
  * What went wrong and in which phase, in the words of the Go connector
  * where they are known ("dial tcp 127.0.0.1:40123: connect: connection
- * refused"). The phase comes from how far the transfer got.
+ * refused"). The phase comes from how far the transfer got. Behind a
+ * proxy, a CONNECT that failed is the proxy's phase and never a TLS error;
+ * after a tunnel stood, the line says which proxy answered CONNECT how.
  */
 static void
 describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
-         const struct conn_config *cfg, char *err, size_t errlen)
+         const struct conn_config *cfg, const struct sink *sk, char *err,
+         size_t errlen)
 {
     char *ip = NULL;
     long port = 0;
     double t_connect = 0, t_tls = 0;
-    char addr[80];
+    char addr[CONN_PROXY_FIELD + 300], trust[PATH_MAX * 2 + 8];
     unsigned ms = conn_scaled_ms(cfg, cfg->connect_timeout_ms);
+    size_t n;
 
+    if (cfg->proxy.on &&
+        describe_proxy(h, rc, errbuf, url, cfg, sk, err, errlen) == 1)
+        return;
     curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip);
     curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &port);
     curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &t_connect);
     curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &t_tls);
-    if (ip != NULL && ip[0] != '\0')
+    if (cfg->proxy.on) {
+        char host[256], hp[CONN_PROXY_FIELD + 8];
+        int hport;
+
+        url_target(url, host, sizeof(host), &hport);
+        conn_proxy_hostport(cfg->proxy.host, cfg->proxy.port, hp, sizeof(hp));
+        snprintf(addr, sizeof(addr), "%s:%d through proxy %s", host, hport,
+                 hp);
+    } else if (ip != NULL && ip[0] != '\0') {
         snprintf(addr, sizeof(addr), "%s:%ld", ip, port);
-    else
+    } else {
         snprintf(addr, sizeof(addr), "%s", url);
+    }
+    if (cfg->cert_store[0] != '\0')
+        snprintf(trust, sizeof(trust), "%s and %s", cfg->ca_file,
+                 cfg->cert_store);
+    else
+        snprintf(trust, sizeof(trust), "%s", cfg->ca_file);
     if (alert_detail[0] != '\0') {
         /* With TLS 1.3 a refused client certificate shows after the
          * client's side of the handshake: it is still the handshake. */
@@ -253,7 +378,7 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
         snprintf(err, errlen, "phase tls: %s with %s (trust: %s)",
-                 verify_detail[0] ? verify_detail : errbuf, addr, cfg->ca_file);
+                 verify_detail[0] ? verify_detail : errbuf, addr, trust);
         break;
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
@@ -274,6 +399,29 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
                  errbuf[0] ? errbuf : "no detail");
         break;
     }
+    /* The tunnel stood: say how the proxy answered, and whether the
+     * answer carried a page where a tunnel should be (K22). */
+    if (cfg->proxy.on && sk->connect_len > 0) {
+        struct conn_proxy_reply reply;
+        char perr[96];
+
+        n = strlen(err);
+        if (conn_proxy_parse_reply(sk->connect_head, sk->connect_len, &reply,
+                                   perr, sizeof(perr)) == 1 &&
+            n < errlen) {
+            if (reply.content_type[0] != '\0' || reply.content_length > 0)
+                snprintf(err + n, errlen - n,
+                         "; the proxy answered CONNECT with %s and a page "
+                         "(Content-Type %s, %ld bytes), not a tunnel",
+                         reply.line,
+                         reply.content_type[0] ? reply.content_type : "none",
+                         reply.content_length);
+            else
+                snprintf(err + n, errlen - n, "; the proxy answered CONNECT "
+                                              "with %s",
+                         reply.line);
+        }
+    }
 }
 
 int
@@ -293,7 +441,11 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
         snprintf(err, errlen, "libcurl: cannot make a handle");
         return -1;
     }
-    map = hostmap_curl_list(cfg->host_map, maperr, sizeof(maperr));
+    /* Behind a proxy the proxy resolves the host: no mapping then. */
+    map = cfg->proxy.on ? NULL
+                        : hostmap_curl_list(cfg->host_map, maperr,
+                                            sizeof(maperr));
+    maperr[0] = cfg->proxy.on ? '\0' : maperr[0];
     if (map == NULL && maperr[0] != '\0') {
         snprintf(err, errlen, "host map: %s", maperr);
         curl_easy_cleanup(h);
@@ -331,10 +483,26 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
-    if (cfg->http_proxy_enabled && cfg->http_proxy_url[0] != '\0')
-        curl_easy_setopt(h, CURLOPT_PROXY, cfg->http_proxy_url);
-    else
+    if (cfg->proxy.on) {
+        char hp[CONN_PROXY_FIELD + 8], purl[CONN_PROXY_FIELD + 16];
+
+        conn_proxy_hostport(cfg->proxy.host, cfg->proxy.port, hp, sizeof(hp));
+        snprintf(purl, sizeof(purl), "http://%s", hp);
+        curl_easy_setopt(h, CURLOPT_PROXY, purl);
+        curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, 1L);
+        curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 0L);
+        if (cfg->proxy.user[0] != '\0') {
+            /* Basic alone: curl sends it with the first CONNECT. */
+            curl_easy_setopt(h, CURLOPT_PROXYAUTH, CURLAUTH_BASIC);
+            curl_easy_setopt(h, CURLOPT_PROXYUSERNAME, cfg->proxy.user);
+            curl_easy_setopt(h, CURLOPT_PROXYPASSWORD, cfg->proxy.password);
+        }
+        sink.proxied = true;
+    } else {
+        /* "" and not NULL: the environment's proxy is not read here, the
+         * decision was made once (conn_config.proxy). */
         curl_easy_setopt(h, CURLOPT_PROXY, "");
+    }
     if (req->userpwd != NULL) {
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
         curl_easy_setopt(h, CURLOPT_USERPWD, req->userpwd);
@@ -370,7 +538,7 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
         snprintf(err, errlen, "answer from %s over %d bytes", req->url,
                  REST_MAX_BODY);
     else
-        describe(h, rc, errbuf, req->url, cfg, err, errlen);
+        describe(h, rc, errbuf, req->url, cfg, &sink, err, errlen);
     curl_slist_free_all(hdrs);
     curl_slist_free_all(map);
     curl_easy_cleanup(h);

@@ -44,7 +44,7 @@
 
 #include "fault.h"
 #include "log.h"
-#include "proxy.h"
+#include "svc_proxy.h"
 #include "relay.h"
 #include "ws_fault.h"
 

@@ -34,7 +34,7 @@
 #include "log.h"
 #include "pki.h"
 #include "ports.h"
-#include "proxy.h"
+#include "svc_proxy.h"
 #include "registry.h"
 #include "relay.h"
 #include "sim.h"

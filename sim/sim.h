@@ -4,7 +4,7 @@
  *
  * Threads: every emulated host is served by one lws event loop on the main
  * thread; the admin API (libmicrohttpd) runs on its own thread, reads, and
- * writes fault rules only; the emulated proxy (proxy.c) has threads of its
+ * writes fault rules only; the emulated proxy (svc_proxy.c) has threads of its
  * own, which reach the hosts over loopback like any client. The ledger is guarded by ledger_lock; the
  * journal, the registry and the fault engine lock themselves. After every
  * change of the rules the admin thread wakes the lws loop
@@ -95,7 +95,7 @@ struct sim {
     pthread_mutex_t ledger_lock; /* guards ledger and latency */
     struct sim_host_rt hosts[SIM_MAX_HOSTS];
     size_t nhosts;
-    struct sim_proxy *proxy; /* the emulated HTTP proxy (proxy.c) */
+    struct sim_proxy *proxy; /* the emulated HTTP proxy (svc_proxy.c) */
     int admin_port;
     char admin_token[80];   /* bearer token of the admin API's writes */
     int64_t clock_offset_s; /* the cloud's clock minus the real one */

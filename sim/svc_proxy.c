@@ -1,5 +1,5 @@
 /*
- * proxy.c: the emulated HTTP proxy (proxy.h).
+ * svc_proxy.c: the emulated HTTP proxy (svc_proxy.h).
  *
  * One thread accepts; each client connection gets a thread of its own,
  * which reads the request head, answers it and, for a tunnel, relays the
@@ -21,7 +21,7 @@
  * The leg to a host leaves from a port bound before the connect and listed
  * here, so that the gate, accepting it, can say "via proxy conn N".
  */
-#include "proxy.h"
+#include "svc_proxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

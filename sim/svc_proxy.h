@@ -1,5 +1,5 @@
 /*
- * proxy.h: the emulated HTTP proxy of ssesim serve (docs/faults.md,
+ * svc_proxy.h: the emulated HTTP proxy of ssesim serve (docs/faults.md,
  * "Proxy"; docs/protocol.md, "The emulated proxy").
  *
  * A listener of its own on the bind address, port 0, announced as service
