@@ -301,7 +301,7 @@ static void
 lost(struct mx *m, const char *why)
 {
     struct connector *c = m->c;
-    char line[640];
+    char line[1200];
 
     net_attempt_describe(&m->at, why, line, sizeof(line));
     net_attempt_end(&m->at);
@@ -332,7 +332,8 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         net_attempt_established(&m->at);
         m->open = true;
         conn_ep_ok(c, EP_MX);
-        cinfo("messaging connected to %s (region %s)", m->url, m->region);
+        cinfo("messaging connected to %s (region %s)%s", m->url, m->region,
+              m->at.via);
         m->last_rx_ms = mono_ms();
         arm_watchdog(m);
         send_hello(m);

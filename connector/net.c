@@ -20,6 +20,7 @@
 #include "mx.h"
 #include "pipeline.h"
 #include "tlsalert.h"
+#include "tunnel.h"
 
 #define NET_MAX_VHOSTS 8
 #define NET_MAX_CERT_FILE (64 * 1024)
@@ -66,6 +67,12 @@ net_resolve_url(const struct conn_config *cfg, const char *url,
     memcpy(t->host, p, hlen);
     t->host[hlen] = '\0';
     snprintf(t->path, sizeof(t->path), "%s", slash != NULL ? slash : "/");
+    if (cfg->proxy.on) {
+        /* The proxy resolves the host; lines name the proxy's address. */
+        snprintf(t->address, sizeof(t->address), "%.63s", cfg->proxy.host);
+        t->connect_port = cfg->proxy.port;
+        return 0;
+    }
     rc = hostmap_lookup(cfg->host_map, t->host, t->port, &e, err, errlen);
     if (rc < 0)
         return -1;
@@ -83,7 +90,7 @@ net_resolve_url(const struct conn_config *cfg, const char *url,
 int conn_base_callback(struct lws *wsi, enum lws_callback_reasons reason,
                        void *user, void *in, size_t len);
 
-static struct lws_protocols protocols[5];
+static struct lws_protocols protocols[6];
 
 const struct lws_protocols *
 net_protocols(void)
@@ -102,6 +109,8 @@ net_protocols(void)
         protocols[3].name = PIPELINE_SOURCE_PROTOCOL;
         protocols[3].callback = pipeline_callback;
         protocols[3].per_session_data_size = pipeline_session_size();
+        protocols[4].name = TUNNEL_PROTOCOL;
+        protocols[4].callback = tunnel_callback;
     }
     return protocols;
 }
@@ -204,28 +213,28 @@ identity_vhost(struct connector *c, char *err, size_t errlen)
     return vh;
 }
 
-struct lws *
-net_ws_connect(struct connector *c, const char *url, const char *protocol,
-               char *err, size_t errlen)
+/* lws's connection for an attempt: to the mapped address, or to the
+ * tunnel's listener (address), and in both the real host for TLS. */
+static struct lws *
+ws_connect(struct connector *c, const struct net_target *t,
+           const char *address, int port, const char *protocol, char *err,
+           size_t errlen)
 {
     struct lws_client_connect_info i;
-    struct net_target t;
     struct lws_vhost *vh;
     struct lws *wsi;
 
-    if (net_resolve_url(&c->cfg, url, &t, err, errlen) != 0)
-        return NULL;
     vh = identity_vhost(c, err, errlen);
     if (vh == NULL)
         return NULL;
     memset(&i, 0, sizeof(i));
     i.context = c->lws;
     i.vhost = vh;
-    i.address = t.address;
-    i.port = t.connect_port;
-    i.host = t.host; /* SNI, Host header and verification */
-    i.origin = t.host;
-    i.path = t.path;
+    i.address = address;
+    i.port = port;
+    i.host = t->host; /* SNI, Host header and verification */
+    i.origin = t->host;
+    i.path = t->path;
     i.protocol = protocol;
     i.local_protocol_name = protocol;
     i.ssl_connection = LCCSCF_USE_SSL;
@@ -235,8 +244,8 @@ net_ws_connect(struct connector *c, const char *url, const char *protocol,
                             LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
     wsi = lws_client_connect_via_info(&i);
     if (wsi == NULL)
-        snprintf(err, errlen, "cannot start a connection to %s (%s:%d)", t.host,
-                 t.address, t.connect_port);
+        snprintf(err, errlen, "cannot start a connection to %s (%s:%d)",
+                 t->host, t->address, t->connect_port);
     return wsi;
 }
 
@@ -262,8 +271,9 @@ track(struct net_attempt *at, bool on)
 static const char *const phases[] = {"connect", "tls", "upgrade"};
 
 /*
- * Which phase a connection still in progress is in: what its socket says,
- * or how far the TLS callbacks saw it get when the socket says less (a
+ * Which phase a connection still in progress is in: the tunnel's first
+ * (connect to the proxy, then CONNECT), then what its socket says, or how
+ * far the TLS callbacks saw it get when the socket says less (a
  * connection the server closed is no longer connected).
  */
 static const char *
@@ -275,6 +285,8 @@ phase_of(const struct net_attempt *at)
     int seen = 0;
     SSL *ssl;
 
+    if (at->tunnel != NULL && tunnel_phase(at->tunnel)[0] != '\0')
+        return tunnel_phase(at->tunnel);
     if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
         ssl = lws_get_ssl(at->wsi);
         seen = ssl == NULL || !SSL_is_init_finished(ssl) ? 1 : 2;
@@ -331,17 +343,38 @@ net_attempt_start(struct net_attempt *at, struct connector *c, const char *what,
                   const char *url, const char *region, const char *protocol,
                   char *err, size_t errlen)
 {
+    const struct conn_proxy *px = &c->cfg.proxy;
+    char address[128];
+    char hp[CONN_PROXY_FIELD + 8];
+    int port;
+
     lws_sul_cancel(&at->deadline);
     track(at, false);
+    tunnel_release(at->tunnel);
     memset(at, 0, sizeof(*at));
     at->c = c;
     snprintf(at->what, sizeof(at->what), "%s", what);
     snprintf(at->region, sizeof(at->region), "%s", region);
     if (net_resolve_url(&c->cfg, url, &at->t, err, errlen) != 0)
         return -1;
-    at->wsi = net_ws_connect(c, url, protocol, err, errlen);
-    if (at->wsi == NULL)
+    snprintf(address, sizeof(address), "%s", at->t.address);
+    port = at->t.connect_port;
+    if (px->on) {
+        /* Every WebSocket goes the way the REST calls go (CASES K21). */
+        conn_proxy_hostport(px->host, px->port, hp, sizeof(hp));
+        snprintf(at->via, sizeof(at->via), " through proxy %s", hp);
+        if (tunnel_start(c->lws, lws_get_vhost_by_name(c->lws, "base"), px,
+                         what, at->t.host, at->t.port, &at->tunnel, address,
+                         sizeof(address), err, errlen) != 0)
+            return -1;
+        port = at->t.port;
+    }
+    at->wsi = ws_connect(c, &at->t, address, port, protocol, err, errlen);
+    if (at->wsi == NULL) {
+        tunnel_release(at->tunnel);
+        at->tunnel = NULL;
         return -1;
+    }
     track(at, true);
     lws_sul_schedule(
         c->lws, 0, &at->deadline, on_deadline,
@@ -387,6 +420,8 @@ net_attempt_end(struct net_attempt *at)
 {
     lws_sul_cancel(&at->deadline);
     track(at, false);
+    tunnel_release(at->tunnel);
+    at->tunnel = NULL;
     at->wsi = NULL;
 }
 
@@ -439,17 +474,72 @@ syscall_words(const char *in, char *buf, size_t len)
     return buf;
 }
 
+/*
+ * The headers of a refused upgrade that name whoever answered it, for the
+ * line (K23): "Content-Type: text/html; Via: 1.1 proxy". Parentheses
+ * become brackets so that the line's own stay balanced.
+ */
+static void
+upgrade_headers(struct lws *wsi, char *buf, size_t len)
+{
+    static const struct {
+        enum lws_token_indexes tok;
+        const char *name;
+    } heads[] = {
+        {WSI_TOKEN_HTTP_CONTENT_TYPE, "Content-Type"},
+        {WSI_TOKEN_HTTP_SERVER, "Server"},
+        {WSI_TOKEN_HTTP_VIA, "Via"},
+        {WSI_TOKEN_UPGRADE, "Upgrade"},
+        {WSI_TOKEN_CONNECTION, "Connection"},
+    };
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; wsi != NULL && i < sizeof(heads) / sizeof(heads[0]);
+         i++) {
+        char v[128];
+        int n = lws_hdr_copy(wsi, v, sizeof(v), heads[i].tok);
+
+        if (n <= 0)
+            continue;
+        for (char *q = v; *q != '\0'; q++)
+            if (*q == '(' || *q == ')')
+                *q = *q == '(' ? '[' : ']';
+            else if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
+                *q = '?';
+        n = snprintf(buf + off, len - off, "; %s: %s", heads[i].name, v);
+        if (n < 0 || (size_t)n >= len - off)
+            break;
+        off += (size_t)n;
+    }
+}
+
 void
 net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                      size_t len)
 {
     const struct net_target *t = &at->t;
-    char cause[480], errtext[64];
+    char cause[960], where[400], heads[400], errtext[64];
+    const char *terr = tunnel_error(at->tunnel);
+    unsigned ms = conn_scaled_ms(&at->c->cfg, at->c->cfg.connect_timeout_ms);
 
-    if (at->phase[0] != '\0') {
-        unsigned ms =
-            conn_scaled_ms(&at->c->cfg, at->c->cfg.connect_timeout_ms);
-
+    /* Where the line says it went: the address, or the host and the proxy
+     * it went through. */
+    if (at->tunnel != NULL)
+        snprintf(where, sizeof(where), "%s:%d%s", t->host, t->port, at->via);
+    else
+        snprintf(where, sizeof(where), "%s:%d", t->address, t->connect_port);
+    if (at->phase[0] != '\0' && at->tunnel != NULL &&
+        strcmp(at->phase, "connect") == 0) {
+        snprintf(cause, sizeof(cause),
+                 "dial tcp %s:%d: connect: connection timed out (the proxy, "
+                 "no answer within %u ms)",
+                 t->address, t->connect_port, ms);
+    } else if (at->phase[0] != '\0' && strcmp(at->phase, "proxy") == 0) {
+        snprintf(cause, sizeof(cause),
+                 "proxy %s:%d: no answer to CONNECT %s:%d within %u ms",
+                 t->address, t->connect_port, t->host, t->port, ms);
+    } else if (at->phase[0] != '\0') {
         if (strcmp(at->phase, "connect") == 0)
             snprintf(cause, sizeof(cause),
                      "dial tcp %s:%d: connect: connection timed out (no "
@@ -457,41 +547,49 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                      t->address, t->connect_port, ms);
         else if (strcmp(at->phase, "tls") == 0)
             snprintf(cause, sizeof(cause),
-                     "tls handshake with %s:%d: timed out after %u ms",
-                     t->address, t->connect_port, ms);
+                     "tls handshake with %s: timed out after %u ms", where,
+                     ms);
         else
             snprintf(cause, sizeof(cause),
-                     "websocket upgrade: no answer from %s:%d within %u ms",
-                     t->address, t->connect_port, ms);
+                     "websocket upgrade: no answer from %s within %u ms",
+                     where, ms);
+    } else if (terr[0] != '\0') {
+        /* The proxy, never TLS: lws only saw its connection end. */
+        snprintf(at->phase, sizeof(at->phase), "%s",
+                 tunnel_phase(at->tunnel));
+        snprintf(cause, sizeof(cause), "%s", terr);
     } else if (at->verify_err[0] != '\0') {
         snprintf(at->phase, sizeof(at->phase), "tls");
-        snprintf(cause, sizeof(cause), "%s", at->verify_err);
+        if (at->tunnel != NULL)
+            snprintf(cause, sizeof(cause), "%s;%s answered CONNECT with %s",
+                     at->verify_err, at->via, tunnel_status_line(at->tunnel));
+        else
+            snprintf(cause, sizeof(cause), "%s", at->verify_err);
     } else if (at->alert[0] != '\0' && !at->established) {
         /* TLS 1.3: a refused client certificate is told after the
          * client's side of the handshake is done; it is the handshake. */
         snprintf(at->phase, sizeof(at->phase), "tls");
-        snprintf(cause, sizeof(cause), "tls handshake with %s:%d: %s",
-                 t->address, t->connect_port, at->alert);
+        snprintf(cause, sizeof(cause), "tls handshake with %s: %s", where,
+                 at->alert);
     } else if (!at->established) {
         unsigned status =
             at->wsi != NULL ? lws_http_client_http_response(at->wsi) : 0;
 
         if (status != 0 && status != 101) {
+            upgrade_headers(at->wsi, heads, sizeof(heads));
             snprintf(at->phase, sizeof(at->phase), "upgrade");
             snprintf(cause, sizeof(cause),
-                     "websocket upgrade refused: HTTP %u from %s:%d (%s)",
-                     status, t->address, t->connect_port,
-                     in != NULL ? in : "no detail");
+                     "websocket upgrade refused: HTTP %u from %s (%s%s)",
+                     status, where, in != NULL ? in : "no detail", heads);
         } else {
             snprintf(at->phase, sizeof(at->phase), "%s",
                      in != NULL && (strstr(in, "ws upgrade") != NULL ||
                                     strstr(in, "HS:") != NULL)
                          ? "upgrade"
                          : phase_of(at));
-            snprintf(cause, sizeof(cause), "%s (%s:%d)%s",
+            snprintf(cause, sizeof(cause), "%s (%s)%s",
                      in != NULL && in[0] != '\0' ? in : "connection failed",
-                     t->address, t->connect_port,
-                     syscall_words(in, errtext, sizeof(errtext)));
+                     where, syscall_words(in, errtext, sizeof(errtext)));
         }
     } else if (at->why[0] != '\0') {
         snprintf(at->phase, sizeof(at->phase), "open");
@@ -541,9 +639,10 @@ net_note_server_cert(struct lws *wsi, void *x509_ctx, int preverify_ok)
     }
     snprintf(at->verify_err, sizeof(at->verify_err),
              "x509: %s: subject %s, issuer %s, notBefore %s, notAfter %s "
-             "(trust: %s)",
+             "(trust: %s%s%s)",
              X509_verify_cert_error_string(err), subject, issuer, nb, na,
-             at->c->cfg.ca_file);
+             at->c->cfg.ca_file, at->c->cfg.cert_store[0] ? " and " : "",
+             at->c->cfg.cert_store);
 }
 
 void

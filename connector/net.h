@@ -16,11 +16,14 @@
 
 #include "state.h"
 
+struct tunnel;
+
 struct net_target {
     char host[256]; /* real name: SNI, Host header, verification */
     int port;       /* the URL's port (443) */
     char path[512];
-    char address[64]; /* where to connect: the mapped address or host */
+    char address[64]; /* where to connect: the mapped address or host, or
+                       * behind a proxy the proxy's (for lines only) */
     int connect_port;
 };
 
@@ -42,23 +45,23 @@ struct net_attempt {
     int close_code; /* the peer's close code, 0 when none came */
     char close_reason[124];
     char why[160];        /* our own reason for ending it, "" for none */
-    char verify_err[400]; /* the server certificate's failure, if any */
+    char verify_err[640]; /* the server certificate's failure, if any */
     int reached;          /* how far it got: 0 connect, 1 tls, 2 upgrade */
     char alert[400];      /* the server's fatal TLS alert, in words */
+    struct tunnel *tunnel; /* through the proxy: its CONNECT (tunnel.h) */
+    char via[300];         /* " through proxy H:P", "" when direct */
 };
 
-/* Split a wss:// or https:// URL and map it. 0, or -1 with err. */
+/* Split a wss:// or https:// URL and map it (behind a proxy the proxy
+ * resolves: no mapping then). 0, or -1 with err. */
 int net_resolve_url(const struct conn_config *cfg, const char *url,
                     struct net_target *t, char *err, size_t errlen);
 /*
- * Open a WebSocket to url speaking protocol, with the current identity's
- * certificate. The wsi's protocol is looked up by name on the identity
- * vhost. NULL and err when not enrolled or the attempt fails at once.
+ * Start an attempt: a WebSocket to url speaking protocol, with the current
+ * identity's certificate, directly or through the proxy's tunnel, under
+ * the connector's deadline. 0, or -1 with err when not enrolled or it fails
+ * at once (then the attempt is over already).
  */
-struct lws *net_ws_connect(struct connector *c, const char *url,
-                           const char *protocol, char *err, size_t errlen);
-/* Start an attempt (net_ws_connect plus the deadline). 0, or -1 with err
- * (then the attempt is over already). */
 int net_attempt_start(struct net_attempt *at, struct connector *c,
                       const char *what, const char *url, const char *region,
                       const char *protocol, char *err, size_t errlen);

@@ -150,7 +150,7 @@ sink_lost(struct pipeline *p, const char *why)
 {
     /* Unacknowledged batches go out again, first, in their order. */
     uint64_t n = batcher_requeue(&p->b);
-    char line[640];
+    char line[1200];
 
     net_attempt_describe(&p->at, why, line, sizeof(line));
     net_attempt_end(&p->at);
@@ -884,7 +884,8 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         net_attempt_established(&p->at);
         p->sink_open = true;
         conn_ep_ok(c, EP_INGEST);
-        cinfo("eventing connected to %s (region %s)", p->sink_url, p->region);
+        cinfo("eventing connected to %s (region %s)%s", p->sink_url, p->region,
+              p->at.via);
         /* A connection with nothing to send is watched by pings. */
         arm_idle_timer(p);
         request_write(p);
