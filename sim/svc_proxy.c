@@ -114,6 +114,7 @@ struct pconn {
     int host_port; /* the host's listener */
     int local_port;
     uint64_t up_bytes, down_bytes;
+    char auth[96]; /* "; authenticated as U": credentials a rule checked */
 
     enum fault_action mode; /* FAULT_PROXY_MITM, _STRIP_UPGRADE, or COUNT */
     struct fault_rule rule; /* the rule of mode */
@@ -606,9 +607,13 @@ connect_faults(struct pconn *k)
     }
     /* Right credentials do not make the rule bite: only look first. */
     if (fault_peek(e, k->host, FAULT_BIT(FAULT_PROXY_AUTH_REQUIRED), &r) &&
-        !credentials_ok(&r, k->head, why, sizeof(why)) &&
-        fault_match(e, k->host, FAULT_BIT(FAULT_PROXY_AUTH_REQUIRED), NULL,
-                    &r)) {
+        credentials_ok(&r, k->head, why, sizeof(why)))
+        snprintf(k->auth, sizeof(k->auth), "; authenticated as %.40s",
+                 r.user);
+    else if (fault_peek(e, k->host, FAULT_BIT(FAULT_PROXY_AUTH_REQUIRED),
+                        &r) &&
+             fault_match(e, k->host, FAULT_BIT(FAULT_PROXY_AUTH_REQUIRED),
+                         NULL, &r)) {
         snprintf(page, sizeof(page),
                  "This proxy needs your credentials to reach %s (%s).",
                  k->target, why);
@@ -1279,9 +1284,8 @@ serve_conn(struct pconn *k)
         if (send_all(k, &k->client, established, sizeof(established) - 1,
                      mono_ms() + SEND_TIMEOUT_MS) != 0)
             return;
-        pnote(k, "connect", 200,
-              "CONNECT %s from %s: tunnel to %s:%d from port %d", k->target,
-              k->peer, k->p->bind_addr, k->host_port, k->local_port);
+        pnote(k, "connect", 200, "CONNECT %s from %s: tunnel to port %d%s",
+              k->target, k->peer, k->host_port, k->auth);
         relay(k);
         return;
     }
@@ -1293,8 +1297,8 @@ serve_conn(struct pconn *k)
            k->mode == FAULT_PROXY_STRIP_UPGRADE
                ? ", WebSocket upgrades are not passed"
                : "");
-    pnote(k, "connect", 200, "CONNECT %s from %s: inspected (%s)", k->target,
-          k->peer, fault_action_name(k->mode));
+    pnote(k, "connect", 200, "CONNECT %s from %s: inspected (%s)%s",
+          k->target, k->peer, fault_action_name(k->mode), k->auth);
     /* TLS reads the socket: a client that spoke before the 200 lost it. */
     if (k->head_len > 0) {
         pnote(k, "close", 0,
