@@ -645,10 +645,74 @@ take_tmpfs(struct lctx *c, const char *path, struct val *v, void *t)
     return 0;
 }
 
+static int
+take_px_via(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    char word[16];
+
+    if (take_word(c, v, path, "settings|env", word, sizeof(word)) != 0)
+        return -1;
+    c->s->proxy.env = strcmp(word, "env") == 0;
+    return 0;
+}
+
+/* Basic credentials: what the URL carries, so no ':' '@' '/' in them. */
+static int
+take_px_cred(struct lctx *c, struct val *v, const char *path, char *dst,
+             size_t cap)
+{
+    size_t n = strlen(v->s);
+
+    if (n == 0 || n >= cap ||
+        strspn(v->s, "abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-~") != n)
+        return fail_got(c, v->node, path,
+                        "1 to %zu letters, digits, '.', '_', '-' or '~'",
+                        cap - 1);
+    memcpy(dst, v->s, n + 1);
+    return 0;
+}
+
+static int
+take_px_user(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    return take_px_cred(c, v, path, c->s->proxy.user,
+                        sizeof(c->s->proxy.user));
+}
+
+static int
+take_px_password(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    return take_px_cred(c, v, path, c->s->proxy.password,
+                        sizeof(c->s->proxy.password));
+}
+
+static const struct key_rule proxy_rules[] = {
+    {"via", VT_STR, false, 0, 0, take_px_via},
+    {"user", VT_STR, false, 0, 0, take_px_user},
+    {"password", VT_STR, false, 0, 0, take_px_password},
+};
+
+/* connector.proxy: {} or {via, user, password}. */
+static int
+take_proxy(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    c->s->proxy.on = true;
+    c->s->proxy.mark = mark_of(v->node);
+    if (walk_map(c, v->node, path, proxy_rules, NROWS(proxy_rules), NULL,
+                 NULL) != 0)
+        return -1;
+    if ((c->s->proxy.user[0] != '\0') != (c->s->proxy.password[0] != '\0'))
+        return fail_at(c, v->node->start_mark, path,
+                       "user and password go together");
+    return 0;
+}
+
 static const struct key_rule connector_rules[] = {
     {"properties", VT_MAP, false, 0, 0, take_properties},
     {"settings", VT_MAP, false, 0, 0, take_settings},
     {"tmpfs", VT_STR, false, 0, 0, take_tmpfs},
+    {"proxy", VT_MAP, false, 0, 0, take_proxy},
 };
 
 /* ---- the top level ---- */
@@ -1041,6 +1105,49 @@ take_hostmap(struct lctx *c, const char *path, struct val *v, void *target)
     if (n != 1)
         return fail_at(c, v->node->start_mark, path,
                        "expected exactly one of remove, restore");
+    return 0;
+}
+
+static int
+take_tr(struct lctx *c, const char *path, struct val *v, void *target,
+        bool add)
+{
+    struct scn_step *st = target;
+
+    st->u.trust.add = add;
+    return take_word(c, v, path, "inspection-ca|foreign-root", st->u.trust.ca,
+                     sizeof(st->u.trust.ca));
+}
+
+static int
+take_tr_add(struct lctx *c, const char *path, struct val *v, void *target)
+{
+    return take_tr(c, path, v, target, true);
+}
+
+static int
+take_tr_remove(struct lctx *c, const char *path, struct val *v, void *target)
+{
+    return take_tr(c, path, v, target, false);
+}
+
+static const struct key_rule trust_rules[] = {
+    {"add", VT_STR, false, 0, 0, take_tr_add},
+    {"remove", VT_STR, false, 0, 0, take_tr_remove},
+};
+
+static int
+take_trust(struct lctx *c, const char *path, struct val *v, void *target)
+{
+    size_t n = (size_t)(v->node->data.mapping.pairs.top -
+                        v->node->data.mapping.pairs.start);
+
+    if (walk_map(c, v->node, path, trust_rules, NROWS(trust_rules), target,
+                 NULL) != 0)
+        return -1;
+    if (n != 1)
+        return fail_at(c, v->node->start_mark, path,
+                       "expected exactly one of add, remove");
     return 0;
 }
 
@@ -1525,8 +1632,8 @@ take_j_layer(struct lctx *c, const char *path, struct val *v, void *t)
 {
     struct scn_expect *e = t;
 
-    return take_word(c, v, path, "tcp|tls|http|ws|admin", e->u.journal.layer,
-                     sizeof(e->u.journal.layer));
+    return take_word(c, v, path, "tcp|tls|http|ws|admin|proxy",
+                     e->u.journal.layer, sizeof(e->u.journal.layer));
 }
 
 static int
@@ -1546,6 +1653,42 @@ take_j_path(struct lctx *c, const char *path, struct val *v, void *t)
     if (v->s[0] != '/')
         return fail_got(c, v->node, path, "a path starting with \"/\"");
     return copy_text(c, v, path, e->u.journal.path, sizeof(e->u.journal.path));
+}
+
+static int
+take_j_detail_re(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_expect *e = t;
+
+    if (check_regex(c, v, path) != 0)
+        return -1;
+    return copy_text(c, v, path, e->u.journal.detail,
+                     sizeof(e->u.journal.detail));
+}
+
+static int
+take_j_detail_not(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_expect *)t)->u.journal.detail_negate = true;
+    return take_j_detail_re(c, path, v, t);
+}
+
+static const struct key_rule detail_rules[] = {
+    {"not", VT_STR, true, 0, 0, take_j_detail_not},
+};
+
+/* detail: ERE, or {not: ERE}. */
+static int
+take_j_detail(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    if (v->node->type == YAML_MAPPING_NODE)
+        return walk_map(c, v->node, path, detail_rules, NROWS(detail_rules), t,
+                        NULL);
+    if (!is_scalar(v->node) || is_null(v->node))
+        return fail_got(c, v->node, path,
+                        "a regular expression or {not: regular expression}");
+    v->s = text_of(v->node);
+    return take_j_detail_re(c, path, v, t);
 }
 
 static int
@@ -1621,6 +1764,7 @@ static const struct key_rule journal_rules[] = {
     {"event", VT_STR, false, 0, 0, take_j_event},
     {"status", VT_INT, false, 0, 9999, take_j_status},
     {"path", VT_STR, false, 0, 0, take_j_path},
+    {"detail", VT_ANY, false, 0, 0, take_j_detail},
     {"min", VT_INT, false, 0, 1e9, take_j_min},
     {"max", VT_INT, false, 0, 1e9, take_j_max},
     {"since", VT_STR, false, 0, 0, take_since},
@@ -2488,6 +2632,7 @@ static const struct {
     {"corrupt", SCN_STEP_CORRUPT},
     {"api", SCN_STEP_API},
     {"reconfigure", SCN_STEP_RECONFIGURE},
+    {"trust", SCN_STEP_TRUST},
 };
 
 /* One row per step kind, in the order of enum scn_step_kind: the row's
@@ -2510,6 +2655,7 @@ static const struct key_rule step_rules[] = {
     {"corrupt", VT_MAP, false, 0, 0, take_corrupt},
     {"api", VT_MAP, false, 0, 0, take_api},
     {"reconfigure", VT_MAP, false, 0, 0, take_reconfigure},
+    {"trust", VT_MAP, false, 0, 0, take_trust},
 };
 
 _Static_assert(NROWS(step_rules) == SCN_STEP_KIND_COUNT,
@@ -2584,6 +2730,16 @@ check_whole(struct lctx *c)
                            "needs connector.tmpfs: the runner fills and "
                            "frees the tmpfs it mounts at the connector's "
                            "data_dir");
+    }
+    if (c->s->proxy.on && !c->s->proxy.env &&
+        scenario_tree_find(c->s->settings, "HTTPProxy") != NULL) {
+        const struct scn_tree *hp = scenario_tree_find(c->s->settings,
+                                                       "HTTPProxy");
+        yaml_mark_t m = {0, hp->mark.line - 1, hp->mark.column - 1};
+
+        return fail_at(c, m, "connector.settings.HTTPProxy",
+                       "set by the runner from connector.proxy (remove "
+                       "one of the two)");
     }
     return 0;
 }
@@ -2862,6 +3018,10 @@ describe_expect(const struct scn_expect *e, char *buf, size_t len, size_t *off)
             put(buf, len, off, " status=%d", e->u.journal.status);
         if (e->u.journal.path[0])
             put(buf, len, off, " path=%s", e->u.journal.path);
+        if (e->u.journal.detail[0])
+            put(buf, len, off, " detail %s/%s/",
+                e->u.journal.detail_negate ? "not " : "",
+                e->u.journal.detail);
         put_count(buf, len, off, e->u.journal.min, e->u.journal.max);
         if (e->u.journal.gap_min_ms >= 0) {
             scenario_format_duration(e->u.journal.gap_min_ms, d, sizeof(d));
@@ -2988,6 +3148,10 @@ scenario_step_describe(const struct scn_step *st, char *buf, size_t len)
     case SCN_STEP_HOSTMAP:
         put(buf, len, &off, "hostmap %s %s",
             st->u.hostmap.remove ? "remove" : "restore", st->u.hostmap.host);
+        break;
+    case SCN_STEP_TRUST:
+        put(buf, len, &off, "trust %s %s (the connector's Globals.cert_store)",
+            st->u.trust.add ? "add" : "remove", st->u.trust.ca);
         break;
     case SCN_STEP_WAIT:
         scenario_format_duration(st->u.wait_ms, d, sizeof(d));

@@ -43,6 +43,7 @@ enum scn_step_kind {
     SCN_STEP_CORRUPT,     /* damage a record of the stopped connector's spool */
     SCN_STEP_API,         /* a request to the connector's local API */
     SCN_STEP_RECONFIGURE, /* write the connector's files anew */
+    SCN_STEP_TRUST,       /* add or remove an extra CA of the connector */
     SCN_STEP_KIND_COUNT,
 };
 
@@ -164,7 +165,9 @@ struct scn_expect {
             char layer[8];
             char event[24];
             char path[128]; /* prefix of the request path */
-            int status;     /* -1 any */
+            char detail[SCN_TEXT_MAX]; /* ERE on the detail; "" any */
+            bool detail_negate;        /* detail: {not: ERE} */
+            int status;                /* -1 any */
             int64_t min, max;
             /* between consecutive matches, scenario ms; -1 unset */
             int64_t gap_min_ms, gap_max_ms, gap_below_ms;
@@ -229,6 +232,10 @@ struct scn_step {
             bool remove;
             char host[64]; /* or "all" */
         } hostmap;
+        struct {
+            bool add;    /* add, or remove */
+            char ca[24]; /* "inspection-ca" or "foreign-root" */
+        } trust;
         int64_t wait_ms;
         struct scn_expect expect;
         struct {
@@ -259,6 +266,15 @@ struct scenario {
     struct scn_tree *properties; /* NULL: none */
     struct scn_tree *settings;   /* NULL: none */
     uint64_t tmpfs_bytes; /* connector.tmpfs: data_dir on a tmpfs; 0 none */
+    /* connector.proxy: the connector reaches the cloud through ssesim's
+     * proxy, told by its settings or by HTTPS_PROXY (env). */
+    struct {
+        bool on;
+        bool env;
+        char user[64]; /* "" none */
+        char password[64];
+        struct scn_mark mark;
+    } proxy;
     struct scn_mark connector_mark;
     struct scn_step *steps;
     size_t nsteps;

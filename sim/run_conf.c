@@ -238,16 +238,36 @@ put_runner_sections(struct text *out, const char *section, int depth,
     }
 }
 
+void
+conf_proxy_url(const struct scenario *s, int port, char *buf, size_t len)
+{
+    /* The loader let only URL-safe characters into user and password. */
+    if (s->proxy.user[0] != '\0')
+        snprintf(buf, len, "http://%s:%s@127.0.0.1:%d", s->proxy.user,
+                 s->proxy.password, port > 0 ? port : 1);
+    else
+        snprintf(buf, len, "http://127.0.0.1:%d", port > 0 ? port : 1);
+}
+
 static int
-write_settings(const struct scenario *s, double scale, const char *path)
+write_settings(const struct scenario *s, double scale, int proxy_port,
+               const char *path)
 {
     struct text t = {0};
+    char url[256];
     int rc;
 
     tput(&t, "# written by ssesim run for scenario %s\n", s->name);
     put_settings(&t, "", 0, s->settings, scale);
     put_runner_keys(&t, "", 0, s->settings, scale);
     put_runner_sections(&t, "", 0, s->settings, scale);
+    if (s->proxy.on && !s->proxy.env) {
+        /* The loader refused a scenario that sets HTTPProxy itself. */
+        conf_proxy_url(s, proxy_port, url, sizeof(url));
+        tput(&t, "HTTPProxy:\n  enabled: true\n  url: ");
+        put_quoted(&t, url);
+        tput(&t, "\n");
+    }
     rc = t.failed ? -1 : write_atomic(path, t.s);
     free(t.s);
     return rc;
@@ -255,7 +275,7 @@ write_settings(const struct scenario *s, double scale, const char *path)
 
 int
 conf_write(const struct scenario *s, double scale, const char *region,
-           const char *etc, char *why, size_t whylen)
+           const char *etc, int proxy_port, char *why, size_t whylen)
 {
     char path[PATH_MAX];
 
@@ -269,7 +289,7 @@ conf_write(const struct scenario *s, double scale, const char *region,
         return -1;
     }
     snprintf(path, sizeof(path), "%s/connector.yaml", etc);
-    if (write_settings(s, scale, path) != 0) {
+    if (write_settings(s, scale, proxy_port, path) != 0) {
         snprintf(why, whylen, "%s: %s", path, strerror(errno));
         return -1;
     }
@@ -354,17 +374,26 @@ conf_check(const struct run_opts *o, const struct scenario *s,
     const struct scn_tree *at;
     const char *section = "settings";
     char *text, *nl;
+    int rc;
 
     snprintf(etc, sizeof(etc), "%s/ngfw/etc/sf", scratch);
     snprintf(bin, sizeof(bin), "%s/sse-connector", o->bin);
     snprintf(errfile, sizeof(errfile), "%s/check.err", scratch);
-    if (conf_write(s, run_scale_of(o, s), s->region, etc, why, sizeof(why)) !=
-        0) {
+    if (conf_write(s, run_scale_of(o, s), s->region, etc, 0, why,
+                   sizeof(why)) != 0) {
         snprintf(err, errlen, "%s: cannot write the connector's files: %s",
                  s->file, why);
         return -1;
     }
-    if (proc_start(&p, "check", argv, NULL, errfile, why, sizeof(why)) != 0) {
+    if (s->proxy.on && s->proxy.env) {
+        char url[256];
+
+        conf_proxy_url(s, 0, url, sizeof(url));
+        setenv("HTTPS_PROXY", url, 1);
+    }
+    rc = proc_start(&p, "check", argv, NULL, errfile, why, sizeof(why));
+    unsetenv("HTTPS_PROXY");
+    if (rc != 0) {
         snprintf(err, errlen, "%s: %s", s->file, why);
         return -1;
     }

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "hosts.h"
 
@@ -252,17 +254,30 @@ start_connector(struct run_ctx *c)
     const struct sse_port_entry *api;
     struct sse_ports p = {0};
     int64_t end;
+    int rc;
 
     snprintf(bin, sizeof(bin), "%s/sse-connector", c->o->bin);
     snprintf(log, sizeof(log), "%s/connector-stderr.log", c->dir);
     unlink(c->cports_file);
     c->capi[0] = '\0';
-    if (c->s->tmpfs_bytes > 0
-            ? proc_start_tmpfs(&c->connector, "connector", argv, log, log,
-                               c->data_dir, c->s->tmpfs_bytes, why,
-                               sizeof(why)) != 0
-            : proc_start(&c->connector, "connector", argv, log, log, why,
-                         sizeof(why)) != 0)
+    /* connector.proxy via env: in the connector's environment only (the
+     * FMC role and the others must not take the proxy). */
+    if (c->s->proxy.on && c->s->proxy.env) {
+        const struct sse_port_entry *px =
+            sse_ports_find(&c->ports, "proxy", NULL);
+        char url[256];
+
+        conf_proxy_url(c->s, px != NULL ? px->port : 0, url, sizeof(url));
+        setenv("HTTPS_PROXY", url, 1);
+    }
+    rc = c->s->tmpfs_bytes > 0
+             ? proc_start_tmpfs(&c->connector, "connector", argv, log, log,
+                                c->data_dir, c->s->tmpfs_bytes, why,
+                                sizeof(why))
+             : proc_start(&c->connector, "connector", argv, log, log, why,
+                          sizeof(why));
+    unsetenv("HTTPS_PROXY");
+    if (rc != 0)
         return fail(c, RUN_ERROR, "sse-connector: %s", why);
     end = now_ms() + START_DEADLINE_MS + c->o->grace_ms;
     for (;;) {
@@ -735,6 +750,18 @@ restart_ssesim(struct run_ctx *c)
         return -1;
     if (write_hostmap(c) != 0)
         return fail(c, RUN_ERROR, "cannot write the host map");
+    /* The proxy has a new port: a connector started from now on takes it
+     * (one that runs keeps the one it decided on at its start). */
+    if (c->s->proxy.on) {
+        const struct sse_port_entry *px =
+            sse_ports_find(&c->ports, "proxy", NULL);
+        char why[256];
+
+        if (px == NULL || conf_write(c->s, c->scale, c->region, c->etc,
+                                     px->port, why, sizeof(why)) != 0)
+            return fail(c, RUN_ERROR, "cannot point the connector at the new "
+                                      "proxy");
+    }
     /* A new cloud: a new ledger, so earlier sends no longer count. */
     c->sends_base = c->nsends;
     for (size_t i = 0; i < c->nfaults; i++)
@@ -788,6 +815,51 @@ play_send(struct run_ctx *c, const struct scn_step *st)
                     "first");
     stop_eventhandler(c, SIGTERM);
     return start_eventhandler(c, st);
+}
+
+/*
+ * trust: a CA of the run into the connector's extra-CA directory
+ * (Globals.cert_store, under its root), under the name OpenSSL looks for
+ * there (the subject hash, as `openssl rehash` names it), or out of it.
+ */
+static int
+play_trust(struct run_ctx *c, const struct scn_step *st)
+{
+    const struct scn_tree *cs =
+        scenario_tree_find(c->s->settings, "Globals.cert_store");
+    const char *store = cs != NULL && cs->value != NULL
+                            ? cs->value
+                            : "/ngfw/etc/sf/sse-connector/certs";
+    char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX + 16];
+    X509 *ca = NULL;
+    FILE *f;
+
+    if (store[0] != '/')
+        return fail(c, RUN_ERROR,
+                    "trust: Globals.cert_store \"%s\" is no absolute path",
+                    store);
+    snprintf(dir, sizeof(dir), "%s%s", c->root, store);
+    snprintf(from, sizeof(from), "%s/ca/%s.pem", c->certs, st->u.trust.ca);
+    f = fopen(from, "r");
+    if (f != NULL) {
+        ca = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+    }
+    if (ca == NULL)
+        return fail(c, RUN_ERROR, "trust: cannot read %s", from);
+    snprintf(to, sizeof(to), "%s/%08lx.0", dir, X509_subject_name_hash(ca));
+    X509_free(ca);
+    if (st->u.trust.add) {
+        if (mkdirs(dir, 0755) != 0 || copy_file(from, to) != 0)
+            return fail(c, RUN_ERROR, "trust: cannot write %s: %s", to,
+                        strerror(errno));
+    } else if (unlink(to) != 0 && errno != ENOENT) {
+        return fail(c, RUN_ERROR, "trust: cannot remove %s: %s", to,
+                    strerror(errno));
+    }
+    ctx_note(c, "trust: %s %s %s", st->u.trust.add ? "added" : "removed",
+             st->u.trust.ca, to);
+    return 0;
 }
 
 static int
@@ -989,6 +1061,8 @@ play_step(struct run_ctx *c, const struct scn_step *st, char *observed,
         return play_part(c, st);
     case SCN_STEP_HOSTMAP:
         return play_hostmap(c, st);
+    case SCN_STEP_TRUST:
+        return play_trust(c, st);
     case SCN_STEP_WAIT:
         return nap_ms(wall_ms(c, st->u.wait_ms));
     case SCN_STEP_EXPECT:
@@ -1256,6 +1330,7 @@ static int
 setup(struct run_ctx *c)
 {
     char from[PATH_MAX], to[PATH_MAX], why[512];
+    const struct sse_port_entry *proxy;
 
     snprintf(c->dir, sizeof(c->dir), "/tmp/ssr.XXXXXX");
     if (mkdtemp(c->dir) == NULL) {
@@ -1285,7 +1360,11 @@ setup(struct run_ctx *c)
                     strerror(errno));
     if (start_ssesim(c) != 0)
         return -1;
-    if (conf_write(c->s, c->scale, c->region, c->etc, why, sizeof(why)))
+    proxy = sse_ports_find(&c->ports, "proxy", NULL);
+    if (c->s->proxy.on && proxy == NULL)
+        return fail(c, RUN_ERROR, "ssesim announced no proxy listener");
+    if (conf_write(c->s, c->scale, c->region, c->etc,
+                   proxy != NULL ? proxy->port : 0, why, sizeof(why)))
         return fail(c, RUN_ERROR, "connector configuration: %s", why);
     snprintf(from, sizeof(from), "%s/connectorCA.pem", c->certs);
     snprintf(to, sizeof(to), "%s/connectorCA.pem", c->etc);

@@ -655,11 +655,19 @@ probe_journal(struct run_ctx *c, const struct scn_expect *e,
     int64_t n = 0;
     struct intervals iv = {0};
     uint64_t prev_ns = 0;
+    regex_t re;
+    bool has_re = false;
 
+    /* Checked at load time: it compiles. */
+    if (e->u.journal.detail[0] != '\0')
+        has_re = regcomp(&re, e->u.journal.detail, REG_EXTENDED | REG_NOSUB) ==
+                 0;
     if (!proc_running(&c->ssesim) ||
         ctx_journal_refresh(c, why, sizeof(why)) != 0) {
         snprintf(obs, len, "the journal did not answer: %s",
                  proc_running(&c->ssesim) ? why : "ssesim is not running");
+        if (has_re)
+            regfree(&re);
         return false;
     }
     for (size_t i = 0; i < c->njournal; i++) {
@@ -672,13 +680,17 @@ probe_journal(struct run_ctx *c, const struct scn_expect *e,
             (e->u.journal.event[0] && strcmp(j->event, e->u.journal.event)) ||
             (e->u.journal.status >= 0 && j->status != e->u.journal.status) ||
             (e->u.journal.path[0] &&
-             !path_matches(j->detail, e->u.journal.path)))
+             !path_matches(j->detail, e->u.journal.path)) ||
+            (has_re && (regexec(&re, j->detail, 0, NULL, 0) == 0) ==
+                           e->u.journal.detail_negate))
             continue;
         n++;
         if (n > 1 && j->time_ns >= prev_ns)
             gap_note(&iv, j->time_ns - prev_ns);
         prev_ns = j->time_ns;
     }
+    if (has_re)
+        regfree(&re);
     snprintf(obs, len, "journal matched %" PRId64 " entr%s", n,
              n == 1 ? "y" : "ies");
     if (!count_ok(n, e->u.journal.min, e->u.journal.max))
