@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -171,6 +172,13 @@ main(int argc, char **argv)
         cwarn("%s", cfg->warnings[i]);
     conn_proxy_decision(&cfg->proxy, err, sizeof(err));
     cinfo("%s", err);
+    /* lws takes http_proxy from the environment for every vhost it makes:
+     * gone before any thread, so that the decision above holds for all. */
+    if (getenv("http_proxy") != NULL) {
+        cinfo("http_proxy is set in the environment; it is not used (only "
+              "the decision above is)");
+        unsetenv("http_proxy");
+    }
     if (make_dirs(cfg->data_dir) != 0) {
         cerror("cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
         return 3;

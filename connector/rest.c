@@ -490,6 +490,8 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
         snprintf(purl, sizeof(purl), "http://%s", hp);
         curl_easy_setopt(h, CURLOPT_PROXY, purl);
         curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, 1L);
+        /* "" overrides NO_PROXY: the WebSockets take the proxy too. */
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "");
         curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 0L);
         if (cfg->proxy.user[0] != '\0') {
             /* Basic alone: curl sends it with the first CONNECT. */
