@@ -54,6 +54,8 @@ struct tend {
     struct lws *wsi; /* NULL once lws closed it */
     bool want_write;
     bool paused;
+    bool in_eof;       /* nothing more comes from it */
+    bool close_after;  /* the other side is gone: close once drained */
 };
 
 struct flow {
@@ -529,7 +531,13 @@ drain(struct tend *e)
         f->off += (size_t)n;
     }
     f->len = f->off = 0;
-    set_paused(other(e), false);
+    /* What came before an end of file is through: pass the end on. */
+    if (e->close_after) {
+        kill_end(e);
+        return 0;
+    }
+    if (!other(e)->in_eof)
+        set_paused(other(e), false);
     return 0;
 }
 
@@ -551,8 +559,18 @@ pass(struct tend *from)
     n = read(from->fd, f->data, sizeof(f->data));
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
-    if (n <= 0)
+    if (n < 0)
         return -1;
+    if (n == 0) {
+        /* Each direction ends on its own, after what it carried (read
+         * only once the flow to `to` was empty). */
+        from->in_eof = true;
+        set_paused(from, true);
+        shutdown(to->fd, SHUT_WR);
+        if (to->in_eof)
+            tunnel_close(from->t);
+        return 0;
+    }
     f->len = (size_t)n;
     f->off = 0;
     if (drain(to) != 0)
@@ -616,6 +634,14 @@ closed(struct tend *e)
                     "proxy %s closed the connection without answering "
                     "CONNECT %s:%d",
                     t->hp, t->host, t->port);
+    } else if (e->kind != E_LISTEN && t->state == T_OPEN) {
+        /* What e sent still goes to the other side; then it closes. */
+        struct tend *o = other(e);
+
+        if (flow_to(o)->len > flow_to(o)->off)
+            o->close_after = true;
+        else
+            kill_end(o);
     } else if (e->kind != E_LISTEN) {
         tunnel_close(t);
     }
