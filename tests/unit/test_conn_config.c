@@ -634,6 +634,48 @@ START_TEST(dump_names_every_key_and_source)
 }
 END_TEST
 
+/* A proxy password in the settings never shows: not in an error about the
+ * URL, not in --check's dump; and the URL is the decision. */
+START_TEST(proxy_url_password_never_shown)
+{
+    struct conn_config cfg;
+    char err[512] = "", out[16384];
+    const char *p;
+    int fd;
+    ssize_t n;
+
+    defaults_here(&cfg);
+    p = put_file("bad.yaml", "HTTPProxy:\n  enabled: true\n"
+                             "  url: \"https://device:topsecret@proxy:3128\"\n");
+    ck_assert_int_eq(conn_config_load_settings(&cfg, p, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, ":3:8: HTTPProxy.url: expected empty, or an "
+                              "http://") != NULL,
+                  "%s", err);
+    ck_assert_msg(strstr(err, "topsecret") == NULL, "%s", err);
+    ck_assert_ptr_nonnull(strstr(err, "got \"https://***@proxy:3128\""));
+
+    defaults_here(&cfg);
+    put_file("ngfw/etc/sf/connector.yaml",
+             "HTTPProxy:\n  enabled: true\n"
+             "  url: \"http://device:topsecret@127.0.0.1:3128\"\n");
+    ck_assert_int_eq(conn_config_load(&cfg, err, sizeof(err)), 0);
+    ck_assert(cfg.proxy.on);
+    ck_assert_str_eq(cfg.proxy.user, "device");
+    ck_assert_str_eq(cfg.proxy.password, "topsecret");
+    fd = open(put_file("dump.txt", ""), O_RDWR | O_TRUNC);
+    ck_assert_int_ge(fd, 0);
+    conn_config_dump(&cfg, fd);
+    n = pread(fd, out, sizeof(out) - 1, 0);
+    close(fd);
+    ck_assert_int_gt(n, 0);
+    out[n] = '\0';
+    ck_assert_msg(strstr(out, "topsecret") == NULL, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "\"http://device:***@127.0.0.1:3128\""));
+    ck_assert_ptr_nonnull(
+        strstr(out, "# proxy: http://device:***@127.0.0.1:3128 "));
+}
+END_TEST
+
 /* The repository's top: this file is <top>/tests/unit/test_conn_config.c. */
 static void
 source_dir(char *buf, size_t len)
@@ -774,6 +816,7 @@ config_suite(void)
     tcase_add_test(settings, missing_files_keep_defaults);
     tcase_add_test(settings, unreadable_file_is_an_error);
     tcase_add_test(settings, dump_names_every_key_and_source);
+    tcase_add_test(settings, proxy_url_password_never_shown);
     tcase_add_test(settings, fixtures_configs_load_cleanly);
     tcase_add_test(settings,
                    reload_diff_names_each_changed_key_with_both_values);

@@ -147,6 +147,65 @@ START_TEST(loads_every_step_kind)
 }
 END_TEST
 
+START_TEST(proxy_trust_and_journal_detail_read_and_checked)
+{
+    struct scenario *s =
+        load("name: px\n"
+             "connector:\n"
+             "  proxy: {via: env, user: device, password: s3cret}\n"
+             "steps:\n"
+             "  - trust: {add: inspection-ca}\n"
+             "  - trust: {remove: foreign-root}\n"
+             "  - expect: {journal: {layer: proxy, event: connect,\n"
+             "             detail: {not: 'via proxy'}, min: 0, max: 0},\n"
+             "             for: 1s}\n"
+             "  - expect: {journal: {detail: 'authenticated as device$'},\n"
+             "             within: 1s}\n");
+    char d[256];
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert(s->proxy.on && s->proxy.env);
+    ck_assert_str_eq(s->proxy.user, "device");
+    ck_assert_str_eq(s->proxy.password, "s3cret");
+    ck_assert_int_eq(s->steps[0].kind, SCN_STEP_TRUST);
+    ck_assert(s->steps[0].u.trust.add);
+    ck_assert_str_eq(s->steps[0].u.trust.ca, "inspection-ca");
+    ck_assert(!s->steps[1].u.trust.add);
+    ck_assert_str_eq(s->steps[2].u.expect.u.journal.layer, "proxy");
+    ck_assert(s->steps[2].u.expect.u.journal.detail_negate);
+    ck_assert_str_eq(s->steps[2].u.expect.u.journal.detail, "via proxy");
+    ck_assert(!s->steps[3].u.expect.u.journal.detail_negate);
+    scenario_step_describe(&s->steps[0], d, sizeof(d));
+    ck_assert_str_eq(d, "trust add inspection-ca (the connector's "
+                        "Globals.cert_store)");
+    scenario_step_describe(&s->steps[2], d, sizeof(d));
+    ck_assert_msg(strstr(d, " detail not /via proxy/") != NULL, "%s", d);
+    scenario_free(s);
+
+    refused("name: x\nconnector:\n  proxy: {user: device}\nsteps:\n"
+            "  - wait: 1s\n",
+            "t.yaml:3:10: connector.proxy: user and password go together");
+    refused("name: x\nconnector:\n  proxy: {user: 'a:b', password: p}\n"
+            "steps:\n  - wait: 1s\n",
+            "t.yaml:3:17: connector.proxy.user: expected 1 to 63 letters");
+    refused("name: x\nconnector:\n  proxy: {}\n"
+            "  settings: {HTTPProxy: {enabled: true}}\n"
+            "steps:\n  - wait: 1s\n",
+            "t.yaml:4:14: connector.settings.HTTPProxy: set by the runner "
+            "from connector.proxy");
+    refused("name: x\nsteps:\n  - trust: {add: my-ca}\n",
+            "t.yaml:3:18: steps[0].trust.add: expected one of inspection-ca");
+    refused("name: x\nsteps:\n  - trust: {add: inspection-ca, "
+            "remove: inspection-ca}\n",
+            "t.yaml:3:12: steps[0].trust: expected exactly one of add, "
+            "remove");
+    refused("name: x\nsteps:\n  - expect: {journal: {detail: '(('},"
+            " within: 1s}\n",
+            "t.yaml:3:32: steps[0].expect.journal.detail: not a POSIX "
+            "extended regular expression");
+}
+END_TEST
+
 START_TEST(defaults_fill_what_is_left_out)
 {
     struct scenario *s = load("name: tiny\nsteps:\n  - fmc:\n"
@@ -717,6 +776,7 @@ scenario_suite(void)
 
     tcase_add_test(tc, loads_every_step_kind);
     tcase_add_test(tc, defaults_fill_what_is_left_out);
+    tcase_add_test(tc, proxy_trust_and_journal_detail_read_and_checked);
     tcase_add_test(tc, misspelt_key_names_place_and_expected_keys);
     tcase_add_test(tc, wrong_type_is_named);
     tcase_add_test(tc, missing_name_is_refused);
