@@ -189,10 +189,15 @@ tunnel_close(struct tunnel *t)
 static void
 connect_failed(struct tunnel *t, int err)
 {
-    tunnel_fail(t, "connect",
-                "dial tcp %s: connect: %s (the proxy, from %s)", t->hp,
-                err == ETIMEDOUT ? "connection timed out" : strerror(err),
-                t->px.source);
+    char words[96];
+
+    /* Go's words, as the real connector prints errno: lower case. */
+    snprintf(words, sizeof(words), "%s",
+             err == ETIMEDOUT ? "connection timed out" : strerror(err));
+    if (words[0] >= 'A' && words[0] <= 'Z')
+        words[0] = (char)(words[0] - 'A' + 'a');
+    tunnel_fail(t, "connect", "dial tcp %s: connect: %s (the proxy, from %s)",
+                t->hp, words, t->px.source);
 }
 
 static void
