@@ -88,7 +88,8 @@ admin_get() {
 
 # write_host_map FILE: a connect-to line for every emulated host.
 write_host_map() {
-    grep '"host"' "$T/ports" | grep -v '"service":"admin"' |
+    grep '"host"' "$T/ports" |
+        grep -v -e '"service":"admin"' -e '"service":"proxy"' |
         sed 's/.*"host":"\([^"]*\)","port":\([0-9]*\).*/\1:443:127.0.0.1:\2/' \
             >"$1"
 }
