@@ -255,13 +255,17 @@ describe_proxy(CURL *h, CURLcode rc, const char *errbuf, const char *url,
     curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &code);
     conn_proxy_hostport(px->host, px->port, hp, sizeof(hp));
     url_target(url, host, sizeof(host), &port);
-    if (code != 0 && code / 100 != 2) {
-        if (conn_proxy_parse_reply(s->connect_head, s->connect_len, &reply,
-                                   perr, sizeof(perr)) != 1) {
-            memset(&reply, 0, sizeof(reply));
-            reply.status = (int)code;
-            snprintf(reply.line, sizeof(reply.line), "HTTP %ld", code);
-        }
+    if (conn_proxy_parse_reply(s->connect_head, s->connect_len, &reply, perr,
+                               sizeof(perr)) != 1) {
+        memset(&reply, 0, sizeof(reply));
+        reply.status = (int)code;
+        snprintf(reply.line, sizeof(reply.line), "HTTP %ld", code);
+    }
+    /* Refused, or a 2xx that carried a page (RFC 9110 9.3.6: a tunnel's
+     * 2xx has no content): the proxy answered, not the host. */
+    if ((code != 0 && code / 100 != 2) ||
+        (code / 100 == 2 &&
+         (reply.content_type[0] != '\0' || reply.content_length > 0))) {
         conn_proxy_describe_refusal(px, host, port, &reply, NULL, 0, line,
                                     sizeof(line));
         snprintf(err, errlen, "phase proxy: %s", line);
