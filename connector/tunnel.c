@@ -186,18 +186,24 @@ tunnel_close(struct tunnel *t)
         kill_end(&t->end[i]);
 }
 
+/* errno in Go's words, as the real connector prints it: lower case. */
+static const char *
+go_words(int err, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s",
+             err == ETIMEDOUT ? "connection timed out" : strerror(err));
+    if (buf[0] >= 'A' && buf[0] <= 'Z')
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
+}
+
 static void
 connect_failed(struct tunnel *t, int err)
 {
     char words[96];
 
-    /* Go's words, as the real connector prints errno: lower case. */
-    snprintf(words, sizeof(words), "%s",
-             err == ETIMEDOUT ? "connection timed out" : strerror(err));
-    if (words[0] >= 'A' && words[0] <= 'Z')
-        words[0] = (char)(words[0] - 'A' + 'a');
     tunnel_fail(t, "connect", "dial tcp %s: connect: %s (the proxy, from %s)",
-                t->hp, words, t->px.source);
+                t->hp, go_words(err, words, sizeof(words)), t->px.source);
 }
 
 static void
@@ -427,8 +433,11 @@ send_request(struct tunnel *t)
             return;
         }
         if (n < 0) {
+            char words[96];
+
             tunnel_fail(t, "proxy", "proxy %s: sending CONNECT %s:%d: %s",
-                        t->hp, t->host, t->port, strerror(errno));
+                        t->hp, t->host, t->port,
+                        go_words(errno, words, sizeof(words)));
             return;
         }
         t->req_off += (size_t)n;
@@ -465,11 +474,13 @@ read_reply(struct tunnel *t)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
+        char words[96];
+
         tunnel_fail(t, "proxy",
                     "proxy %s closed the connection without answering "
                     "CONNECT %s:%d%s%s",
                     t->hp, t->host, t->port, n < 0 ? ": " : "",
-                    n < 0 ? strerror(errno) : "");
+                    n < 0 ? go_words(errno, words, sizeof(words)) : "");
         return;
     }
     t->reply_len += (size_t)n;
