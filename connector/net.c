@@ -216,9 +216,8 @@ identity_vhost(struct connector *c, char *err, size_t errlen)
 /* lws's connection for an attempt: to the mapped address, or to the
  * tunnel's listener (address), and in both the real host for TLS. */
 static struct lws *
-ws_connect(struct connector *c, const struct net_target *t,
-           const char *address, int port, const char *protocol, char *err,
-           size_t errlen)
+ws_connect(struct connector *c, const struct net_target *t, const char *address,
+           int port, const char *protocol, char *err, size_t errlen)
 {
     struct lws_client_connect_info i;
     struct lws_vhost *vh;
@@ -547,16 +546,14 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                      t->address, t->connect_port, ms);
         else if (strcmp(at->phase, "tls") == 0)
             snprintf(cause, sizeof(cause),
-                     "tls handshake with %s: timed out after %u ms", where,
-                     ms);
+                     "tls handshake with %s: timed out after %u ms", where, ms);
         else
             snprintf(cause, sizeof(cause),
-                     "websocket upgrade: no answer from %s within %u ms",
-                     where, ms);
+                     "websocket upgrade: no answer from %s within %u ms", where,
+                     ms);
     } else if (terr[0] != '\0') {
         /* The proxy, never TLS: lws only saw its connection end. */
-        snprintf(at->phase, sizeof(at->phase), "%s",
-                 tunnel_phase(at->tunnel));
+        snprintf(at->phase, sizeof(at->phase), "%s", tunnel_phase(at->tunnel));
         snprintf(cause, sizeof(cause), "%s", terr);
     } else if (at->verify_err[0] != '\0') {
         snprintf(at->phase, sizeof(at->phase), "tls");

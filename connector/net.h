@@ -44,10 +44,10 @@ struct net_attempt {
     char phase[16]; /* where the deadline ran out, "" if it did not */
     int close_code; /* the peer's close code, 0 when none came */
     char close_reason[124];
-    char why[160];        /* our own reason for ending it, "" for none */
-    char verify_err[640]; /* the server certificate's failure, if any */
-    int reached;          /* how far it got: 0 connect, 1 tls, 2 upgrade */
-    char alert[400];      /* the server's fatal TLS alert, in words */
+    char why[160];         /* our own reason for ending it, "" for none */
+    char verify_err[640];  /* the server certificate's failure, if any */
+    int reached;           /* how far it got: 0 connect, 1 tls, 2 upgrade */
+    char alert[400];       /* the server's fatal TLS alert, in words */
     struct tunnel *tunnel; /* through the proxy: its CONNECT (tunnel.h) */
     char via[300];         /* " through proxy H:P", "" when direct */
 };

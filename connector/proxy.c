@@ -102,8 +102,9 @@ conn_proxy_parse_url(const char *url, struct conn_proxy *out, char *err,
     hp_end = p + strcspn(p, "/?#");
     if (*hp_end == '?' || *hp_end == '#' ||
         (*hp_end == '/' && hp_end[1] != '\0'))
-        return bad(err, errlen, "%s: a proxy URL has no path, query or "
-                                "fragment",
+        return bad(err, errlen,
+                   "%s: a proxy URL has no path, query or "
+                   "fragment",
                    "proxy URL");
     /* The last '@' before the host ends the credentials (RFC 3986). */
     auth_end = NULL;
@@ -229,9 +230,9 @@ conn_proxy_decide(bool enabled, bool enabled_set, const char *url,
             return -1;
         }
         snprintf(out->source, sizeof(out->source), "HTTPProxy.url");
-        snprintf(out->why, sizeof(out->why),
-                 "HTTPProxy.enabled is true%s%s%s", set_var ? "; " : "",
-                 set_var ? set_var : "", set_var ? " is not used" : "");
+        snprintf(out->why, sizeof(out->why), "HTTPProxy.enabled is true%s%s%s",
+                 set_var ? "; " : "", set_var ? set_var : "",
+                 set_var ? " is not used" : "");
         return 0;
     }
     memset(out, 0, sizeof(*out));
@@ -251,8 +252,8 @@ conn_proxy_decide(bool enabled, bool enabled_set, const char *url,
         return -1;
     }
     snprintf(out->source, sizeof(out->source), "%s", set_var);
-    snprintf(out->why, sizeof(out->why),
-             "HTTPProxy.enabled unset; %s is set", set_var);
+    snprintf(out->why, sizeof(out->why), "HTTPProxy.enabled unset; %s is set",
+             set_var);
     return 0;
 }
 
@@ -343,8 +344,7 @@ conn_proxy_parse_reply(const char *buf, size_t len,
             break;
         }
     if (len >= 5 && strncmp(buf, "HTTP/", 5) != 0)
-        return bad(err, errlen, "%s: the proxy's answer is no HTTP",
-                   "CONNECT");
+        return bad(err, errlen, "%s: the proxy's answer is no HTTP", "CONNECT");
     if (end == NULL) {
         if (len >= HEAD_MAX)
             return bad(err, errlen, "%s: the proxy's answer head is over 8 KiB",
@@ -374,7 +374,8 @@ conn_proxy_parse_reply(const char *buf, size_t len,
         if (colon == NULL)
             continue;
         nlen = (size_t)(colon - line);
-#define HDR(name) (nlen == sizeof(name) - 1 && strncasecmp(line, name, nlen) == 0)
+#define HDR(name)                                                              \
+    (nlen == sizeof(name) - 1 && strncasecmp(line, name, nlen) == 0)
         if (HDR("Content-Type"))
             take_value(colon + 1, (size_t)(eol - colon - 1), out->content_type,
                        sizeof(out->content_type));

@@ -25,7 +25,7 @@ struct conn_proxy {
     char user[CONN_PROXY_FIELD]; /* "" when the URL has none */
     char password[CONN_PROXY_FIELD];
     char shown[CONN_PROXY_FIELD * 2]; /* http://user:***@host:port */
-    char why[160]; /* how it was decided, for the log line */
+    char why[160];                    /* how it was decided, for the log line */
 };
 
 /*
@@ -55,8 +55,8 @@ typedef const char *(*conn_proxy_env_fn)(const char *name);
  * variable.
  */
 int conn_proxy_decide(bool enabled, bool enabled_set, const char *url,
-                      conn_proxy_env_fn env, struct conn_proxy *out,
-                      char *err, size_t errlen);
+                      conn_proxy_env_fn env, struct conn_proxy *out, char *err,
+                      size_t errlen);
 
 /* The decision in one line, for the log at start (no password). */
 void conn_proxy_decision(const struct conn_proxy *p, char *out, size_t len);
@@ -73,8 +73,8 @@ int conn_proxy_connect_request(const struct conn_proxy *p, const char *host,
 
 /* What the proxy answered to CONNECT. */
 struct conn_proxy_reply {
-    int status;         /* the status code */
-    char line[128];     /* the status line, control characters as '?' */
+    int status;     /* the status code */
+    char line[128]; /* the status line, control characters as '?' */
     char content_type[96];
     char authenticate[160]; /* Proxy-Authenticate */
     char via[96];

@@ -242,8 +242,8 @@ url_target(const char *url, char *host, size_t len, int *port)
  */
 static int
 describe_proxy(CURL *h, CURLcode rc, const char *errbuf, const char *url,
-               const struct conn_config *cfg, const struct sink *s,
-               char *err, size_t errlen)
+               const struct conn_config *cfg, const struct sink *s, char *err,
+               size_t errlen)
 {
     const struct conn_proxy *px = &cfg->proxy;
     struct conn_proxy_reply reply;
@@ -344,8 +344,7 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
 
         url_target(url, host, sizeof(host), &hport);
         conn_proxy_hostport(cfg->proxy.host, cfg->proxy.port, hp, sizeof(hp));
-        snprintf(addr, sizeof(addr), "%s:%d through proxy %s", host, hport,
-                 hp);
+        snprintf(addr, sizeof(addr), "%s:%d through proxy %s", host, hport, hp);
     } else if (ip != NULL && ip[0] != '\0') {
         snprintf(addr, sizeof(addr), "%s:%ld", ip, port);
     } else {
@@ -436,8 +435,9 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
                          reply.content_type[0] ? reply.content_type : "none",
                          reply.content_length);
             else
-                snprintf(err + n, errlen - n, "; the proxy answered CONNECT "
-                                              "with %s",
+                snprintf(err + n, errlen - n,
+                         "; the proxy answered CONNECT "
+                         "with %s",
                          reply.line);
         }
     }
@@ -461,9 +461,9 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
         return -1;
     }
     /* Behind a proxy the proxy resolves the host: no mapping then. */
-    map = cfg->proxy.on ? NULL
-                        : hostmap_curl_list(cfg->host_map, maperr,
-                                            sizeof(maperr));
+    map = cfg->proxy.on
+              ? NULL
+              : hostmap_curl_list(cfg->host_map, maperr, sizeof(maperr));
     maperr[0] = cfg->proxy.on ? '\0' : maperr[0];
     if (map == NULL && maperr[0] != '\0') {
         snprintf(err, errlen, "host map: %s", maperr);

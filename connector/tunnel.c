@@ -54,8 +54,8 @@ struct tend {
     struct lws *wsi; /* NULL once lws closed it */
     bool want_write;
     bool paused;
-    bool in_eof;       /* nothing more comes from it */
-    bool close_after;  /* the other side is gone: close once drained */
+    bool in_eof;      /* nothing more comes from it */
+    bool close_after; /* the other side is gone: close once drained */
 };
 
 struct flow {
@@ -268,8 +268,7 @@ listen_local(struct tunnel *t, char *lws_address, size_t alen, char *err,
      * path; the accepted peer is checked to be this process. */
     snprintf(name, sizeof(name), "sse-connector.%d.%u", (int)getpid(), ++seq);
     memcpy(sa.sun_path + 1, name, strlen(name));
-    sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-                     strlen(name));
+    sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sl) != 0 ||
         listen(fd, 1) != 0) {
@@ -329,10 +328,9 @@ dial_proxy(struct tunnel *t, char *err, size_t errlen)
 
 int
 tunnel_start(struct lws_context *ctx, struct lws_vhost *vh,
-             const struct conn_proxy *px,
-             const char *what, const char *host, int port,
-             struct tunnel **out, char *lws_address, size_t alen, char *err,
-             size_t errlen)
+             const struct conn_proxy *px, const char *what, const char *host,
+             int port, struct tunnel **out, char *lws_address, size_t alen,
+             char *err, size_t errlen)
 {
     struct tunnel *t = calloc(1, sizeof(*t));
     int n;
@@ -500,10 +498,9 @@ read_reply(struct tunnel *t)
         char line[sizeof(t->error)];
 
         note_status(t);
-        conn_proxy_describe_refusal(&t->px, t->host, t->port, &r,
-                                    t->reply + r.head_len,
-                                    t->reply_len - r.head_len, line,
-                                    sizeof(line));
+        conn_proxy_describe_refusal(
+            &t->px, t->host, t->port, &r, t->reply + r.head_len,
+            t->reply_len - r.head_len, line, sizeof(line));
         tunnel_fail(t, "proxy", "%s", line);
         return;
     }
@@ -535,8 +532,8 @@ drain(struct tend *e)
     struct flow *f = flow_to(e);
 
     while (f->off < f->len) {
-        ssize_t n = send(e->fd, f->data + f->off, f->len - f->off,
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(e->fd, f->data + f->off, f->len - f->off, MSG_NOSIGNAL);
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
             want_write(e);
@@ -641,8 +638,7 @@ closed(struct tend *e)
     socklen_t el = sizeof(err);
 
     if (e->kind == E_PROXY && t->state == T_CONNECTING) {
-        if (getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 ||
-            err == 0)
+        if (getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err == 0)
             err = ECONNREFUSED;
         connect_failed(t, err);
     } else if (e->kind == E_PROXY && t->state == T_SENT) {

@@ -38,10 +38,9 @@ struct tunnel;
  * itself comes later, through the closed connection).
  */
 int tunnel_start(struct lws_context *ctx, struct lws_vhost *vh,
-                 const struct conn_proxy *px,
-                 const char *what, const char *host, int port,
-                 struct tunnel **out, char *lws_address, size_t alen,
-                 char *err, size_t errlen);
+                 const struct conn_proxy *px, const char *what,
+                 const char *host, int port, struct tunnel **out,
+                 char *lws_address, size_t alen, char *err, size_t errlen);
 /* Where it stands: "connect" (to the proxy), "proxy" (CONNECT sent, no
  * answer yet), "" once the tunnel stands. After a failure: its phase. */
 const char *tunnel_phase(const struct tunnel *t);

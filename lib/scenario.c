@@ -676,8 +676,7 @@ take_px_cred(struct lctx *c, struct val *v, const char *path, char *dst,
 static int
 take_px_user(struct lctx *c, const char *path, struct val *v, void *t)
 {
-    return take_px_cred(c, v, path, c->s->proxy.user,
-                        sizeof(c->s->proxy.user));
+    return take_px_cred(c, v, path, c->s->proxy.user, sizeof(c->s->proxy.user));
 }
 
 static int
@@ -1109,8 +1108,7 @@ take_hostmap(struct lctx *c, const char *path, struct val *v, void *target)
 }
 
 static int
-take_tr(struct lctx *c, const char *path, struct val *v, void *target,
-        bool add)
+take_tr(struct lctx *c, const char *path, struct val *v, void *target, bool add)
 {
     struct scn_step *st = target;
 
@@ -2733,8 +2731,8 @@ check_whole(struct lctx *c)
     }
     if (c->s->proxy.on && !c->s->proxy.env &&
         scenario_tree_find(c->s->settings, "HTTPProxy") != NULL) {
-        const struct scn_tree *hp = scenario_tree_find(c->s->settings,
-                                                       "HTTPProxy");
+        const struct scn_tree *hp =
+            scenario_tree_find(c->s->settings, "HTTPProxy");
         yaml_mark_t m = {0, hp->mark.line - 1, hp->mark.column - 1};
 
         return fail_at(c, m, "connector.settings.HTTPProxy",
@@ -3020,8 +3018,7 @@ describe_expect(const struct scn_expect *e, char *buf, size_t len, size_t *off)
             put(buf, len, off, " path=%s", e->u.journal.path);
         if (e->u.journal.detail[0])
             put(buf, len, off, " detail %s/%s/",
-                e->u.journal.detail_negate ? "not " : "",
-                e->u.journal.detail);
+                e->u.journal.detail_negate ? "not " : "", e->u.journal.detail);
         put_count(buf, len, off, e->u.journal.min, e->u.journal.max);
         if (e->u.journal.gap_min_ms >= 0) {
             scenario_format_duration(e->u.journal.gap_min_ms, d, sizeof(d));

@@ -164,7 +164,7 @@ struct scn_expect {
             char host[64];
             char layer[8];
             char event[24];
-            char path[128]; /* prefix of the request path */
+            char path[128];            /* prefix of the request path */
             char detail[SCN_TEXT_MAX]; /* ERE on the detail; "" any */
             bool detail_negate;        /* detail: {not: ERE} */
             int status;                /* -1 any */

@@ -172,8 +172,7 @@ int conf_write(const struct scenario *s, double scale, const char *region,
                const char *etc, int proxy_port, char *why, size_t whylen);
 /* The URL of ssesim's proxy on port as connector.proxy has it (port 0: a
  * stand-in, for --check). */
-void conf_proxy_url(const struct scenario *s, int port, char *buf,
-                    size_t len);
+void conf_proxy_url(const struct scenario *s, int port, char *buf, size_t len);
 /*
  * Ask `sse-connector --check` about the files s makes, in a scratch
  * directory under o->tmp; 0, or -1 with err "FILE:LINE:COLUMN: ...".

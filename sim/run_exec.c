@@ -270,12 +270,12 @@ start_connector(struct run_ctx *c)
         conf_proxy_url(c->s, px != NULL ? px->port : 0, url, sizeof(url));
         setenv("HTTPS_PROXY", url, 1);
     }
-    rc = c->s->tmpfs_bytes > 0
-             ? proc_start_tmpfs(&c->connector, "connector", argv, log, log,
-                                c->data_dir, c->s->tmpfs_bytes, why,
-                                sizeof(why))
-             : proc_start(&c->connector, "connector", argv, log, log, why,
-                          sizeof(why));
+    rc =
+        c->s->tmpfs_bytes > 0
+            ? proc_start_tmpfs(&c->connector, "connector", argv, log, log,
+                               c->data_dir, c->s->tmpfs_bytes, why, sizeof(why))
+            : proc_start(&c->connector, "connector", argv, log, log, why,
+                         sizeof(why));
     unsetenv("HTTPS_PROXY");
     if (rc != 0)
         return fail(c, RUN_ERROR, "sse-connector: %s", why);
@@ -759,8 +759,9 @@ restart_ssesim(struct run_ctx *c)
 
         if (px == NULL || conf_write(c->s, c->scale, c->region, c->etc,
                                      px->port, why, sizeof(why)) != 0)
-            return fail(c, RUN_ERROR, "cannot point the connector at the new "
-                                      "proxy");
+            return fail(c, RUN_ERROR,
+                        "cannot point the connector at the new "
+                        "proxy");
     }
     /* A new cloud: a new ledger, so earlier sends no longer count. */
     c->sends_base = c->nsends;

@@ -660,8 +660,8 @@ probe_journal(struct run_ctx *c, const struct scn_expect *e,
 
     /* Checked at load time: it compiles. */
     if (e->u.journal.detail[0] != '\0')
-        has_re = regcomp(&re, e->u.journal.detail, REG_EXTENDED | REG_NOSUB) ==
-                 0;
+        has_re =
+            regcomp(&re, e->u.journal.detail, REG_EXTENDED | REG_NOSUB) == 0;
     if (!proc_running(&c->ssesim) ||
         ctx_journal_refresh(c, why, sizeof(why)) != 0) {
         snprintf(obs, len, "the journal did not answer: %s",

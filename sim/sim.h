@@ -5,10 +5,10 @@
  * Threads: every emulated host is served by one lws event loop on the main
  * thread; the admin API (libmicrohttpd) runs on its own thread, reads, and
  * writes fault rules only; the emulated proxy (svc_proxy.c) has threads of its
- * own, which reach the hosts over loopback like any client. The ledger is guarded by ledger_lock; the
- * journal, the registry and the fault engine lock themselves. After every
- * change of the rules the admin thread wakes the lws loop
- * (lws_cancel_service), where the gate follows them (gate.c).
+ * own, which reach the hosts over loopback like any client. The ledger is
+ * guarded by ledger_lock; the journal, the registry and the fault engine lock
+ * themselves. After every change of the rules the admin thread wakes the lws
+ * loop (lws_cancel_service), where the gate follows them (gate.c).
  */
 #ifndef SIM_H
 #define SIM_H
@@ -101,7 +101,7 @@ struct sim {
     int64_t clock_offset_s; /* the cloud's clock minus the real one */
     double time_scale;      /* sselab's own durations are divided by it */
     unsigned heartbeat_s;   /* mx01 heartbeat period, cloud seconds */
-    uint64_t next_conn; /* atomic: the gate's and the proxy's ids */
+    uint64_t next_conn;     /* atomic: the gate's and the proxy's ids */
     volatile sig_atomic_t stop;
 };
 

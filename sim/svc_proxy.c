@@ -47,11 +47,11 @@
 #include "log.h"
 #include "pki.h"
 
-#define HEAD_MAX 8192            /* a request head, CONNECT or inspected */
-#define HEAD_TIMEOUT_MS 10000    /* to send a whole request head */
+#define HEAD_MAX 8192             /* a request head, CONNECT or inspected */
+#define HEAD_TIMEOUT_MS 10000     /* to send a whole request head */
 #define UPSTREAM_TIMEOUT_MS 10000 /* connect and TLS to a host */
-#define TLS_TIMEOUT_MS 10000     /* the client's handshake with us */
-#define SEND_TIMEOUT_MS 10000    /* one answer of ours to the client */
+#define TLS_TIMEOUT_MS 10000      /* the client's handshake with us */
+#define SEND_TIMEOUT_MS 10000     /* one answer of ours to the client */
 #define HOLD_LIMIT_MS (10LL * 60 * 1000)
 #define STOP_SLICE_MS 200
 #define RELAY_BUF 16384
@@ -178,8 +178,8 @@ static void pfault(struct pconn *k, const struct fault_rule *r, int status,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
-pfault(struct pconn *k, const struct fault_rule *r, int status,
-       const char *fmt, ...)
+pfault(struct pconn *k, const struct fault_rule *r, int status, const char *fmt,
+       ...)
 {
     char detail[160];
     va_list ap;
@@ -338,8 +338,8 @@ reason_of(int status)
 /* An answer of the proxy's own, with an HTML page; the connection ends
  * after it. headers: extra lines, each ending in CRLF, or "". */
 static int
-answer_page(struct pconn *k, int status, const char *headers,
-            const char *title, const char *text)
+answer_page(struct pconn *k, int status, const char *headers, const char *title,
+            const char *text)
 {
     char page[1024], msg[2048];
     int n, m;
@@ -389,8 +389,7 @@ read_head(struct pconn *k, const char **why)
             *why = "request head over 8 KiB";
             return -1;
         }
-        n = end_read(&k->client, k->head + k->head_len,
-                     HEAD_MAX - k->head_len);
+        n = end_read(&k->client, k->head + k->head_len, HEAD_MAX - k->head_len);
         if (n > 0) {
             k->head_len += (size_t)n;
             continue;
@@ -608,12 +607,10 @@ connect_faults(struct pconn *k)
     /* Right credentials do not make the rule bite: only look first. */
     if (fault_peek(e, k->host, FAULT_BIT(FAULT_PROXY_AUTH_REQUIRED), &r) &&
         credentials_ok(&r, k->head, why, sizeof(why)))
-        snprintf(k->auth, sizeof(k->auth), "; authenticated as %.40s",
-                 r.user);
-    else if (fault_peek(e, k->host, FAULT_BIT(FAULT_PROXY_AUTH_REQUIRED),
-                        &r) &&
-             fault_match(e, k->host, FAULT_BIT(FAULT_PROXY_AUTH_REQUIRED),
-                         NULL, &r)) {
+        snprintf(k->auth, sizeof(k->auth), "; authenticated as %.40s", r.user);
+    else if (fault_peek(e, k->host, FAULT_BIT(FAULT_PROXY_AUTH_REQUIRED), &r) &&
+             fault_match(e, k->host, FAULT_BIT(FAULT_PROXY_AUTH_REQUIRED), NULL,
+                         &r)) {
         snprintf(page, sizeof(page),
                  "This proxy needs your credentials to reach %s (%s).",
                  k->target, why);
@@ -632,8 +629,9 @@ connect_faults(struct pconn *k)
         pfault(k, &r, r.status, "CONNECT %s answered with a block page",
                k->target);
         answer_page(k, r.status, "", "Access Denied", page);
-        pnote(k, "connect", r.status, "CONNECT %s from %s: %d block page; closed",
-              k->target, k->peer, r.status);
+        pnote(k, "connect", r.status,
+              "CONNECT %s from %s: %d block page; closed", k->target, k->peer,
+              r.status);
         return 1;
     }
     return 0;
@@ -721,8 +719,7 @@ connect_host(struct pconn *k, char *why, size_t len)
     }
     k->local_port = port_of(&ss);
     slot_set(k->p, k->local_port, k->conn);
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
-        errno != EINPROGRESS) {
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
         snprintf(why, len, "connect to %s:%d: %s", k->p->bind_addr,
                  k->host_port, strerror(errno));
         goto fail;
@@ -758,8 +755,7 @@ tls_reason(SSL *ssl, int rc, char *buf, size_t len)
     long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 
     if (v != X509_V_OK)
-        snprintf(buf, len, "certificate: %s",
-                 X509_verify_cert_error_string(v));
+        snprintf(buf, len, "certificate: %s", X509_verify_cert_error_string(v));
     else if (e != 0)
         snprintf(buf, len, "%s", ERR_reason_error_string(e));
     else if (ssl != NULL && SSL_get_error(ssl, rc) == SSL_ERROR_SYSCALL)
@@ -806,8 +802,7 @@ open_upstream_tls(struct pconn *k)
 
     status = connect_host(k, why, sizeof(why));
     if (status != 0) {
-        pnote(k, "close", status, "inspected tunnel to %s: %s", k->target,
-              why);
+        pnote(k, "close", status, "inspected tunnel to %s: %s", k->target, why);
         return -1;
     }
     k->up.ssl = SSL_new(k->p->up_ctx);
@@ -922,8 +917,8 @@ inspect_request(struct pconn *k)
     char page[400];
     int status = k->rule.status;
 
-    if (request_line(k->head, method, sizeof(method), target,
-                     sizeof(target)) != 0) {
+    if (request_line(k->head, method, sizeof(method), target, sizeof(target)) !=
+        0) {
         answer_page(k, 400, "", "Bad Request",
                     "The proxy could not read this request.");
         pnote(k, "request", 400, "a request line it cannot read: 400");
@@ -1129,8 +1124,7 @@ relay(struct pconn *k)
             }
         }
         if (d[1].off < d[1].len) {
-            n = end_write(&k->client, d[1].buf + d[1].off,
-                          d[1].len - d[1].off);
+            n = end_write(&k->client, d[1].buf + d[1].off, d[1].len - d[1].off);
             if (n > 0) {
                 d[1].off += (size_t)n;
                 k->down_bytes += (uint64_t)n;
@@ -1214,8 +1208,8 @@ take_target(struct pconn *k, const char *target)
         }
     snprintf(k->target, sizeof(k->target), "%s", target);
     if (k->host == NULL) {
-        snprintf(page, sizeof(page),
-                 "The proxy cannot resolve <b>%.100s</b>.", target);
+        snprintf(page, sizeof(page), "The proxy cannot resolve <b>%.100s</b>.",
+                 target);
         answer_page(k, 502, "", "Bad Gateway", page);
         pnote(k, "connect", 502, "CONNECT %.100s from %s: no such host; 502",
               target, k->peer);
@@ -1224,8 +1218,10 @@ take_target(struct pconn *k, const char *target)
     if (port != 443) {
         answer_page(k, 403, "", "Forbidden",
                     "The proxy tunnels to port 443 only.");
-        pnote(k, "connect", 403, "CONNECT %.100s from %s: port %ld is not 443;"
-              " 403", target, k->peer, port);
+        pnote(k, "connect", 403,
+              "CONNECT %.100s from %s: port %ld is not 443;"
+              " 403",
+              target, k->peer, port);
         return 403;
     }
     for (size_t i = 0; i < k->p->sim->nhosts; i++)
@@ -1248,8 +1244,8 @@ serve_conn(struct pconn *k)
               rc == 0 ? "closed before a whole request" : rwhy);
         return;
     }
-    if (request_line(k->head, method, sizeof(method), target,
-                     sizeof(target)) != 0) {
+    if (request_line(k->head, method, sizeof(method), target, sizeof(target)) !=
+        0) {
         answer_page(k, 400, "", "Bad Request",
                     "The proxy could not read this request.");
         pnote(k, "connect", 400, "from %s: no request line; 400", k->peer);
@@ -1258,8 +1254,8 @@ serve_conn(struct pconn *k)
     if (strcmp(method, "CONNECT") != 0) {
         answer_page(k, 405, "Allow: CONNECT\r\n", "Method Not Allowed",
                     "This proxy only tunnels: CONNECT host:443.");
-        pnote(k, "connect", 405, "%s %.100s from %s: only CONNECT; 405",
-              method, target, k->peer);
+        pnote(k, "connect", 405, "%s %.100s from %s: only CONNECT; 405", method,
+              target, k->peer);
         return;
     }
     if (take_target(k, target) != 0 || connect_faults(k) != 0)
@@ -1277,8 +1273,8 @@ serve_conn(struct pconn *k)
         status = connect_host(k, why, sizeof(why));
         if (status != 0) {
             answer_page(k, status, "", reason_of(status), why);
-            pnote(k, "connect", status, "CONNECT %s from %s: %s; %d",
-                  k->target, k->peer, why, status);
+            pnote(k, "connect", status, "CONNECT %s from %s: %s; %d", k->target,
+                  k->peer, why, status);
             return;
         }
         if (send_all(k, &k->client, established, sizeof(established) - 1,
@@ -1297,8 +1293,8 @@ serve_conn(struct pconn *k)
            k->mode == FAULT_PROXY_STRIP_UPGRADE
                ? ", WebSocket upgrades are not passed"
                : "");
-    pnote(k, "connect", 200, "CONNECT %s from %s: inspected (%s)%s",
-          k->target, k->peer, fault_action_name(k->mode), k->auth);
+    pnote(k, "connect", 200, "CONNECT %s from %s: inspected (%s)%s", k->target,
+          k->peer, fault_action_name(k->mode), k->auth);
     /* TLS reads the socket: a client that spoke before the 200 lost it. */
     if (k->head_len > 0) {
         pnote(k, "close", 0,

@@ -645,8 +645,9 @@ START_TEST(proxy_url_password_never_shown)
     ssize_t n;
 
     defaults_here(&cfg);
-    p = put_file("bad.yaml", "HTTPProxy:\n  enabled: true\n"
-                             "  url: \"https://device:topsecret@proxy:3128\"\n");
+    p = put_file("bad.yaml",
+                 "HTTPProxy:\n  enabled: true\n"
+                 "  url: \"https://device:topsecret@proxy:3128\"\n");
     ck_assert_int_eq(conn_config_load_settings(&cfg, p, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, ":3:8: HTTPProxy.url: expected empty, or an "
                               "http://") != NULL,

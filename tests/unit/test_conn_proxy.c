@@ -121,36 +121,32 @@ START_TEST(decision_settings_first_then_environment)
     env_https = "http://env:1";
     env_lower = "http://lower:2";
     /* enabled: the settings' URL, the environment not used. */
-    ck_assert_int_eq(conn_proxy_decide(true, true, "http://cfg:3", fake_env,
-                                       &p, err, sizeof(err)),
+    ck_assert_int_eq(conn_proxy_decide(true, true, "http://cfg:3", fake_env, &p,
+                                       err, sizeof(err)),
                      0);
     ck_assert(p.on);
     ck_assert_str_eq(p.host, "cfg");
     ck_assert_str_eq(p.source, "HTTPProxy.url");
     ck_assert_ptr_nonnull(strstr(p.why, "HTTPS_PROXY is not used"));
     /* enabled: false, written in the file: direct, whatever the env. */
-    ck_assert_int_eq(conn_proxy_decide(false, true, "", fake_env, &p, err,
-                                       sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        conn_proxy_decide(false, true, "", fake_env, &p, err, sizeof(err)), 0);
     ck_assert(!p.on);
     ck_assert_ptr_nonnull(strstr(p.why, "HTTPProxy.enabled is false"));
     /* enabled not set: HTTPS_PROXY, before https_proxy. */
-    ck_assert_int_eq(conn_proxy_decide(false, false, "", fake_env, &p, err,
-                                       sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        conn_proxy_decide(false, false, "", fake_env, &p, err, sizeof(err)), 0);
     ck_assert(p.on);
     ck_assert_str_eq(p.host, "env");
     ck_assert_str_eq(p.source, "HTTPS_PROXY");
     env_https = "";
-    ck_assert_int_eq(conn_proxy_decide(false, false, "", fake_env, &p, err,
-                                       sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        conn_proxy_decide(false, false, "", fake_env, &p, err, sizeof(err)), 0);
     ck_assert_str_eq(p.host, "lower");
     ck_assert_str_eq(p.source, "https_proxy");
     env_lower = NULL;
-    ck_assert_int_eq(conn_proxy_decide(false, false, "", fake_env, &p, err,
-                                       sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        conn_proxy_decide(false, false, "", fake_env, &p, err, sizeof(err)), 0);
     ck_assert(!p.on);
 }
 END_TEST
@@ -162,14 +158,14 @@ START_TEST(decision_errors_name_the_key_or_the_variable)
 
     env_https = "http://u:topsecret@proxy:99999";
     env_lower = NULL;
-    ck_assert_int_eq(conn_proxy_decide(false, false, "", fake_env, &p, err,
-                                       sizeof(err)),
-                     -1);
+    ck_assert_int_eq(
+        conn_proxy_decide(false, false, "", fake_env, &p, err, sizeof(err)),
+        -1);
     ck_assert_msg(strncmp(err, "HTTPS_PROXY (environment): ", 27) == 0, "%s",
                   err);
     ck_assert_ptr_null(strstr(err, "topsecret"));
-    ck_assert_int_eq(conn_proxy_decide(true, true, "ftp://p", fake_env, &p,
-                                       err, sizeof(err)),
+    ck_assert_int_eq(conn_proxy_decide(true, true, "ftp://p", fake_env, &p, err,
+                                       sizeof(err)),
                      -1);
     ck_assert_msg(strncmp(err, "HTTPProxy.url: ", 15) == 0, "%s", err);
 }
@@ -196,9 +192,8 @@ START_TEST(connect_request_carries_preemptive_basic)
                                  "ZGV2aWNlOnMzY3JldA==\r\n")) == 0,
                   "%s", req);
     ck_assert_ptr_nonnull(strstr(req, "\r\n\r\n"));
-    ck_assert_int_eq(conn_proxy_parse_url("http://127.0.0.1:3128", &p, err,
-                                          sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        conn_proxy_parse_url("http://127.0.0.1:3128", &p, err, sizeof(err)), 0);
     ck_assert_int_gt(
         conn_proxy_connect_request(&p, "::1", 443, req, sizeof(req)), 0);
     ck_assert_ptr_nonnull(strstr(req, "CONNECT [::1]:443 HTTP/1.1\r\n"));
@@ -245,7 +240,8 @@ START_TEST(reply_status_line_and_headers)
     ck_assert_str_eq(r.via, "1.1 squid");
     ck_assert_str_eq(r.server, "squid/5.7");
     ck_assert_int_eq(r.content_length, 12);
-    ck_assert_uint_eq(r.head_len, sizeof(text) - 1 - strlen("<title>No</title>"));
+    ck_assert_uint_eq(r.head_len,
+                      sizeof(text) - 1 - strlen("<title>No</title>"));
 }
 END_TEST
 
@@ -329,10 +325,9 @@ START_TEST(refusal_lines_say_proxy_and_never_the_password)
     ck_assert_ptr_nonnull(strstr(line, "the proxy URL has no credentials"));
     /* A 200 that is a page, not a tunnel. */
     conn_proxy_parse_reply(page, sizeof(page) - 1, &r, err, sizeof(err));
-    conn_proxy_describe_refusal(&p, "api-sse.cisco.com", 443, &r,
-                                page + r.head_len,
-                                sizeof(page) - 1 - r.head_len, line,
-                                sizeof(line));
+    conn_proxy_describe_refusal(
+        &p, "api-sse.cisco.com", 443, &r, page + r.head_len,
+        sizeof(page) - 1 - r.head_len, line, sizeof(line));
     ck_assert_msg(strstr(line, "with HTTP/1.1 200 OK but sent a page "
                                "(Content-Type: text/html; title \"Access "
                                "Denied\"), not a tunnel") != NULL,
