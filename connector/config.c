@@ -1520,7 +1520,11 @@ diff_rows(const struct conn_config *a, const struct conn_config *b,
     for (size_t i = 0; i < n; i++) {
         format_value(a, &rows[i], was, sizeof(was));
         format_value(b, &rows[i], now, sizeof(now));
-        if (strcmp(was, now) == 0)
+        /* A redacted URL compares as written: a new password is a change
+         * even where both show "***". */
+        if (rows[i].redact_url
+                ? strcmp(cfield_of(a, &rows[i]), cfield_of(b, &rows[i])) == 0
+                : strcmp(was, now) == 0)
             continue;
         count++;
         if (cb != NULL)

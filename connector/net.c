@@ -390,7 +390,10 @@ static void
 established_socket(struct net_attempt *at)
 {
     enum conn_ep ep = strcmp(at->what, "messaging") == 0 ? EP_MX : EP_INGEST;
-    int fd = lws_get_socket_fd(at->wsi);
+    /* Through the proxy lws holds a unix socket: the TCP one is the
+     * tunnel's, to the proxy. */
+    int fd = at->tunnel != NULL ? tunnel_tcp_fd(at->tunnel)
+                                : lws_get_socket_fd(at->wsi);
     struct sse_tcpka ka, got;
     SSL *ssl = lws_get_ssl(at->wsi);
 

@@ -402,6 +402,12 @@ tunnel_status_line(const struct tunnel *t)
     return t != NULL ? t->status_line : "";
 }
 
+int
+tunnel_tcp_fd(const struct tunnel *t)
+{
+    return t != NULL && t->end[E_PROXY].wsi != NULL ? t->end[E_PROXY].fd : -1;
+}
+
 void
 tunnel_release(struct tunnel *t)
 {

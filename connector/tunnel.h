@@ -48,6 +48,8 @@ const char *tunnel_phase(const struct tunnel *t);
 const char *tunnel_error(const struct tunnel *t);
 /* The proxy's status line, "" before it came. */
 const char *tunnel_status_line(const struct tunnel *t);
+/* The TCP socket to the proxy (for keepalive), -1 when there is none. */
+int tunnel_tcp_fd(const struct tunnel *t);
 /* The owner's attempt is over. */
 void tunnel_release(struct tunnel *t);
 

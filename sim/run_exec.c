@@ -1024,13 +1024,16 @@ static int
 play_reconfigure(struct run_ctx *c, const struct scn_step *st)
 {
     struct scenario s = *c->s;
+    const struct sse_port_entry *px;
     char why[512];
 
     if (st->u.reconfigure.properties != NULL)
         s.properties = st->u.reconfigure.properties;
     if (st->u.reconfigure.settings != NULL)
         s.settings = st->u.reconfigure.settings;
-    if (conf_write(&s, c->scale, c->region, c->etc, why, sizeof(why)) != 0)
+    px = sse_ports_find(&c->ports, "proxy", NULL);
+    if (conf_write(&s, c->scale, c->region, c->etc, px != NULL ? px->port : 0,
+                   why, sizeof(why)) != 0)
         return fail(c, RUN_ERROR, "reconfigure: %s", why);
     ctx_note(c, "connector.properties and connector.yaml written anew in %s",
              c->etc);
