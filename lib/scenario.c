@@ -3074,7 +3074,16 @@ scenario_step_describe(const struct scn_step *st, char *buf, size_t len)
     buf[0] = '\0';
     switch (st->kind) {
     case SCN_STEP_FAULT:
-        rule = json_dumps(st->u.fault.rule, JSON_COMPACT | JSON_SORT_KEYS);
+        /* A proxy rule's password stays out of plans and reports. */
+        if (json_object_get(st->u.fault.rule, "password") != NULL) {
+            json_t *shown = json_deep_copy(st->u.fault.rule);
+
+            json_object_set_new(shown, "password", json_string("***"));
+            rule = json_dumps(shown, JSON_COMPACT | JSON_SORT_KEYS);
+            json_decref(shown);
+        } else {
+            rule = json_dumps(st->u.fault.rule, JSON_COMPACT | JSON_SORT_KEYS);
+        }
         put(buf, len, &off, "fault %s %s", st->u.fault.action,
             rule != NULL ? rule : "");
         free(rule);

@@ -182,6 +182,15 @@ START_TEST(proxy_trust_and_journal_detail_read_and_checked)
     ck_assert_msg(strstr(d, " detail not /via proxy/") != NULL, "%s", d);
     scenario_free(s);
 
+    s = load("name: y\nsteps:\n  - fault: {action: proxy.auth-required,"
+             " user: device, password: s3cret}\n");
+    ck_assert_msg(s != NULL, "%s", err);
+    scenario_step_describe(&s->steps[0], d, sizeof(d));
+    ck_assert_msg(strstr(d, "\"password\":\"***\"") != NULL &&
+                      strstr(d, "s3cret") == NULL,
+                  "%s", d);
+    scenario_free(s);
+
     refused("name: x\nconnector:\n  proxy: {user: device}\nsteps:\n"
             "  - wait: 1s\n",
             "t.yaml:3:10: connector.proxy: user and password go together");
