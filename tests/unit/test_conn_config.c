@@ -738,6 +738,28 @@ START_TEST(reload_diff_names_each_changed_key_with_both_values)
 }
 END_TEST
 
+/* A new proxy password is a change a reload names, shown as ***, and one
+ * that waits for a restart (the proxy is decided once). */
+START_TEST(reload_diff_sees_a_new_proxy_password_without_showing_it)
+{
+    static struct conn_config a, b;
+    struct changes ch = {0};
+
+    defaults_here(&a);
+    defaults_here(&b);
+    snprintf(a.http_proxy_url, sizeof(a.http_proxy_url),
+             "http://device:old-one@127.0.0.1:3128");
+    snprintf(b.http_proxy_url, sizeof(b.http_proxy_url),
+             "http://device:new-one@127.0.0.1:3128");
+    ck_assert_uint_eq(conn_config_diff(&a, &b, note_change, &ch), 1);
+    ck_assert_str_eq(ch.keys[0], "HTTPProxy.url");
+    ck_assert_str_eq(ch.was[0], "\"http://device:***@127.0.0.1:3128\"");
+    ck_assert_str_eq(ch.now[0], ch.was[0]);
+    ck_assert(!conn_config_live("HTTPProxy.url"));
+    ck_assert(!conn_config_live("HTTPProxy.enabled"));
+}
+END_TEST
+
 START_TEST(reload_takes_live_keys_only_when_asked)
 {
     static struct conn_config a, b;
@@ -818,6 +840,8 @@ config_suite(void)
     tcase_add_test(settings, unreadable_file_is_an_error);
     tcase_add_test(settings, dump_names_every_key_and_source);
     tcase_add_test(settings, proxy_url_password_never_shown);
+    tcase_add_test(settings,
+                   reload_diff_sees_a_new_proxy_password_without_showing_it);
     tcase_add_test(settings, fixtures_configs_load_cleanly);
     tcase_add_test(settings,
                    reload_diff_names_each_changed_key_with_both_values);
