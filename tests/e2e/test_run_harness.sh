@@ -93,6 +93,34 @@ grep -qF "$T/types.yaml:4:40: steps[1].expect.within: expected a duration such a
 [ ! -e "$T/started" ] || fail "a process was started: $(cat "$T/started")"
 pass "a bad duration is named with its place"
 
+# A misspelt key among the connector's properties: the connector only
+# warns about it in a device's file, but in a scenario it is a mistake.
+# --dry-run and a run both exit 2 naming the key's place in the scenario.
+cat >"$T/props.yaml" <<'EOF'
+name: props
+connector:
+  properties:
+    connector_fqdn: lab.example
+    registraton_interval: 60
+steps:
+  - wait: 100ms
+EOF
+for mode in --dry-run --jobs=1; do
+    rc=0
+    $RUN $mode --bin "$T/fakebin" "$T/props.yaml" >"$T/props.out" 2>&1 ||
+        rc=$?
+    [ "$rc" = 2 ] ||
+        fail "misspelt property ($mode): exit $rc: $(cat "$T/props.out")"
+    want="$T/props.yaml:5:5: connector.properties: sse-connector --check:"
+    want="$want unknown key \"registraton_interval\" (expected one of:"
+    want="$want registration_interval, connector_port,"
+    grep -qF "$want" "$T/props.out" ||
+        fail "misspelt property ($mode): message: $(cat "$T/props.out")"
+    [ ! -e "$T/started" ] || fail "a process was started: $(cat "$T/started")"
+done
+pass "a misspelt connector property exits 2 naming props.yaml:5:5, the key" \
+    "and the keys expected, with --dry-run too, and starts nothing"
+
 # 3. --list: one line per scenario, with tags, cases and fault actions.
 $RUN --list "$EXAMPLES" >"$T/list.out" || fail "--list failed"
 [ "$(wc -l <"$T/list.out")" = "$nexamples" ] ||
