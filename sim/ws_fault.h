@@ -68,6 +68,12 @@ bool sim_ws_faults_outage(struct sim_ws_faults *f, struct lws *wsi, int *status,
 bool sim_ws_faults_frozen(const struct sim_ws_faults *f);
 
 /*
+ * Refuse an upgrade while the connection is still HTTP: an HTTP/1.1 answer
+ * of status with body (text/plain), then -1 for the caller to return.
+ */
+int sim_ws_refuse(struct lws *wsi, struct sim_host_rt *h, int status,
+                  const char *body);
+/*
  * The upgrade: 0 to let it go on, or -1 once an answer of the rule's status
  * (a short text/plain body) was written; the caller returns -1.
  */
