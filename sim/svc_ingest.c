@@ -359,11 +359,17 @@ on_outage(struct lws *wsi, struct ingest_session *s)
 }
 
 static void
-on_closed(struct ingest_session *s)
+on_closed(struct lws *wsi, struct ingest_session *s)
 {
+    char why[160];
+    int code;
+
     /* A peer never sends 1006: it stands for a connection that dropped. */
     if (s->host != NULL && !s->closing && s->peer_closed)
         session_note_close(s, s->peer_code, "closed by the peer");
+    else if (s->host != NULL && !s->closing &&
+             sim_ws_lws_closed(wsi, &code, why, sizeof(why)))
+        session_note_close(s, code, why);
     else if (s->host != NULL && !s->closing)
         session_note_close(s, LWS_CLOSE_STATUS_ABNORMAL_CLOSE,
                            "connection dropped");
@@ -402,7 +408,7 @@ svc_ingest_callback(struct lws *wsi, enum lws_callback_reasons reason,
         on_peer_close(s, in, len);
         return 0;
     case LWS_CALLBACK_CLOSED:
-        on_closed(s);
+        on_closed(wsi, s);
         return 0;
     default:
         return 0;

@@ -298,3 +298,22 @@ sim_ws_faults_frozen(const struct sim_ws_faults *f)
     return f->frozen;
 }
 
+/* ---- closes lws decides ------------------------------------------- */
+
+bool
+sim_ws_lws_closed(struct lws *wsi, int *code, char *why, size_t whylen)
+{
+    int n = lws_get_close_length(wsi);
+    const unsigned char *p = lws_get_close_payload(wsi);
+
+    /* lws_close_reason() left a code there: lws sends it in its close
+     * frame (its own parser's, for a protocol error). */
+    if (n < 2 || p == NULL)
+        return false;
+    *code = p[0] << 8 | p[1];
+    snprintf(why, whylen, "%s by lws (\"%.*s\")",
+             *code == LWS_CLOSE_STATUS_PROTOCOL_ERR ? "protocol error found"
+                                                    : "closed",
+             n - 2, (const char *)p + 2);
+    return true;
+}

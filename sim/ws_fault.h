@@ -96,4 +96,13 @@ bool sim_ws_faults_has(const struct sim_ws_faults *f, int action);
 int sim_ws_faults_end(struct sim_ws_faults *f, struct lws *wsi, int *status,
                       char *why, size_t whylen);
 
+/*
+ * LWS_CALLBACK_CLOSED of a connection the service did not close itself:
+ * true when lws closed it with a code of its own (a protocol error its
+ * parser found: reserved bits, an unknown opcode, a fragmented control
+ * frame), which it sent in its close frame; *code gets the code, why the
+ * reason lws gave. false: no close frame was prepared (the connection
+ * dropped, or the peer closed).
+ */
+bool sim_ws_lws_closed(struct lws *wsi, int *code, char *why, size_t whylen);
 #endif

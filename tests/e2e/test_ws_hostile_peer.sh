@@ -2,7 +2,9 @@
 # eventing-ingest and mx01 against a peer that breaks RFC 6455, played by
 # ws-raw-peer (it writes its frames byte by byte): an upgrade offering a
 # subprotocol the host does not serve gets an HTTP answer naming the one it
-# does, and a journal entry.
+# does; frames with reserved bits or an unknown opcode are closed with
+# 1002; the journal holds what was sent, never "1006 dropped" for a close
+# frame that went out.
 . "$(dirname "$0")/lib.sh"
 
 US=eventing-ingest.sse.itd.cisco.com
@@ -84,3 +86,30 @@ expect_json "$T/out" '[.status,.protocol,.close_code]' \
     '[101,"sse-eventing.v1",1000]'
 expect_last "$US" close 1 1000 'closed by the peer'
 pass "a list that holds sse-eventing.v1 is upgraded; a normal close is echoed"
+
+# --- protocol errors lws finds --------------------------------------------
+# FIN + RSV1, binary, 4 bytes.
+peer "$US" --send c2840000000001020304
+expect_json "$T/out" '[.close_code,.close_reason]' '[1002,"rsv bits"]'
+expect_last "$US" close 2 1002 'protocol error found by lws \("rsv bits"\)'
+pass "reserved bits: 1002 sent, and the journal says 1002, not 1006"
+
+# Opcode 3 is reserved.
+mx_peer --send 838000000000
+expect_json "$T/out" '[.close_code,.close_reason]' '[1002,"bad opc"]'
+expect_last "$MX" close 1 1002 'protocol error found by lws \("bad opc"\)'
+pass "an unknown opcode on mx01: 1002 sent and journaled"
+
+# A close code no peer may send (999) is answered 1002, journaled so.
+peer "$US" --send 88820000000003e7
+expect_json "$T/out" .close_code 1002
+expect_last "$US" close 3 1002 'closed by the peer'
+pass "a close with code 999 is answered 1002, journaled 1002"
+
+# Nothing above was journaled as a dropped connection.
+for h in "$US" "$MX"; do
+    ws_entries "$h" close |
+        jq -e 'map(select(.[0] == 1006)) | length == 0' >/dev/null ||
+        fail "a 1006 close in the journal of $h: $(cat "$T/journal")"
+done
+pass "no connection above was journaled as dropped (1006)"
