@@ -333,14 +333,25 @@ on_filter(struct lws *wsi)
     return -1;
 }
 
-static void
-on_peer_close(struct ingest_session *s, const uint8_t *in, size_t len)
+static int
+on_peer_close(struct lws *wsi, struct ingest_session *s, const uint8_t *in,
+              size_t len)
 {
+    char why[128];
+    int code = sim_ws_peer_close_check(wsi, len, why, sizeof(why));
+
+    if (code != 0) {
+        if (!s->closing)
+            session_note_close(s, code, why);
+        s->closing = 1;
+        return -1;
+    }
     s->peer_closed = 1;
     if (len >= 2)
         s->peer_code = (in[0] << 8) | in[1];
     else
         s->peer_code = LWS_CLOSE_STATUS_NO_STATUS;
+    return 0;
 }
 
 /* The gate says tcp.restart or tcp.partition began or ended. */
@@ -405,8 +416,7 @@ svc_ingest_callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writable(wsi, s);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        on_peer_close(s, in, len);
-        return 0;
+        return on_peer_close(wsi, s, in, len);
     case LWS_CALLBACK_CLOSED:
         on_closed(wsi, s);
         return 0;

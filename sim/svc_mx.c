@@ -297,6 +297,16 @@ static int
 on_peer_close(struct lws *wsi, struct mx_pss *pss, const unsigned char *in,
               size_t len)
 {
+    char why[128];
+    int code = sim_ws_peer_close_check(wsi, len, why, sizeof(why));
+
+    if (code != 0) {
+        pss->close_noted = 1;
+        sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "close", code,
+                 "device %s: %s", pss->device_id[0] ? pss->device_id : "-",
+                 why);
+        return -1;
+    }
     pss->peer_code = len >= 2 ? in[0] << 8 | in[1] : LWS_CLOSE_STATUS_NO_STATUS;
     return 0;
 }

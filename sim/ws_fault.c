@@ -317,3 +317,20 @@ sim_ws_lws_closed(struct lws *wsi, int *code, char *why, size_t whylen)
              n - 2, (const char *)p + 2);
     return true;
 }
+
+int
+sim_ws_peer_close_check(struct lws *wsi, size_t len, char *why, size_t whylen)
+{
+    static const char reason[] = "close payload of 1 byte";
+
+    /* RFC 6455 5.5.1: a close body starts with a 2-byte code; lws 4.1
+     * echoes a 1-byte body back as it came. */
+    if (len != 1)
+        return 0;
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
+                     (unsigned char *)(uintptr_t)reason, sizeof(reason) - 1);
+    snprintf(why, whylen,
+             "the peer's close frame has a 1-byte payload "
+             "(a close body starts with a 2-byte code)");
+    return LWS_CLOSE_STATUS_PROTOCOL_ERR;
+}

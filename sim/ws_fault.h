@@ -105,4 +105,14 @@ int sim_ws_faults_end(struct sim_ws_faults *f, struct lws *wsi, int *status,
  * dropped, or the peer closed).
  */
 bool sim_ws_lws_closed(struct lws *wsi, int *code, char *why, size_t whylen);
+/*
+ * LWS_CALLBACK_WS_PEER_INITIATED_CLOSE with len bytes of payload: 0 when
+ * the close is well formed, else the code (1002) that the connection is
+ * now closed with (lws_close_reason set; the caller notes it with why and
+ * returns -1 from the callback, and lws sends that close frame instead of
+ * echoing the peer's).
+ */
+int sim_ws_peer_close_check(struct lws *wsi, size_t len, char *why,
+                            size_t whylen);
+
 #endif

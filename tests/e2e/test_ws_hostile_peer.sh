@@ -2,9 +2,9 @@
 # eventing-ingest and mx01 against a peer that breaks RFC 6455, played by
 # ws-raw-peer (it writes its frames byte by byte): an upgrade offering a
 # subprotocol the host does not serve gets an HTTP answer naming the one it
-# does; frames with reserved bits or an unknown opcode are closed with
-# 1002; the journal holds what was sent, never "1006 dropped" for a close
-# frame that went out.
+# does; frames with reserved bits or an unknown opcode and a close frame
+# with a 1-byte payload are closed with 1002; the journal holds what was
+# sent, never "1006 dropped" for a close frame that went out.
 . "$(dirname "$0")/lib.sh"
 
 US=eventing-ingest.sse.itd.cisco.com
@@ -105,6 +105,17 @@ peer "$US" --send 88820000000003e7
 expect_json "$T/out" .close_code 1002
 expect_last "$US" close 3 1002 'closed by the peer'
 pass "a close with code 999 is answered 1002, journaled 1002"
+
+# --- a close frame with a 1-byte payload ----------------------------------
+peer "$US" --send 88810000000003
+expect_json "$T/out" '[.close_code,.close_reason]' \
+    '[1002,"close payload of 1 byte"]'
+expect_last "$US" close 4 1002 '1-byte payload'
+mx_peer --send 88810000000003
+expect_json "$T/out" '[.close_code,.close_reason]' \
+    '[1002,"close payload of 1 byte"]'
+expect_last "$MX" close 2 1002 '1-byte payload'
+pass "a close frame with a 1-byte payload is answered 1002, not echoed"
 
 # Nothing above was journaled as a dropped connection.
 for h in "$US" "$MX"; do
