@@ -153,6 +153,15 @@ lrc=0
 grep -qF "$long" "$T/long.log" || fail "long socket path: path not named"
 pass "socket path over 107 bytes refused, naming the path"
 
+# --- a number below its option's bound is named as such --------------------
+
+grc=0
+"$EH" --gap-every 1 >/dev/null 2>"$T/gap.log" || grc=$?
+[ "$grc" -eq 2 ] || fail "--gap-every 1: exit $grc, want 2"
+grep -qF -- '--gap-every: "1" is not a whole number of at least 2' \
+    "$T/gap.log" || fail "--gap-every 1: $(cat "$T/gap.log")"
+pass "--gap-every 1 is refused as below 2, not as no whole number"
+
 # --- --hold keeps the socket until SIGTERM --------------------------------
 
 start_probe hold --count 20
