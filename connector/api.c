@@ -137,7 +137,9 @@ body_object(const struct request *rq, struct answer *ans)
                      "the body is empty; a JSON object was expected");
         return NULL;
     }
-    doc = json_loadb(rq->body, rq->len, 0, &err);
+    /* Any JSON value decodes: a string or a number is JSON, only not the
+     * object asked for, and is answered so (not_an_object). */
+    doc = json_loadb(rq->body, rq->len, JSON_DECODE_ANY, &err);
     if (doc == NULL) {
         answer_error(ans, MHD_HTTP_BAD_REQUEST, "bad_json",
                      "the body is not JSON: %s at line %d, column %d", err.text,

@@ -808,6 +808,13 @@ apply_property(struct conn_config *cfg, const char *path, unsigned line,
         return -1;
     }
     k = find_row(properties_keys, NPROPS, key);
+    if (k == NULL && cfg->strict) {
+        properties_names(names, sizeof(names));
+        snprintf(err, errlen,
+                 "%s:%u: unknown key \"%.64s\" (expected one of: %s)", path,
+                 line, key, names);
+        return -1;
+    }
     if (k == NULL) {
         properties_names(names, sizeof(names));
         add_warning(cfg, "%s:%u: unknown key \"%.64s\" ignored (known: %s)",

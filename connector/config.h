@@ -30,6 +30,13 @@ enum conn_config_source {
 
 struct conn_config {
     char root[PATH_MAX]; /* --root, "/" by default */
+    /*
+     * An unknown properties key is an error, not a warning (--strict:
+     * ssesim run checks a scenario's files so, as they are its own test
+     * input, not a device's file with keys of other versions). Set it
+     * after conn_config_defaults, before loading.
+     */
+    bool strict;
     /* <root>/ngfw/etc/sf/connector.properties and .../connector.yaml */
     char properties_path[PATH_MAX];
     char settings_path[PATH_MAX];
@@ -114,8 +121,9 @@ int conn_config_load(struct conn_config *cfg, char *err, size_t errlen);
 /*
  * Parse one file into cfg (used by load; exposed for tests). A missing file
  * is not an error (0, values stand); one that exists but cannot be read is.
- * Unknown properties keys become cfg->warnings; in the settings file they
- * are errors ("<file>:<line>:<column>: unknown key ...").
+ * Unknown properties keys become cfg->warnings (errors when cfg->strict);
+ * in the settings file they are errors ("<file>:<line>:<column>: unknown
+ * key ...").
  */
 int conn_config_load_properties(struct conn_config *cfg, const char *path,
                                 char *err, size_t errlen);

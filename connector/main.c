@@ -23,11 +23,13 @@ static void
 usage(FILE *to)
 {
     fprintf(to,
-            "usage: sse-connector [--root DIR] [--check] [--ports-file F]\n"
+            "usage: sse-connector [--root DIR] [--check [--strict]] "
+            "[--ports-file F]\n"
             "  --root DIR        where /ngfw/... paths live (default /)\n"
             "  --properties F    connector.properties (default under root)\n"
             "  --settings F      settings YAML (default under root)\n"
             "  --check           read and validate the configuration, exit\n"
+            "  --strict          an unknown properties key is an error\n"
             "  --ports-file F    write the local API's port there\n"
             "  --log-stderr      log to stderr whatever log_type says\n");
 }
@@ -101,6 +103,7 @@ main(int argc, char **argv)
         {"properties", required_argument, NULL, 'p'},
         {"settings", required_argument, NULL, 's'},
         {"check", no_argument, NULL, 'c'},
+        {"strict", no_argument, NULL, 'S'},
         {"ports-file", required_argument, NULL, 'P'},
         {"log-stderr", no_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
@@ -110,7 +113,7 @@ main(int argc, char **argv)
     struct conn_config *cfg = &conn.cfg;
     const char *root = "/", *props = NULL, *settings = NULL;
     const char *ports_file = NULL;
-    int c, check = 0, to_stderr = 0, rc;
+    int c, check = 0, strict = 0, to_stderr = 0, rc;
     char err[512];
     struct sigaction sa;
 
@@ -127,6 +130,9 @@ main(int argc, char **argv)
             break;
         case 'c':
             check = 1;
+            break;
+        case 'S':
+            strict = 1;
             break;
         case 'P':
             ports_file = optarg;
@@ -148,6 +154,7 @@ main(int argc, char **argv)
         return 2;
     }
     conn_config_defaults(cfg, root);
+    cfg->strict = strict != 0;
     if (props != NULL)
         snprintf(cfg->properties_path, sizeof(cfg->properties_path), "%s",
                  props);

@@ -49,6 +49,7 @@ conn_reload(struct connector *c)
         return -1;
     }
     conn_config_defaults(fresh, c->cfg.root);
+    fresh->strict = c->cfg.strict;
     snprintf(fresh->properties_path, sizeof(fresh->properties_path), "%s",
              c->cfg.properties_path);
     snprintf(fresh->settings_path, sizeof(fresh->settings_path), "%s",

@@ -46,7 +46,8 @@ struct run {
     struct eh_gen *gen;
     struct eh_push push;
     struct eh_stats st;
-    uint64_t count; /* events to send, defaults resolved */
+    uint64_t count;      /* events to send, defaults resolved */
+    uint64_t sending_ns; /* the sending's time less its wait for a peer */
     char socket_path[PATH_MAX];
     char state_path[PATH_MAX];
 };
@@ -130,14 +131,39 @@ next_event(struct run *r, uint64_t seq, int *type, const char **data,
     return eh_gen_event(r->gen, *type, data, len);
 }
 
+/* Shorter than this, a rate says more about the clock than the sender. */
+#define RATE_MIN_NS (50 * UINT64_C(1000000))
+
+/*
+ * The time spent sending since t0: the wall time less what sending spent
+ * waiting for a peer, so that a rate over it is the rate of the sending,
+ * not diluted by the time nobody was there to take events.
+ */
+static uint64_t
+sending_ns(const struct run *r, uint64_t t0, uint64_t now)
+{
+    uint64_t wall = now - t0;
+
+    return r->push.no_peer_ns < wall ? wall - r->push.no_peer_ns : 0;
+}
+
 static void
 log_progress(const struct run *r, uint64_t t0, uint64_t now)
 {
-    double secs = (double)(now - t0) / 1e9;
+    uint64_t busy = sending_ns(r, t0, now);
+    char waited[64] = "";
 
-    sse_info("sending to %s: %llu sent, %.0f events/s", r->socket_path,
-             (unsigned long long)r->st.sent,
-             secs > 0 ? (double)r->st.sent / secs : 0.0);
+    if (r->push.no_peer_ns > 0)
+        snprintf(waited, sizeof(waited),
+                 " (%.1f s waiting for a peer not counted)",
+                 (double)r->push.no_peer_ns / 1e9);
+    if (busy < RATE_MIN_NS)
+        sse_info("sending to %s: %llu sent%s", r->socket_path,
+                 (unsigned long long)r->st.sent, waited);
+    else
+        sse_info("sending to %s: %llu sent, %.0f events/s%s", r->socket_path,
+                 (unsigned long long)r->st.sent,
+                 (double)r->st.sent * 1e9 / (double)busy, waited);
 }
 
 /* Send count events. 0 when done or stopped, -1 on a failure. */
@@ -201,7 +227,13 @@ send_all(struct run *r)
             next_progress = now + NS_PER_S;
         }
     }
-    r->st.elapsed_s = r->st.sent > 0 ? (double)(now - t0) / 1e9 : 0.0;
+    /* The end of the sending, however it ended: a stop while waiting for a
+     * peer took time too, and a last event left out by --gap-every came
+     * after the last one sent. */
+    now = clock_ns(CLOCK_MONOTONIC);
+    r->st.elapsed_s = (double)(now - t0) / 1e9;
+    r->st.waiting_s = (double)r->push.no_peer_ns / 1e9;
+    r->sending_ns = sending_ns(r, t0, now);
     return rc;
 }
 
@@ -291,17 +323,21 @@ write_report(struct run *r)
 static void
 log_finish(const struct run *r)
 {
+    char how[32], rate[48] = "", waited[64] = "";
+
     if (stop_signal != 0)
-        sse_info("stopped by signal %d: sent %llu events (%llu bytes) to %s "
-                 "in %.3f s",
-                 (int)stop_signal, (unsigned long long)r->st.sent,
-                 (unsigned long long)r->st.bytes, r->socket_path,
-                 r->st.elapsed_s);
+        snprintf(how, sizeof(how), "stopped by signal %d", (int)stop_signal);
     else
-        sse_info("finished: sent %llu events (%llu bytes) to %s in %.3f s",
-                 (unsigned long long)r->st.sent,
-                 (unsigned long long)r->st.bytes, r->socket_path,
-                 r->st.elapsed_s);
+        snprintf(how, sizeof(how), "finished");
+    if (r->sending_ns >= RATE_MIN_NS && r->st.sent > 0)
+        snprintf(rate, sizeof(rate), ", %.0f events/s",
+                 (double)r->st.sent * 1e9 / (double)r->sending_ns);
+    if (r->st.waiting_s > 0)
+        snprintf(waited, sizeof(waited), " (%.3f s of it waiting for a peer)",
+                 r->st.waiting_s);
+    sse_info("%s: sent %llu events (%llu bytes) to %s in %.3f s%s%s", how,
+             (unsigned long long)r->st.sent, (unsigned long long)r->st.bytes,
+             r->socket_path, r->st.elapsed_s, waited, rate);
 }
 
 static void

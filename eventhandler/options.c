@@ -225,9 +225,13 @@ apply(struct eh_options *o, const struct opt_spec *s, const char *arg,
     case OPT_U64:
         if (parse_u64(arg, s->min, s->max, &v) < 0) {
             /* A bound in the quintillions helps nobody: leave it out. */
-            if (s->max > UINT32_MAX)
+            if (s->max > UINT32_MAX && s->min == 0)
                 snprintf(err, errlen, "--%s: \"%s\" is not a whole number",
                          s->name, arg);
+            else if (s->max > UINT32_MAX)
+                snprintf(err, errlen,
+                         "--%s: \"%s\" is not a whole number of at least %llu",
+                         s->name, arg, (unsigned long long)s->min);
             else
                 snprintf(err, errlen,
                          "--%s: \"%s\" is not a whole number from %llu to "

@@ -7,6 +7,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +28,15 @@ mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /*
@@ -232,16 +242,31 @@ static int
 send_frame(struct eh_push *p, const void *buf, size_t len, int flags,
            volatile sig_atomic_t *stop)
 {
+    uint64_t start = mono_ns();
+    bool blocked = false, no_peer = false;
+
     for (;;) {
-        if (zmq_send(p->sock, buf, len, flags) >= 0)
+        if (zmq_send(p->sock, buf, len, flags) >= 0) {
+            /* Blocked from the first try with nobody there: all of it was
+             * the wait for a peer, up to the moment the frame left. */
+            if (no_peer)
+                p->no_peer_ns += mono_ns() - start;
             return 0;
+        }
         if (errno != EAGAIN && errno != EINTR)
             return -1;
+        eh_push_poll_peers(p);
+        if (!blocked) {
+            blocked = true;
+            no_peer = p->peers == 0;
+        }
         /* The second frame must follow the first whatever happens: a
          * half-sent message would poison the socket. */
-        if (stop != NULL && *stop)
+        if (stop != NULL && *stop) {
+            if (no_peer)
+                p->no_peer_ns += mono_ns() - start;
             return 1;
-        eh_push_poll_peers(p);
+        }
         if (p->peers == 0 && p->mon != NULL && !p->waiting) {
             p->waiting = 1;
             sse_info("no peer connected to %s; sending waits for one", p->path);

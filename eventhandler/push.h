@@ -26,6 +26,10 @@ struct eh_push {
     int peers; /* connected peers, as the monitor saw them */
     int linger_ms;
     int waiting; /* "waiting for a peer" was logged and not yet undone */
+    /* Time eh_push_send spent blocked while no peer was connected (not
+     * while a connected peer's queue was full: that is the pace the peer
+     * takes, part of sending). */
+    uint64_t no_peer_ns;
 };
 
 /*

@@ -5,6 +5,12 @@
 
 #include <jansson.h>
 
+static double
+to_ms(double s)
+{
+    return (double)(uint64_t)(s * 1000.0 + 0.5) / 1000.0;
+}
+
 char *
 eh_report_json(const struct eh_stats *st)
 {
@@ -27,10 +33,9 @@ eh_report_json(const struct eh_stats *st)
                         json_integer((json_int_t)st->left_out));
     json_object_set_new(doc, "bytes", json_integer((json_int_t)st->bytes));
     json_object_set(doc, "by_type", types);
-    /* Milliseconds are precision enough, and keep the number short. */
-    json_object_set_new(
-        doc, "elapsed_s",
-        json_real((double)(uint64_t)(st->elapsed_s * 1000.0 + 0.5) / 1000.0));
+    /* Milliseconds are precision enough, and keep the numbers short. */
+    json_object_set_new(doc, "elapsed_s", json_real(to_ms(st->elapsed_s)));
+    json_object_set_new(doc, "waiting_s", json_real(to_ms(st->waiting_s)));
     json_object_set_new(doc, "socket", json_string(st->socket));
     json_object_set_new(doc, "interrupted", json_boolean(st->interrupted));
     text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER |

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +72,8 @@ struct pki {
     char dir[PATH_MAX];
     char device_trust[PATH_MAX];
     char connector_ca[PATH_MAX];
-    enum pki_key_type type;
+    enum pki_key_type type; /* of what is issued from now on */
+    bool type_asked;        /* by the caller; else the root's */
     X509 *cert[PKI_CA_COUNT];
     EVP_PKEY *key[PKI_CA_COUNT];
     long device_validity_s;
@@ -369,6 +371,29 @@ tighten_key_mode(const char *path)
     return chmod(path, 0600) == 0 ? 1 : -1;
 }
 
+/* The type of a key; -1 for one sselab does not make. */
+static int
+key_type_of(EVP_PKEY *k)
+{
+    char group[64] = "";
+
+    if (EVP_PKEY_is_a(k, "RSA"))
+        return PKI_KEY_RSA_2048;
+    if (EVP_PKEY_is_a(k, "EC") &&
+        EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) == 1 &&
+        strcmp(group, "prime256v1") == 0)
+        return PKI_KEY_EC_P256;
+    return -1;
+}
+
+static const char *
+key_type_name(int type)
+{
+    return type == PKI_KEY_RSA_2048  ? "RSA"
+           : type == PKI_KEY_EC_P256 ? "EC P-256"
+                                     : "of another kind";
+}
+
 static EVP_PKEY *
 gen_key(enum pki_key_type type)
 {
@@ -656,7 +681,7 @@ static int
 ensure_ca(struct pki *p, enum pki_ca which, time_t now, pki_note_fn note,
           void *arg, char *err, size_t errlen)
 {
-    char cert[PATH_MAX], key[PATH_MAX];
+    char cert[PATH_MAX], key[PATH_MAX], why[PATH_MAX + 128] = "";
     int has_cert, has_key;
 
     if (ca_paths(p, which, cert, key) < 0)
@@ -688,9 +713,15 @@ ensure_ca(struct pki *p, enum pki_ca which, time_t now, pki_note_fn note,
         append_err(err, errlen, " (a CA is never overwritten)");
         return -1;
     }
+    if (p->type_asked && key_type_of(p->key[which]) != (int)p->type)
+        snprintf(why, sizeof(why),
+                 "its key is %s, not the %s asked: a CA is never replaced; "
+                 "remove %s/ca/ to start a new PKI",
+                 key_type_name(key_type_of(p->key[which])),
+                 key_type_name(p->type), p->dir);
     notify(note, arg, "kept", key,
            tighten_key_mode(key) > 0 ? "mode set to 0600" : "");
-    notify(note, arg, "kept", cert, "");
+    notify(note, arg, "kept", cert, why);
     return 0;
 }
 
@@ -897,6 +928,9 @@ leaf_still_good(struct pki *p, const char *host, const char *cert,
     leaf = sk_X509_value(chain, 0);
     if (X509_check_private_key(leaf, k) != 1)
         snprintf(why, whylen, "certificate and key do not match");
+    else if (p->type_asked && key_type_of(k) != (int)p->type)
+        snprintf(why, whylen, "its key is %s, not the %s asked",
+                 key_type_name(key_type_of(k)), key_type_name(p->type));
     else if (verify_cert(leaf, p->cert[PKI_CA_ROOT], p->cert[PKI_CA_SERVER],
                          X509_PURPOSE_SSL_SERVER, host, now, reason,
                          sizeof(reason)) < 0)
@@ -954,6 +988,7 @@ pki_new(const char *dir, enum pki_key_type type, char *err, size_t errlen)
         free(p);
         return NULL;
     }
+    p->type_asked = type == PKI_KEY_RSA_2048 || type == PKI_KEY_EC_P256;
     p->type = type == PKI_KEY_RSA_2048 ? PKI_KEY_RSA_2048 : PKI_KEY_EC_P256;
     p->device_validity_s = PKI_DEVICE_VALIDITY_S;
     return p;
@@ -1009,9 +1044,14 @@ pki_ensure_noted(struct pki **out, const char *dir, enum pki_key_type type,
         return -1;
     if (make_layout_dirs(p, err, errlen) < 0)
         goto fail;
-    for (int i = 0; i < PKI_CA_COUNT; i++)
+    for (int i = 0; i < PKI_CA_COUNT; i++) {
         if (ensure_ca(p, (enum pki_ca)i, now, note, arg, err, errlen) < 0)
             goto fail;
+        /* Not asked: what is issued follows the root that exists. */
+        if (i == PKI_CA_ROOT && !p->type_asked &&
+            key_type_of(p->key[PKI_CA_ROOT]) >= 0)
+            p->type = (enum pki_key_type)key_type_of(p->key[PKI_CA_ROOT]);
+    }
     trust[0] = p->cert[PKI_CA_DEVICE];
     trust[1] = p->cert[PKI_CA_ROOT];
     if (ensure_bundle(p->device_trust, trust, 2, note, arg, err, errlen) < 0 ||

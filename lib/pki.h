@@ -35,6 +35,8 @@
 enum pki_key_type {
     PKI_KEY_EC_P256 = 0,
     PKI_KEY_RSA_2048,
+    /* Not asked: the root's type where a root exists, else EC P-256. */
+    PKI_KEY_AUTO,
 };
 
 /* The certification authorities of the layout. */
@@ -87,15 +89,17 @@ int pki_ensure(struct pki **out, const char *dir, enum pki_key_type type,
  * pki_ensure, telling note (when not NULL) what it did to each file. A CA
  * that exists but cannot be read, or whose certificate or key is missing,
  * is an error: it is never overwritten. A leaf is reissued when missing,
- * unreadable, not verifying against the current server CA, or expiring
- * within 30 days.
+ * unreadable, not verifying against the current server CA, expiring
+ * within 30 days, or when type was asked (not PKI_KEY_AUTO) and its key
+ * is of another type. A CA whose key is of another type than asked is
+ * kept all the same, and the note says so.
  */
 int pki_ensure_noted(struct pki **out, const char *dir, enum pki_key_type type,
                      time_t now, pki_note_fn note, void *arg, char *err,
                      size_t errlen);
 void pki_free(struct pki *p);
 const char *pki_dir(const struct pki *p);
-/* Type of the keys the struct issues from now on. */
+/* Type of the keys the struct issues from now on (never PKI_KEY_AUTO). */
 enum pki_key_type pki_key_type(const struct pki *p);
 /* "ec" or "rsa"; -1 when unknown. */
 int pki_key_type_parse(const char *name);

@@ -2773,13 +2773,46 @@ scenario_free(struct scenario *s)
     free(s);
 }
 
+/*
+ * The mark of byte offset in text. libyaml's reader decodes ahead of its
+ * scanner, so a reader error (a byte that is not UTF-8) carries only the
+ * offset, and problem_mark is still at the start. Columns count
+ * characters, as libyaml's marks do: UTF-8 continuation bytes add none.
+ */
+static yaml_mark_t
+mark_of_offset(const char *text, size_t len, size_t offset)
+{
+    yaml_mark_t m = {0, 0, 0};
+
+    for (size_t i = 0; i < offset && i < len; i++) {
+        unsigned char b = (unsigned char)text[i];
+
+        if (b == '\n') {
+            m.line++;
+            m.column = 0;
+        } else if ((b & 0xc0) != 0x80) {
+            m.column++;
+        }
+    }
+    m.index = offset;
+    return m;
+}
+
 static int
-parse_failed(struct lctx *c, yaml_parser_t *p)
+parse_failed(struct lctx *c, yaml_parser_t *p, const char *text, size_t len)
 {
     yaml_mark_t m = p->problem_mark;
 
     if (p->error == YAML_MEMORY_ERROR)
         return fail_at(c, m, "", "out of memory");
+    if (p->error == YAML_READER_ERROR && p->problem_value >= 0)
+        return fail_at(c, mark_of_offset(text, len, p->problem_offset), "",
+                       "%s (byte 0x%02x)",
+                       p->problem != NULL ? p->problem : "bad text",
+                       (unsigned)p->problem_value & 0xffu);
+    if (p->error == YAML_READER_ERROR)
+        return fail_at(c, mark_of_offset(text, len, p->problem_offset), "",
+                       "%s", p->problem != NULL ? p->problem : "bad text");
     if (p->context != NULL)
         return fail_at(c, m, "", "%s (%s at line %zu, column %zu)",
                        p->problem != NULL ? p->problem : "bad YAML", p->context,
@@ -2814,7 +2847,7 @@ scenario_load_string(const char *text, size_t len, const char *name,
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &c.doc)) {
-        parse_failed(&c, &parser);
+        parse_failed(&c, &parser, text, len);
         goto out_parser;
     }
     root = yaml_document_get_root_node(&c.doc);
@@ -2824,7 +2857,7 @@ scenario_load_string(const char *text, size_t len, const char *name,
     }
     /* A second document is an error; so is a syntax error after the first. */
     if (!yaml_parser_load(&parser, &extra)) {
-        parse_failed(&c, &parser);
+        parse_failed(&c, &parser, text, len);
         goto out_doc;
     }
     second = yaml_document_get_root_node(&extra);

@@ -613,23 +613,22 @@ static json_t *
 route_token_mint(struct call *k)
 {
     json_t *answer = NULL, *doc = body_object(k, &answer);
-    const char *tenant, *region;
-    char token[SIM_TOKEN_LEN + 1], exp[32];
+    struct sim_token_request tr;
+    char token[SIM_TOKEN_LEN + 1], exp[32], field[80], why[160];
     time_t expires;
     struct tm tm;
 
     if (doc == NULL)
         return answer;
-    tenant = json_string_value(json_object_get(doc, "tenant"));
-    region = json_string_value(json_object_get(doc, "region"));
-    if (tenant == NULL || tenant[0] == '\0' || strlen(tenant) >= SIM_ID_LEN)
-        tenant = "tenant-lab";
-    if (region == NULL || !sse_region_valid(region)) {
+    /* No region of its own: the request names it. */
+    if (sim_token_request_parse(doc, NULL, &tr, field, sizeof(field), why,
+                                sizeof(why)) != 0) {
         json_decref(doc);
-        return error_doc(k, MHD_HTTP_BAD_REQUEST, "bad_region", "region",
-                         "region must be us, eu or apj");
+        return error_doc(k, MHD_HTTP_BAD_REQUEST, "bad_request",
+                         field[0] != '\0' ? field : NULL, "%s%s%s", field,
+                         field[0] != '\0' ? ": " : "", why);
     }
-    if (sim_registry_mint(k->s->registry, tenant, region, sim_now(k->s),
+    if (sim_registry_mint(k->s->registry, tr.tenant, tr.region, sim_now(k->s),
                           24 * 3600, token, &expires) != 0) {
         json_decref(doc);
         return error_doc(k, MHD_HTTP_INTERNAL_SERVER_ERROR, "no_token", NULL,
@@ -639,10 +638,10 @@ route_token_mint(struct call *k)
     strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
     k->status = MHD_HTTP_CREATED;
     snprintf(k->note, sizeof(k->note), "token minted for tenant %s region %s",
-             tenant, region);
+             tr.tenant, tr.region);
     answer = json_pack("{s:s,s:s,s:s,s:s,s:s}", "token", token, "region",
-                       region, "tenant_id", tenant, "expires_at", exp,
-                       "api_host", sse_host_find(SSE_SVC_API, region)->name);
+                       tr.region, "tenant_id", tr.tenant, "expires_at", exp,
+                       "api_host", sse_host_find(SSE_SVC_API, tr.region)->name);
     OPENSSL_cleanse(token, sizeof(token));
     json_decref(doc);
     return answer;

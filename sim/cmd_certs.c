@@ -32,12 +32,13 @@ usage(FILE *to)
             "\n"
             "Make the private CAs and a leaf for every emulated host in DIR,\n"
             "or keep them: CAs are never replaced, leaves are reissued when\n"
-            "missing, unusable or expiring within 30 days.\n"
+            "missing, unusable, expiring within 30 days or (with --key-type)\n"
+            "of another key type.\n"
             "\n"
             "options:\n"
             "  --out DIR           where the layout lives (required)\n"
-            "  --key-type ec|rsa   keys of what is issued (default ec,"
-            " P-256)\n"
+            "  --key-type ec|rsa   keys of what is issued (default: the\n"
+            "                      existing root's; ec, P-256, for a new one)\n"
             "  --fault KIND        also issue a faulty leaf, to\n"
             "                      DIR/faults/KIND/HOST.pem and .key; KIND:\n"
             "                      expired, not-yet-valid, wrong-host,\n"
@@ -185,7 +186,7 @@ issue_client(struct pki *p, const char *name, time_t now)
 int
 cmd_certs(int argc, char **argv)
 {
-    struct certs_opts o = {.type = PKI_KEY_EC_P256, .fault = -1};
+    struct certs_opts o = {.type = PKI_KEY_AUTO, .fault = -1};
     struct pki *p = NULL;
     char err[1024], fp[PKI_FINGERPRINT_LEN];
     time_t now = time(NULL);

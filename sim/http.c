@@ -23,6 +23,7 @@
 
 #include "fault.h"
 #include "log.h"
+#include "ws_fault.h"
 
 enum ex_phase {
     EX_READING = 0, /* waiting for the body */
@@ -716,6 +717,95 @@ on_client_cert(X509_STORE_CTX *store, SSL *ssl, int preverify_ok)
     return 1;
 }
 
+/* ---- WebSocket upgrades ---- */
+
+/* The one WebSocket subprotocol the host serves, or NULL. */
+static const char *
+served_protocol(const struct sim_host_rt *h)
+{
+    switch (h->def->service) {
+    case SSE_SVC_MX:
+        return SIM_MX_PROTOCOL;
+    case SSE_SVC_INGEST:
+        return SIM_INGEST_PROTOCOL;
+    default:
+        return NULL;
+    }
+}
+
+/* Does the comma-separated list offer name? */
+static bool
+offers(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+
+    while (*list != '\0') {
+        size_t len;
+
+        list += strspn(list, " \t,");
+        len = strcspn(list, ", \t");
+        if (len == n && strncmp(list, name, n) == 0)
+            return true;
+        list += len;
+    }
+    return false;
+}
+
+/* What the client offered, fit for a journal line: at most 64 characters,
+ * anything but a token's characters shown as '?'. */
+static void
+offered_text(const char *in, char *out, size_t len)
+{
+    size_t i;
+
+    for (i = 0; in[i] != '\0' && i + 1 < len && i < 64; i++)
+        out[i] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789.-_, ",
+                        in[i]) != NULL
+                     ? in[i]
+                     : '?';
+    out[i] = '\0';
+}
+
+/*
+ * Before lws picks the upgrade's protocol: it picks it by name among every
+ * protocol of the vhost (the HTTP side and the gate's raw ones included),
+ * takes the first one when none is offered, and hangs up without a word
+ * when an offered name is unknown. Only the host's own subprotocol may be
+ * chosen; anything else is answered 400 naming it, and journaled.
+ */
+static int
+confirm_upgrade(struct lws *wsi)
+{
+    struct sim_host_rt *h = sim_host_of(wsi);
+    const char *want = served_protocol(h);
+    char list[256], shown[80], path[128], body[320];
+
+    hdr_copy(wsi, list, sizeof(list), WSI_TOKEN_PROTOCOL);
+    if (want != NULL && offers(list, want))
+        return 0;
+    hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+    offered_text(list, shown, sizeof(shown));
+    if (list[0] == '\0')
+        snprintf(body, sizeof(body),
+                 "WebSocket upgrade refused: no Sec-WebSocket-Protocol "
+                 "offered; %s%s\n",
+                 want != NULL ? "this host serves " : "",
+                 want != NULL ? want : "this host serves no WebSocket");
+    else
+        snprintf(body, sizeof(body),
+                 "WebSocket upgrade refused: Sec-WebSocket-Protocol \"%s\" "
+                 "is not served; %s%s\n",
+                 shown, want != NULL ? "this host serves " : "",
+                 want != NULL ? want : "this host serves no WebSocket");
+    sim_note(h, sim_conn_of(wsi), "ws", "refuse", HTTP_STATUS_BAD_REQUEST,
+             "upgrade on %s refused: %s%s%s offered, %s served",
+             path[0] != '\0' ? path : "(no path)",
+             list[0] != '\0' ? "protocol \"" : "no protocol", shown,
+             list[0] != '\0' ? "\"" : "", want != NULL ? want : "none");
+    return sim_ws_refuse(wsi, h, HTTP_STATUS_BAD_REQUEST, body);
+}
+
 int
 sim_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                   void *in, size_t len)
@@ -725,6 +815,11 @@ sim_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     switch (reason) {
     case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
         return on_client_cert(user, in, (int)len);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* in: the role upgraded to; only WebSocket is looked at. */
+        if (in != NULL && strcasecmp(in, "websocket") == 0)
+            return confirm_upgrade(wsi);
+        return 0;
     case LWS_CALLBACK_HTTP:
         return on_request(wsi, pss, in);
     case LWS_CALLBACK_HTTP_BODY:

@@ -12,6 +12,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "hosts.h"
+
 struct token {
     char value[SIM_TOKEN_LEN + 1];
     char tenant[SIM_ID_LEN];
@@ -285,4 +287,131 @@ sim_registry_dump(struct sim_registry *r)
     }
     pthread_mutex_unlock(&r->lock);
     return list;
+}
+
+/* ---- the token request ---- */
+
+#define TENANT_CHARS                                                           \
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
+/* JSON's name for the type of v, for "got ..." */
+static const char *
+type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+static int
+take_tenant(const json_t *v, struct sim_token_request *out, char *why,
+            size_t len)
+{
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+
+    if (s == NULL) {
+        snprintf(why, len, "expected a string, got %s", type_name(v));
+        return -1;
+    }
+    if (n == 0 || n >= sizeof(out->tenant)) {
+        snprintf(why, len, "expected 1 to %zu characters, got %zu",
+                 sizeof(out->tenant) - 1, n);
+        return -1;
+    }
+    if (strspn(s, TENANT_CHARS) != n) {
+        snprintf(why, len,
+                 "expected letters, digits, '.', '_' or '-' only, got "
+                 "byte 0x%02x at character %zu",
+                 (unsigned char)s[strspn(s, TENANT_CHARS)],
+                 strspn(s, TENANT_CHARS) + 1);
+        return -1;
+    }
+    memcpy(out->tenant, s, n + 1);
+    return 0;
+}
+
+static int
+take_region(const json_t *v, struct sim_token_request *out, char *why,
+            size_t len)
+{
+    const char *s = json_string_value(v);
+
+    if (s == NULL) {
+        snprintf(why, len, "expected a string (us, eu or apj), got %s",
+                 type_name(v));
+        return -1;
+    }
+    if (json_string_length(v) >= sizeof(out->region) || !sse_region_valid(s)) {
+        snprintf(why, len, "expected us, eu or apj, got \"%.16s\"", s);
+        return -1;
+    }
+    snprintf(out->region, sizeof(out->region), "%s", s);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*take)(const json_t *v, struct sim_token_request *out, char *why,
+                size_t len);
+} token_fields[] = {
+    {"tenant", take_tenant},
+    {"region", take_region},
+};
+
+#define NFIELDS (sizeof(token_fields) / sizeof(token_fields[0]))
+
+int
+sim_token_request_parse(const json_t *doc, const char *region,
+                        struct sim_token_request *out, char *field, size_t flen,
+                        char *why, size_t wlen)
+{
+    const char *key;
+    json_t *v;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->tenant, sizeof(out->tenant), "%s", SIM_DEFAULT_TENANT);
+    snprintf(out->region, sizeof(out->region), "%s",
+             region != NULL ? region : "");
+    field[0] = '\0';
+    if (!json_is_object(doc)) {
+        snprintf(why, wlen, "expected a JSON object, got %s", type_name(doc));
+        return -1;
+    }
+    json_object_foreach((json_t *)doc, key, v)
+    {
+        size_t i;
+
+        for (i = 0; i < NFIELDS; i++)
+            if (strcmp(key, token_fields[i].name) == 0)
+                break;
+        snprintf(field, flen, "%s", key);
+        if (i == NFIELDS) {
+            snprintf(why, wlen,
+                     "unknown field \"%.64s\" (expected tenant, region)", key);
+            return -1;
+        }
+        if (token_fields[i].take(v, out, why, wlen) != 0)
+            return -1;
+    }
+    if (out->region[0] == '\0') {
+        snprintf(field, flen, "region");
+        snprintf(why, wlen, "required here (us, eu or apj)");
+        return -1;
+    }
+    field[0] = '\0';
+    return 0;
 }

@@ -46,6 +46,27 @@ int sim_registry_mint(struct sim_registry *r, const char *tenant,
                       const char *region, time_t now, long ttl,
                       char token[SIM_TOKEN_LEN + 1], time_t *expires);
 
+/* The tenant of a token request that names none. */
+#define SIM_DEFAULT_TENANT "tenant-lab"
+
+/* A token request of the manager's token service (docs/protocol.md). */
+struct sim_token_request {
+    char tenant[SIM_ID_LEN];
+    char region[8];
+};
+
+/*
+ * Check a token request body field by field: tenant (a string of 1 to
+ * SIM_ID_LEN - 1 letters, digits, '.', '_', '-'; SIM_DEFAULT_TENANT when
+ * absent), region (us, eu or apj; region when absent, required when region
+ * is NULL); no other member.
+ * 0 with out filled, or -1 with field naming the member at fault ("" when
+ * the body is no object) and why saying what was expected and got.
+ */
+int sim_token_request_parse(const json_t *doc, const char *region,
+                            struct sim_token_request *out, char *field,
+                            size_t flen, char *why, size_t wlen);
+
 /*
  * Register the device guid with token at the api of region. On success the
  * device record (with a fresh one-time EST credential) is copied to out.

@@ -137,6 +137,78 @@ absolute(const char *path, char *out, size_t len)
     return snprintf(out, len, "%s/%s", cwd, path) < (int)len ? 0 : -1;
 }
 
+/* ---- output paths ---- */
+
+/*
+ * Can the runner write its reports where it was told? Checked with the
+ * options, before any scenario runs: a bad --artifacts or --junit found
+ * after the scenarios ran would lose what they showed. access(2) says yes
+ * to root everywhere, so each place is tried for real.
+ */
+
+/* DIR, or the nearest of its parents that exists, takes a directory. */
+static int
+check_artifacts(const char *dir, char *why, size_t len)
+{
+    char p[PATH_MAX], probe[PATH_MAX + 32];
+    struct stat st;
+
+    snprintf(p, sizeof(p), "%s", dir);
+    while (stat(p, &st) != 0) {
+        char *slash = strrchr(p, '/');
+
+        /* ENOTDIR: a file above; found as the loop goes up. */
+        if ((errno != ENOENT && errno != ENOTDIR) || slash == NULL ||
+            slash == p) {
+            snprintf(why, len, "%s: %s", p, strerror(errno));
+            return -1;
+        }
+        *slash = '\0';
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(why, len, "%s is not a directory", p);
+        return -1;
+    }
+    snprintf(probe, sizeof(probe), "%s/.ssesim-probe-XXXXXX", p);
+    if (mkdtemp(probe) == NULL) {
+        snprintf(why, len, "cannot make a directory in %s: %s", p,
+                 strerror(errno));
+        return -1;
+    }
+    rmdir(probe);
+    return 0;
+}
+
+/* FILE.tmp can be made beside FILE (report_junit writes it, then renames
+ * it), and FILE is no directory. */
+static int
+check_junit(const char *path, char *why, size_t len)
+{
+    char tmp[PATH_MAX];
+    struct stat st;
+    bool had;
+    int fd;
+
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(why, len, "%s is a directory", path);
+        return -1;
+    }
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        snprintf(why, len, "the path is too long");
+        return -1;
+    }
+    had = stat(tmp, &st) == 0;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(why, len, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    if (!had)
+        unlink(tmp);
+    return 0;
+}
+
 static int
 parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -158,6 +230,7 @@ parse_opts(int argc, char **argv, struct run_opts *o)
         {NULL, 0, NULL, 0},
     };
     const char *artifacts = "ssesim-artifacts", *bin = NULL;
+    char why[PATH_MAX + 64];
     uint64_t v;
     char *end;
     int c;
@@ -236,6 +309,10 @@ parse_opts(int argc, char **argv, struct run_opts *o)
         return bad_usage("%s", "no PATH given");
     if (absolute(artifacts, o->artifacts, sizeof(o->artifacts)) != 0)
         return bad_usage("--artifacts: cannot use \"%s\"", artifacts);
+    if (check_artifacts(o->artifacts, why, sizeof(why)) != 0)
+        return bad_usage("--artifacts %s: %s", artifacts, why);
+    if (o->junit != NULL && check_junit(o->junit, why, sizeof(why)) != 0)
+        return bad_usage("--junit %s: %s", o->junit, why);
     if (bin != NULL ? absolute(bin, o->bin, sizeof(o->bin)) != 0
                     : own_dir(o->bin, sizeof(o->bin)) != 0)
         return bad_usage("%s", "--bin: cannot tell where the programs are");

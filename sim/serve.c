@@ -625,7 +625,9 @@ usage(FILE *to)
             "  --admin-port N     admin API port (default 0: any)\n"
             "  --admin-token T    the admin API's bearer token (default:\n"
             "                     $SSESIM_ADMIN_TOKEN, else random)\n"
-            "  --key-type ec|rsa  key type for new certificates\n"
+            "  --key-type ec|rsa  key type of what is issued; leaves of\n"
+            "                     another type are reissued (default: the\n"
+            "                     root's, ec for a new PKI)\n"
             "  --clock-offset S   the cloud's clock minus the real one, s\n"
             "  --time-scale X     divide sselab's own durations by X\n"
             "  --heartbeat S      mx01 heartbeat period (default 30)\n"
@@ -942,7 +944,7 @@ cmd_serve(int argc, char **argv)
     struct serve_opts o = {
         .certs_dir = "certs",
         .bind_addr = "127.0.0.1",
-        .key_type = PKI_KEY_EC_P256,
+        .key_type = PKI_KEY_AUTO,
         .time_scale = 1.0,
         .heartbeat_s = 30,
     };

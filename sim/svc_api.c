@@ -85,38 +85,36 @@ static void
 post_token(const struct sim_req *req, struct sim_resp *resp)
 {
     json_t *doc = json_body(req, resp);
-    const char *tenant, *region;
-    char token[SIM_TOKEN_LEN + 1], exp[32];
+    struct sim_token_request tr;
+    char token[SIM_TOKEN_LEN + 1], exp[32], field[80], why[160], msg[256];
     time_t expires;
 
     if (doc == NULL)
         return;
-    tenant = json_string_value(json_object_get(doc, "tenant"));
-    region = json_string_value(json_object_get(doc, "region"));
-    if (tenant == NULL || tenant[0] == '\0' || strlen(tenant) >= SIM_ID_LEN)
-        tenant = "tenant-lab";
-    if (region == NULL)
-        region = req->host->def->region;
-    if (!sse_region_valid(region)) {
+    if (sim_token_request_parse(doc, req->host->def->region, &tr, field,
+                                sizeof(field), why, sizeof(why)) != 0) {
         json_decref(doc);
-        sim_resp_error(resp, 400, "bad_region", "region must be us, eu or apj");
+        snprintf(msg, sizeof(msg), "%s: %s", field, why);
+        sim_resp_json(resp, 400,
+                      json_pack("{s:{s:s,s:s,s:s}}", "error", "code",
+                                "bad_request", "message", msg, "field", field));
         return;
     }
-    if (sim_registry_mint(req->sim->registry, tenant, region, sim_now(req->sim),
-                          TOKEN_TTL_S, token, &expires) != 0) {
-        json_decref(doc);
+    json_decref(doc);
+    if (sim_registry_mint(req->sim->registry, tr.tenant, tr.region,
+                          sim_now(req->sim), TOKEN_TTL_S, token,
+                          &expires) != 0) {
         sim_resp_error(resp, 500, "internal", "cannot mint a token");
         return;
     }
     rfc3339(expires, exp, sizeof(exp));
     sim_resp_json(resp, 201,
                   json_pack("{s:s,s:s,s:s,s:s,s:s}", "token", token, "region",
-                            region, "tenant_id", tenant, "expires_at", exp,
-                            "api_host",
-                            sse_host_find(SSE_SVC_API, region)->name));
+                            tr.region, "tenant_id", tr.tenant, "expires_at",
+                            exp, "api_host",
+                            sse_host_find(SSE_SVC_API, tr.region)->name));
     sim_note(req->host, req->conn, "http", "token", 201,
-             "minted for tenant %s region %s", tenant, region);
-    json_decref(doc);
+             "minted for tenant %s region %s", tr.tenant, tr.region);
 }
 
 static void

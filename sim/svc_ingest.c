@@ -333,14 +333,25 @@ on_filter(struct lws *wsi)
     return -1;
 }
 
-static void
-on_peer_close(struct ingest_session *s, const uint8_t *in, size_t len)
+static int
+on_peer_close(struct lws *wsi, struct ingest_session *s, const uint8_t *in,
+              size_t len)
 {
+    char why[128];
+    int code = sim_ws_peer_close_check(wsi, len, why, sizeof(why));
+
+    if (code != 0) {
+        if (!s->closing)
+            session_note_close(s, code, why);
+        s->closing = 1;
+        return -1;
+    }
     s->peer_closed = 1;
     if (len >= 2)
         s->peer_code = (in[0] << 8) | in[1];
     else
         s->peer_code = LWS_CLOSE_STATUS_NO_STATUS;
+    return 0;
 }
 
 /* The gate says tcp.restart or tcp.partition began or ended. */
@@ -359,11 +370,17 @@ on_outage(struct lws *wsi, struct ingest_session *s)
 }
 
 static void
-on_closed(struct ingest_session *s)
+on_closed(struct lws *wsi, struct ingest_session *s)
 {
+    char why[160];
+    int code;
+
     /* A peer never sends 1006: it stands for a connection that dropped. */
     if (s->host != NULL && !s->closing && s->peer_closed)
         session_note_close(s, s->peer_code, "closed by the peer");
+    else if (s->host != NULL && !s->closing &&
+             sim_ws_lws_closed(wsi, &code, why, sizeof(why)))
+        session_note_close(s, code, why);
     else if (s->host != NULL && !s->closing)
         session_note_close(s, LWS_CLOSE_STATUS_ABNORMAL_CLOSE,
                            "connection dropped");
@@ -399,10 +416,9 @@ svc_ingest_callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writable(wsi, s);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        on_peer_close(s, in, len);
-        return 0;
+        return on_peer_close(wsi, s, in, len);
     case LWS_CALLBACK_CLOSED:
-        on_closed(s);
+        on_closed(wsi, s);
         return 0;
     default:
         return 0;

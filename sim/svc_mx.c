@@ -33,6 +33,7 @@ struct mx_pss {
     char cert_cn[64];      /* the verified client certificate's CN */
     int greeted;           /* a valid hello arrived */
     int close_noted;       /* the journal has this connection's close */
+    int peer_code;         /* the peer's close code; 0: it sent none */
     char *queue[MX_QUEUE]; /* JSON texts waiting to be written */
     unsigned qhead, qlen;
     unsigned char *rx; /* a message arriving in fragments */
@@ -292,6 +293,42 @@ on_filter(struct lws *wsi)
     return -1;
 }
 
+static int
+on_peer_close(struct lws *wsi, struct mx_pss *pss, const unsigned char *in,
+              size_t len)
+{
+    char why[128];
+    int code = sim_ws_peer_close_check(wsi, len, why, sizeof(why));
+
+    if (code != 0) {
+        pss->close_noted = 1;
+        sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "close", code,
+                 "device %s: %s", pss->device_id[0] ? pss->device_id : "-",
+                 why);
+        return -1;
+    }
+    pss->peer_code = len >= 2 ? in[0] << 8 | in[1] : LWS_CLOSE_STATUS_NO_STATUS;
+    return 0;
+}
+
+/* The close nobody noted yet: the peer's, lws's own (a protocol error),
+ * or a connection that dropped (1006, which no peer sends). */
+static void
+on_closed(struct lws *wsi, struct mx_pss *pss)
+{
+    char why[160] = "closed by the peer";
+    int code = pss->peer_code;
+
+    if (code == 0 && !sim_ws_lws_closed(wsi, &code, why, sizeof(why))) {
+        code = LWS_CLOSE_STATUS_ABNORMAL_CLOSE;
+        snprintf(why, sizeof(why), "connection dropped");
+    }
+    sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "close", code,
+             "device %s: %s; %llu messages in, %llu out",
+             pss->device_id[0] ? pss->device_id : "-", why,
+             (unsigned long long)pss->received, (unsigned long long)pss->sent);
+}
+
 static void
 peer_cn(struct lws *wsi, char *cn, size_t len)
 {
@@ -346,13 +383,11 @@ svc_mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         }
         arm_heartbeat(wsi);
         return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return on_peer_close(wsi, pss, in, len);
     case LWS_CALLBACK_CLOSED:
         if (!pss->close_noted)
-            sim_note(sim_host_of(wsi), sim_conn_of(wsi), "ws", "close", 0,
-                     "device %s, %llu messages in, %llu out",
-                     pss->device_id[0] ? pss->device_id : "-",
-                     (unsigned long long)pss->received,
-                     (unsigned long long)pss->sent);
+            on_closed(wsi, pss);
         release(pss);
         return 0;
     default:

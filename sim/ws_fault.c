@@ -19,22 +19,21 @@
 /*
  * Written here rather than with lws_return_http_status, whose body is an
  * HTML page, and whose status line says HTTP/1.0 before the upgrade is
- * parsed: the rule's answer is an HTTP/1.1 one with a short text/plain
- * body. One write, as lws itself does before it hangs up on a refused
- * upgrade.
+ * parsed: a refused upgrade gets an HTTP/1.1 answer with a short
+ * text/plain body. One write, as lws itself does before it hangs up on a
+ * refused upgrade.
  */
-static int
-refuse_upgrade(struct lws *wsi, struct sim_host_rt *h, int status)
+int
+sim_ws_refuse(struct lws *wsi, struct sim_host_rt *h, int status,
+              const char *body)
 {
     unsigned char buf[LWS_PRE + 1024];
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-    char body[96], date[64];
+    char date[64];
     time_t now = sim_now(h->sim);
     struct tm tm;
-    int n;
+    int n = (int)strlen(body);
 
-    n = snprintf(body, sizeof(body), "WebSocket upgrade refused (%d)\n",
-                 status);
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     p += snprintf((char *)p, (size_t)(end - p), "HTTP/1.1 %d %s\r\n", status,
@@ -63,13 +62,15 @@ sim_ws_upgrade_fault(struct lws *wsi, struct sim_host_rt *h, uint64_t conn,
                      const char *path)
 {
     struct fault_rule r;
+    char body[96];
 
     if (!fault_match(h->sim->faults, h->def,
                      FAULT_BIT(FAULT_WS_UPGRADE_REFUSED), path, &r))
         return 0;
     sim_fault_note(h, conn, &r, r.status, "upgrade on %s answered %d", path,
                    r.status);
-    return refuse_upgrade(wsi, h, r.status);
+    snprintf(body, sizeof(body), "WebSocket upgrade refused (%d)\n", r.status);
+    return sim_ws_refuse(wsi, h, r.status, body);
 }
 
 static void
@@ -295,4 +296,41 @@ bool
 sim_ws_faults_frozen(const struct sim_ws_faults *f)
 {
     return f->frozen;
+}
+
+/* ---- closes lws decides ------------------------------------------- */
+
+bool
+sim_ws_lws_closed(struct lws *wsi, int *code, char *why, size_t whylen)
+{
+    int n = lws_get_close_length(wsi);
+    const unsigned char *p = lws_get_close_payload(wsi);
+
+    /* lws_close_reason() left a code there: lws sends it in its close
+     * frame (its own parser's, for a protocol error). */
+    if (n < 2 || p == NULL)
+        return false;
+    *code = p[0] << 8 | p[1];
+    snprintf(why, whylen, "%s by lws (\"%.*s\")",
+             *code == LWS_CLOSE_STATUS_PROTOCOL_ERR ? "protocol error found"
+                                                    : "closed",
+             n - 2, (const char *)p + 2);
+    return true;
+}
+
+int
+sim_ws_peer_close_check(struct lws *wsi, size_t len, char *why, size_t whylen)
+{
+    static const char reason[] = "close payload of 1 byte";
+
+    /* RFC 6455 5.5.1: a close body starts with a 2-byte code; lws 4.1
+     * echoes a 1-byte body back as it came. */
+    if (len != 1)
+        return 0;
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
+                     (unsigned char *)(uintptr_t)reason, sizeof(reason) - 1);
+    snprintf(why, whylen,
+             "the peer's close frame has a 1-byte payload "
+             "(a close body starts with a 2-byte code)");
+    return LWS_CLOSE_STATUS_PROTOCOL_ERR;
 }

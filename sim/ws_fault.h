@@ -68,6 +68,12 @@ bool sim_ws_faults_outage(struct sim_ws_faults *f, struct lws *wsi, int *status,
 bool sim_ws_faults_frozen(const struct sim_ws_faults *f);
 
 /*
+ * Refuse an upgrade while the connection is still HTTP: an HTTP/1.1 answer
+ * of status with body (text/plain), then -1 for the caller to return.
+ */
+int sim_ws_refuse(struct lws *wsi, struct sim_host_rt *h, int status,
+                  const char *body);
+/*
  * The upgrade: 0 to let it go on, or -1 once an answer of the rule's status
  * (a short text/plain body) was written; the caller returns -1.
  */
@@ -89,5 +95,24 @@ bool sim_ws_faults_has(const struct sim_ws_faults *f, int action);
  * gets the close code (1006 for a drop), why a short reason. */
 int sim_ws_faults_end(struct sim_ws_faults *f, struct lws *wsi, int *status,
                       char *why, size_t whylen);
+
+/*
+ * LWS_CALLBACK_CLOSED of a connection the service did not close itself:
+ * true when lws closed it with a code of its own (a protocol error its
+ * parser found: reserved bits, an unknown opcode, a fragmented control
+ * frame), which it sent in its close frame; *code gets the code, why the
+ * reason lws gave. false: no close frame was prepared (the connection
+ * dropped, or the peer closed).
+ */
+bool sim_ws_lws_closed(struct lws *wsi, int *code, char *why, size_t whylen);
+/*
+ * LWS_CALLBACK_WS_PEER_INITIATED_CLOSE with len bytes of payload: 0 when
+ * the close is well formed, else the code (1002) that the connection is
+ * now closed with (lws_close_reason set; the caller notes it with why and
+ * returns -1 from the callback, and lws sends that close frame instead of
+ * echoing the peer's).
+ */
+int sim_ws_peer_close_check(struct lws *wsi, size_t len, char *why,
+                            size_t whylen);
 
 #endif

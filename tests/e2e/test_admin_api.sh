@@ -172,6 +172,23 @@ st=$(call GET "/v1/ledger/event?id=$E")
 expect_status "$st" 400 "an id without a seq"
 pass "ledger/event counts one event id"
 
+# --- token minting --------------------------------------------------------
+st=$(write POST /v1/tokens -d '{"tenant":"t1","region":"eu"}')
+expect_status "$st" 201 "a token from the admin listener"
+expect_json '[.tenant_id, .region, .api_host]' \
+    '["t1","eu","api.eu.sse.itd.cisco.com"]'
+st=$(write POST /v1/tokens -d '{"region":5}')
+expect_status "$st" 400 "a region that is a number"
+expect_json '[.error.field, .error.message]' \
+    '["region","region: expected a string (us, eu or apj), got a number"]'
+st=$(write POST /v1/tokens -d '{"tenant":"t1"}')
+expect_status "$st" 400 "no region"
+expect_json .error.field '"region"'
+st=$(write POST /v1/tokens -d '{"region":"us","tenant":"a/b"}')
+expect_status "$st" 400 "a tenant with a slash"
+expect_json .error.field '"tenant"'
+pass "POST /v1/tokens checks the request as api-sse does, region required"
+
 # --- journal filters -----------------------------------------------------
 closes() {
     [ "$(admin_get '/v1/journal?layer=ws&event=close' |

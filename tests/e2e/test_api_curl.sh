@@ -55,6 +55,34 @@ token=$(sed -n 's/.*"token":"\([A-Za-z0-9]*\)".*/\1/p' "$T/tok")
 [ "${#token}" -eq 32 ] || fail "token is not 32 alphanumerics: '$token'"
 pass "token service mints a 32-character token"
 
+# Every member of a token request is checked, and a bad one is named.
+bad_token() {
+    curl_host api-sse.cisco.com "$tokpath" -H 'Content-Type: application/json' \
+        -d "$1" -w '\n%{http_code}\n' >"$T/tok"
+    tail -n 1 "$T/tok" | grep -qx 400 || fail "token $1: $(cat "$T/tok")"
+    head -n 1 "$T/tok" | jq -e --arg f "$2" '.error.field == $f' >/dev/null ||
+        fail "token $1: not field $2: $(cat "$T/tok")"
+    head -n 1 "$T/tok" | jq -r .error.message | grep -qF -- "$3" ||
+        fail "token $1: message: $(cat "$T/tok")"
+}
+bad_token '{"region":5}' region 'region: expected a string (us, eu or apj)'
+bad_token '{"region":"mars"}' region 'expected us, eu or apj, got "mars"'
+long=$(head -c 5000 /dev/zero | tr '\0' t)
+bad_token "{\"tenant\":\"$long\"}" tenant \
+    'tenant: expected 1 to 39 characters, got 5000'
+bad_token '{"tenant":""}' tenant 'expected 1 to 39 characters, got 0'
+bad_token '{"tenant":7}' tenant 'tenant: expected a string, got a number'
+bad_token '{"tenant":"a b"}' tenant "got byte 0x20 at character 2"
+bad_token '{"tenant":"t1","regoin":"us"}' regoin \
+    'unknown field "regoin" (expected tenant, region)'
+curl_host api-sse.cisco.com "$tokpath" -H 'Content-Type: application/json' \
+    -d '{}' -w '\n%{http_code}\n' >"$T/tok"
+tail -n 1 "$T/tok" | grep -qx 201 || fail "token {}: $(cat "$T/tok")"
+head -n 1 "$T/tok" | jq -e '[.tenant_id, .region] == ["tenant-lab", "us"]' \
+    >/dev/null || fail "token {}: defaults: $(cat "$T/tok")"
+pass "a token request with a wrong type, a tenant over 39 characters or an" \
+    "unknown member is answered 400 naming the member; {} takes the defaults"
+
 reg() {
     curl_host "$1" "$clipath" -H 'Content-Type: application/json' \
         -d "{\"token\":\"$2\",\"clientInfo\":{\"guid\":\"$3\",\

@@ -98,6 +98,35 @@ grep -q garbage "$C/ca/root.pem" || fail "corrupt root was overwritten"
 cp "$T/root.good" "$C/ca/root.pem"
 pass "corrupt root reported, exit 3, not overwritten"
 
+# --key-type rsa on this EC layout: every leaf is reissued with an RSA key;
+# the CAs are kept, and the run says why they are not RSA.
+"$BIN/ssesim" certs --out "$C" --key-type rsa >"$T/rsa.log" 2>&1 ||
+    fail "--key-type rsa: $(cat "$T/rsa.log")"
+[ "$(fingerprint "$C/ca/root.pem")" = "$fp1" ] ||
+    fail "--key-type rsa replaced the root"
+want="ca/root.pem (its key is EC P-256, not the RSA asked: a CA is never"
+grep -qF "$want replaced" "$T/rsa.log" ||
+    fail "--key-type rsa: the root's note: $(cat "$T/rsa.log")"
+if grep -q "^kept .*/hosts/" "$T/rsa.log"; then
+    fail "--key-type rsa kept EC leaves: $(grep '^kept .*/hosts/' "$T/rsa.log")"
+fi
+want="hosts/mx01.sse.itd.cisco.com.pem (its key is EC P-256, not the RSA"
+grep -q "^reissued .*$want asked)" "$T/rsa.log" ||
+    fail "--key-type rsa: no reissue note: $(cat "$T/rsa.log")"
+openssl pkey -in "$C/hosts/mx01.sse.itd.cisco.com.key" -noout -text |
+    grep -q '^Private-Key: (2048 bit' || fail "mx01's key is not RSA-2048"
+openssl verify -CAfile "$C/connectorCA.pem" -untrusted "$C/ca/server-ca.pem" \
+    -verify_hostname mx01.sse.itd.cisco.com \
+    "$C/hosts/mx01.sse.itd.cisco.com.pem" >/dev/null ||
+    fail "the RSA leaf does not verify"
+"$BIN/ssesim" certs --out "$C" >"$T/auto.log" 2>&1 ||
+    fail "a run without --key-type: $(cat "$T/auto.log")"
+if grep -q "^reissued" "$T/auto.log"; then
+    fail "a run without --key-type reissued: $(grep '^reissued' "$T/auto.log")"
+fi
+pass "--key-type rsa reissues the EC leaves, keeps the CAs and says why;" \
+    "a run without it keeps the RSA leaves"
+
 rc=0
 "$BIN/ssesim" certs --key-type dsa --out "$C" >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "bad --key-type: exit $rc, expected 2"

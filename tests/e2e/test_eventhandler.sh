@@ -153,6 +153,15 @@ lrc=0
 grep -qF "$long" "$T/long.log" || fail "long socket path: path not named"
 pass "socket path over 107 bytes refused, naming the path"
 
+# --- a number below its option's bound is named as such --------------------
+
+grc=0
+"$EH" --gap-every 1 >/dev/null 2>"$T/gap.log" || grc=$?
+[ "$grc" -eq 2 ] || fail "--gap-every 1: exit $grc, want 2"
+grep -qF -- '--gap-every: "1" is not a whole number of at least 2' \
+    "$T/gap.log" || fail "--gap-every 1: $(cat "$T/gap.log")"
+pass "--gap-every 1 is refused as below 2, not as no whole number"
+
 # --- --hold keeps the socket until SIGTERM --------------------------------
 
 start_probe hold --count 20
@@ -194,6 +203,55 @@ expect_num "$T/term.json" count "$sent"
 expect_num "$T/term.json" max_seq "$sent"
 expect_num "$T/term.json" distinct "$sent"
 pass "SIGTERM while sending: report says $sent, probe got $sent"
+
+# --- the rate and the time leave out the wait for a peer -------------------
+
+# No peer for a while (a second and a half from the moment sending blocked),
+# then one: the report's waiting_s holds that wait, elapsed_s the whole of
+# the sending, and the rate in the log is over the time spent sending.
+"$EH" --root "$T" --rate 2000 --count 4000 --report "$T/r7.json" \
+    >"$T/eh7.out" 2>"$T/eh7.log" &
+EH_PID=$!
+PIDS="$PIDS $EH_PID"
+wait_for "the wait for a peer" 60 grep -q "sending waits for one" \
+    "$T/eh7.log"
+sleep 1.5 # the stretch without a peer that the report must account for
+start_probe rate --count 4000
+wait_probe
+wrc=0
+wait "$EH_PID" || wrc=$?
+[ "$wrc" -eq 0 ] || fail "paced run with a late peer: exit $wrc"
+elapsed=$(jq .elapsed_s "$T/r7.json")
+waiting=$(jq .waiting_s "$T/r7.json")
+jq -e '.waiting_s >= 1.5 and .elapsed_s > .waiting_s' "$T/r7.json" \
+    >/dev/null || fail "elapsed_s $elapsed, waiting_s $waiting"
+line=$(grep 'finished: sent 4000 events' "$T/eh7.log") ||
+    fail "no finished line: $(tail -n 3 "$T/eh7.log")"
+echo "$line" | grep -q "s of it waiting for a peer), [0-9]* events/s" ||
+    fail "finished line: $line"
+rate=$(echo "$line" | sed 's/.*), \([0-9]*\) events\/s.*/\1/')
+want=$(jq '4000 / (.elapsed_s - .waiting_s) | floor' "$T/r7.json")
+[ $((rate - want)) -le 2 ] && [ $((want - rate)) -le 2 ] ||
+    fail "finished at $rate events/s, not 4000 over the time sending ($want)"
+[ "$rate" -le 2100 ] || fail "a run paced at 2000/s says $rate events/s"
+pass "a late peer: waiting_s $waiting of elapsed_s $elapsed, and the rate" \
+    "($rate events/s) is over the time spent sending"
+
+# Stopped before anything could be sent: the time it tried is reported.
+"$EH" --root "$T" --count 10 --report "$T/r8.json" --linger-ms 0 \
+    >"$T/eh8.out" 2>"$T/eh8.log" &
+EH_PID=$!
+PIDS="$PIDS $EH_PID"
+wait_for "the wait for a peer" 60 grep -q "sending waits for one" \
+    "$T/eh8.log"
+sleep 1 # the time spent trying, which the report must not call 0
+kill -TERM "$EH_PID"
+wait "$EH_PID" || true
+jq -e '.sent == 0 and .elapsed_s >= 1 and .waiting_s >= 1' "$T/r8.json" \
+    >/dev/null || fail "stopped while waiting: $(cat "$T/r8.json")"
+grep -q 'stopped by signal 15: sent 0 events .* in [1-9][0-9.]* s' \
+    "$T/eh8.log" || fail "stop line: $(grep stopped "$T/eh8.log")"
+pass "stopped while waiting for a peer: the report says how long, not 0 s"
 
 # --- a lost state file still gives a fresh epoch ---------------------------
 

@@ -93,6 +93,54 @@ grep -qF "$T/types.yaml:4:40: steps[1].expect.within: expected a duration such a
 [ ! -e "$T/started" ] || fail "a process was started: $(cat "$T/started")"
 pass "a bad duration is named with its place"
 
+# A misspelt key among the connector's properties: the connector only
+# warns about it in a device's file, but in a scenario it is a mistake.
+# --dry-run and a run both exit 2 naming the key's place in the scenario.
+cat >"$T/props.yaml" <<'EOF'
+name: props
+connector:
+  properties:
+    connector_fqdn: lab.example
+    registraton_interval: 60
+steps:
+  - wait: 100ms
+EOF
+for mode in --dry-run --jobs=1; do
+    rc=0
+    $RUN $mode --bin "$T/fakebin" "$T/props.yaml" >"$T/props.out" 2>&1 ||
+        rc=$?
+    [ "$rc" = 2 ] ||
+        fail "misspelt property ($mode): exit $rc: $(cat "$T/props.out")"
+    want="$T/props.yaml:5:5: connector.properties: sse-connector --check:"
+    want="$want unknown key \"registraton_interval\" (expected one of:"
+    want="$want registration_interval, connector_port,"
+    grep -qF "$want" "$T/props.out" ||
+        fail "misspelt property ($mode): message: $(cat "$T/props.out")"
+    [ ! -e "$T/started" ] || fail "a process was started: $(cat "$T/started")"
+done
+pass "a misspelt connector property exits 2 naming props.yaml:5:5, the key" \
+    "and the keys expected, with --dry-run too, and starts nothing"
+
+# Output paths that cannot be written are bad usage, found before any
+# scenario runs: a file given as --artifacts, a --junit where no file can
+# be made (even root cannot create one in /proc).
+: >"$T/afile"
+rc=0
+$RUN --bin "$T/fakebin" --artifacts "$T/afile" "$EXAMPLES" \
+    >"$T/out1.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "--artifacts FILE: exit $rc: $(cat "$T/out1.out")"
+grep -qF "ssesim run: --artifacts $T/afile: $T/afile is not a directory" \
+    "$T/out1.out" || fail "--artifacts FILE: message: $(cat "$T/out1.out")"
+rc=0
+$RUN --bin "$T/fakebin" --junit /proc/nope.xml "$EXAMPLES" \
+    >"$T/out2.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "--junit /proc/nope.xml: exit $rc: $(cat "$T/out2.out")"
+grep -qF "ssesim run: --junit /proc/nope.xml: cannot create" "$T/out2.out" ||
+    fail "--junit /proc/nope.xml: message: $(cat "$T/out2.out")"
+[ ! -e "$T/started" ] || fail "a process was started: $(cat "$T/started")"
+pass "--artifacts naming a file and --junit in /proc exit 2 before" \
+    "anything starts"
+
 # 3. --list: one line per scenario, with tags, cases and fault actions.
 $RUN --list "$EXAMPLES" >"$T/list.out" || fail "--list failed"
 [ "$(wc -l <"$T/list.out")" = "$nexamples" ] ||

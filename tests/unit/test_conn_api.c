@@ -553,6 +553,16 @@ START_TEST(non_json_body_400_names_position)
     ck_assert_int_eq(r.status, 400);
     ck_assert_str_eq(error_code(&r), "not_an_object");
     reply_free(&r);
+    /* A JSON string or number is JSON too, just not an object. */
+    http("POST", "/v1/contexts/", "\"str\"", &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(error_code(&r), "not_an_object");
+    ck_assert_msg(strstr(r.body, "a JSON string") != NULL, "%s", r.body);
+    reply_free(&r);
+    http("POST", "/v1/contexts/default/activations", "42", &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(error_code(&r), "not_an_object");
+    reply_free(&r);
     ck_assert(!context_stored());
     ck_assert_int_eq(conn_get_status(&conn), CS_DISABLED);
 }

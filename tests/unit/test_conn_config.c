@@ -132,6 +132,27 @@ START_TEST(properties_unknown_key_warns_not_fails)
 }
 END_TEST
 
+START_TEST(properties_unknown_key_fails_when_strict)
+{
+    struct conn_config cfg;
+    char err[512] = "", want[PATH_MAX + 64];
+    const char *p =
+        put_file("connector.properties", "connector_port=9000\n"
+                                         "registraton_interval=60\n");
+
+    defaults_here(&cfg);
+    cfg.strict = true;
+    ck_assert_int_eq(conn_config_load_properties(&cfg, p, err, sizeof(err)),
+                     -1);
+    snprintf(want, sizeof(want),
+             "%s:2: unknown key \"registraton_interval\" (expected one of: "
+             "registration_interval, connector_port,",
+             p);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "error: %s", err);
+    ck_assert_uint_eq(cfg.warning_count, 0);
+}
+END_TEST
+
 START_TEST(properties_bad_value_names_file_line_key)
 {
     static const struct {
@@ -826,6 +847,7 @@ config_suite(void)
     tcase_add_checked_fixture(props, setup, teardown);
     tcase_add_test(props, properties_real_keys_read);
     tcase_add_test(props, properties_unknown_key_warns_not_fails);
+    tcase_add_test(props, properties_unknown_key_fails_when_strict);
     tcase_add_test(props, properties_bad_value_names_file_line_key);
     suite_add_tcase(s, props);
 

@@ -382,6 +382,46 @@ START_TEST(proxy_rule_matches_the_connect_host)
 }
 END_TEST
 
+/* A rule text of http.status with a body of n bytes of 'x'. */
+static char *
+status_rule_with_body(size_t n)
+{
+    static const char head[] =
+        "{\"action\":\"http.status\",\"status\":403,\"body\":\"";
+    char *text = malloc(sizeof(head) + n + 3);
+
+    ck_assert_ptr_nonnull(text);
+    memcpy(text, head, sizeof(head) - 1);
+    memset(text + sizeof(head) - 1, 'x', n);
+    memcpy(text + sizeof(head) - 1 + n, "\"}", 3);
+    return text;
+}
+
+START_TEST(http_status_text_limits_enforced_and_documented)
+{
+    struct fault_rule r;
+    size_t body_max = sizeof(r.body) - 1, type_max = sizeof(r.content_type) - 1;
+    char *ok = status_rule_with_body(body_max);
+    char *over = status_rule_with_body(body_max + 1);
+    char *doc = read_doc(), want[160], says[64];
+
+    ck_assert_msg(parse(ok, &r) == 0, "a body of %zu bytes: %s", body_max, err);
+    ck_assert_uint_eq(strlen(r.body), body_max);
+    snprintf(says, sizeof(says), "longer than %zu bytes", body_max);
+    refused(over, "body", says);
+    /* The page says both limits where http.status is described. */
+    snprintf(want, sizeof(want), "`body` of at most %zu bytes", body_max);
+    ck_assert_msg(strstr(doc, want) != NULL, "docs/faults.md lacks \"%s\"",
+                  want);
+    snprintf(want, sizeof(want), "`content_type` of at most %zu", type_max);
+    ck_assert_msg(strstr(doc, want) != NULL, "docs/faults.md lacks \"%s\"",
+                  want);
+    free(ok);
+    free(over);
+    free(doc);
+}
+END_TEST
+
 START_TEST(close_code_1006_refused)
 {
     static const int never[] = {1005, 1006, 1015};
@@ -862,6 +902,7 @@ fault_suite(void)
     tcase_add_test(parsing, parse_every_action_example);
     tcase_add_test(parsing, unknown_field_named);
     tcase_add_test(parsing, wrong_param_for_action_refused);
+    tcase_add_test(parsing, http_status_text_limits_enforced_and_documented);
     tcase_add_test(parsing, close_code_1006_refused);
     tcase_add_test(parsing, proxy_credentials_checked_and_never_listed);
     tcase_add_test(parsing, host_and_service_exclusive);

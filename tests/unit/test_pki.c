@@ -466,13 +466,17 @@ struct notes {
     int reissued;
     int wrote;
     char last_why[256];
+    char root_why[512]; /* what was said of ca/root.pem */
 };
 
 static void
 count_note(void *arg, const char *action, const char *path, const char *why)
 {
     struct notes *n = arg;
+    size_t len = strlen(path);
 
+    if (len >= 11 && strcmp(path + len - 11, "ca/root.pem") == 0)
+        snprintf(n->root_why, sizeof(n->root_why), "%s %s", action, why);
     if (strcmp(action, "reissued") == 0) {
         n->reissued++;
         snprintf(n->last_why, sizeof(n->last_why), "%s", why);
@@ -482,16 +486,22 @@ count_note(void *arg, const char *action, const char *path, const char *why)
 }
 
 static void
-ensure_noted(time_t when, struct notes *n)
+ensure_noted_type(enum pki_key_type type, time_t when, struct notes *n)
 {
     char err[512] = "";
 
     pki_free(pki);
     pki = NULL;
     memset(n, 0, sizeof(*n));
-    ck_assert_msg(pki_ensure_noted(&pki, certs, PKI_KEY_EC_P256, when,
-                                   count_note, n, err, sizeof(err)) == 0,
+    ck_assert_msg(pki_ensure_noted(&pki, certs, type, when, count_note, n, err,
+                                   sizeof(err)) == 0,
                   "pki_ensure_noted: %s", err);
+}
+
+static void
+ensure_noted(time_t when, struct notes *n)
+{
+    ensure_noted_type(PKI_KEY_EC_P256, when, n);
 }
 
 START_TEST(leaf_expiring_within_30_days_is_reissued)
@@ -535,6 +545,54 @@ START_TEST(leaf_not_from_current_server_ca_is_reissued)
     ck_assert_msg(strstr(n.last_why, "does not verify") != NULL, "%s",
                   n.last_why);
     ck_assert_int_eq(verify_host_file(cert, host, now), X509_V_OK);
+}
+END_TEST
+
+START_TEST(leaf_of_another_key_type_is_reissued_ca_kept_and_said_so)
+{
+    char root1[PKI_FINGERPRINT_LEN], root2[PKI_FINGERPRINT_LEN];
+    const char *host = "eventing-ingest.sse.itd.cisco.com";
+    size_t nhosts;
+    struct notes n;
+    EVP_PKEY *k;
+
+    sse_hosts(&nhosts);
+    ensure();
+    fingerprint_of(at("ca/root.pem"), root1);
+    ensure_noted_type(PKI_KEY_RSA_2048, now, &n);
+    fingerprint_of(at("ca/root.pem"), root2);
+    ck_assert_str_eq(root1, root2);
+    ck_assert_int_eq(n.reissued, (int)(2 * nhosts)); /* keys, certificates */
+    ck_assert_str_eq(n.last_why, "its key is EC P-256, not the RSA asked");
+    ck_assert_msg(strstr(n.root_why, "kept its key is EC P-256, not the RSA "
+                                     "asked: a CA is never replaced") != NULL,
+                  "root: %s", n.root_why);
+    k = read_key(at("hosts/eventing-ingest.sse.itd.cisco.com.key"));
+    ck_assert(EVP_PKEY_is_a(k, "RSA"));
+    EVP_PKEY_free(k);
+    ck_assert_int_eq(verify_host_file(host_pem(host), host, now), X509_V_OK);
+    /* Asked again, or not asked: the RSA leaves stay. */
+    ensure_noted_type(PKI_KEY_RSA_2048, now, &n);
+    ck_assert_int_eq(n.reissued, 0);
+    ensure_noted_type(PKI_KEY_AUTO, now, &n);
+    ck_assert_int_eq(n.reissued, 0);
+    ck_assert_str_eq(n.root_why, "kept ");
+}
+END_TEST
+
+START_TEST(key_type_not_asked_follows_the_root)
+{
+    struct notes n;
+    X509 *leaf;
+
+    ensure_type(PKI_KEY_RSA_2048, now);
+    ck_assert_int_eq(unlink(host_pem("dex.sse.itd.cisco.com")), 0);
+    ensure_noted_type(PKI_KEY_AUTO, now, &n);
+    ck_assert_int_eq(pki_key_type(pki), PKI_KEY_RSA_2048);
+    ck_assert_int_eq(n.reissued, 2);
+    leaf = read_cert(host_pem("dex.sse.itd.cisco.com"));
+    ck_assert(EVP_PKEY_is_a(X509_get0_pubkey(leaf), "RSA"));
+    X509_free(leaf);
 }
 END_TEST
 
@@ -1040,6 +1098,9 @@ pki_suite(void)
     tcase_add_test(layout, rsa_on_request);
     tcase_add_test(renew, leaf_expiring_within_30_days_is_reissued);
     tcase_add_test(renew, leaf_not_from_current_server_ca_is_reissued);
+    tcase_add_test(renew,
+                   leaf_of_another_key_type_is_reissued_ca_kept_and_said_so);
+    tcase_add_test(renew, key_type_not_asked_follows_the_root);
     tcase_add_test(renew, missing_leaf_is_issued_again);
     tcase_add_test(renew, corrupt_root_reported_not_overwritten);
     tcase_add_test(renew, missing_ca_key_reported_not_replaced);

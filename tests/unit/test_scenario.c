@@ -390,6 +390,20 @@ START_TEST(yaml_syntax_error_has_a_place)
 }
 END_TEST
 
+START_TEST(non_utf8_byte_is_reported_at_its_line_and_column)
+{
+    refused("name: ab\xff"
+            "cd\nsteps:\n  - wait: 1s\n",
+            "t.yaml:1:9: invalid leading UTF-8 octet (byte 0xff)");
+    /* Columns count characters: the two bytes of "\u00e9" are one. */
+    refused("name: x\nsteps:\n  - wait: 1s\ndescription: \"\xc3\xa9\xfe\"\n",
+            "t.yaml:4:16: invalid leading UTF-8 octet (byte 0xfe)");
+    /* Past the first document, too. */
+    refused("name: x\nsteps: [{wait: 1s}]\n---\nname: \xff\n",
+            "t.yaml:4:7: invalid leading UTF-8 octet");
+}
+END_TEST
+
 START_TEST(duplicate_names_across_files_are_refused)
 {
     struct scenario *list[3];
@@ -797,6 +811,7 @@ scenario_suite(void)
     tcase_add_test(tc, expectation_needs_one_condition_and_one_time);
     tcase_add_test(tc, runner_owned_settings_are_refused);
     tcase_add_test(tc, yaml_syntax_error_has_a_place);
+    tcase_add_test(tc, non_utf8_byte_is_reported_at_its_line_and_column);
     tcase_add_test(tc, duplicate_names_across_files_are_refused);
     tcase_add_test(tc, repeated_key_is_refused);
     tcase_add_test(tc, signal_step_names_part_and_signal);
