@@ -91,6 +91,10 @@ struct conn_config {
     unsigned source_line[CONN_CONFIG_KEYS];
     bool properties_found; /* the file existed when last loaded */
     bool settings_found;
+    /* Named on the command line (--properties, --settings): a missing
+     * file is then an error, not the defaults. */
+    bool properties_required;
+    bool settings_required;
     /*
      * Problems that are not errors (an unknown key in the properties file,
      * which the real connector ignores), each "<file>:<line>: ...". The
@@ -121,6 +125,15 @@ int conn_config_load_properties(struct conn_config *cfg, const char *path,
                                 char *err, size_t errlen);
 int conn_config_load_settings(struct conn_config *cfg, const char *path,
                               char *err, size_t errlen);
+/*
+ * Globals.ca_file as TLS will read it: 0 when it holds at least one PEM
+ * certificate and nothing broken (err: how many), 1 when it is missing
+ * (err says so: the file may come later), -1 when it exists but is no
+ * trust store (unreadable, no certificate, a damaged one), err naming the
+ * key, the file and what is wrong.
+ */
+int conn_config_check_ca(const struct conn_config *cfg, char *err,
+                         size_t errlen);
 /* Go durations ("1m", "30s", "1m30s", "250ms", "2h"); 0 or -1. */
 int conn_parse_duration_ms(const char *text, unsigned *out_ms);
 /* A duration of the connector's own, after the time scale. */
