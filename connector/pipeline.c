@@ -13,6 +13,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,13 @@
 #define SINK_BACKOFF_START_MS 500
 #define SPOOL_RETRY_MS 250 /* a full disk is tried again this often */
 #define SOURCE_BACKOFF_START_MS 500
+#define BAD_WARN_EVERY_MS 60000 /* a malformed message's check, said once */
+/* What a malformed message failed, for its warning's pace: the frames,
+ * the payload, or an envelope check (BAD_ENVELOPE - its codec error). */
+#define BAD_FRAMES 0
+#define BAD_PAYLOAD 1
+#define BAD_ENVELOPE 2
+#define BAD_KINDS (BAD_ENVELOPE + 10)
 
 struct pipeline {
     struct connector *c;
@@ -56,6 +64,8 @@ struct pipeline {
     lws_sorted_usec_list_t probe_sul;
     unsigned source_backoff_ms;
     uint64_t last_epoch, last_seq;
+    int64_t bad_said_ms[BAD_KINDS]; /* monotonic: a kind's last warning */
+    uint64_t bad_quiet[BAD_KINDS];  /* dropped since, said at debug */
 
     /* the disk spool (cfg.spool): every event is written there before it
      * is batched, and forgotten once acknowledged */
@@ -537,13 +547,96 @@ note_sequence(struct pipeline *p, const struct sse_envelope *env)
         p->last_seq = env->seq;
 }
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A malformed message from EventHandler: counted and dropped, never
+ * forwarded nor seen by the gap count. Said at warning once per check
+ * that failed (kind) and minute, with how many that check dropped since;
+ * the others at debug, so that a broken producer cannot flood the log.
+ */
+static void drop_malformed(struct pipeline *p, unsigned kind, const char *fmt,
+                           ...) __attribute__((format(printf, 3, 4)));
+
+static void
+drop_malformed(struct pipeline *p, unsigned kind, const char *fmt, ...)
+{
+    unsigned every = conn_scaled_ms(&p->c->cfg, BAD_WARN_EVERY_MS);
+    int64_t now = mono_ms();
+    char what[256], since[96] = "";
+    va_list ap;
+
+    atomic_fetch_add(&p->c->count.bad, 1);
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (kind >= BAD_KINDS)
+        kind = BAD_KINDS - 1;
+    if (p->bad_said_ms[kind] != 0 && now - p->bad_said_ms[kind] < every) {
+        p->bad_quiet[kind]++;
+        cdebug("events: a malformed message from %s dropped: %s", p->ipc_path,
+               what);
+        return;
+    }
+    if (p->bad_quiet[kind] > 0)
+        snprintf(since, sizeof(since),
+                 "; %llu more failed this check since the last such line",
+                 (unsigned long long)p->bad_quiet[kind]);
+    cwarn("events: a malformed message from %s dropped: %s%s (%llu "
+          "malformed in all)",
+          p->ipc_path, what, since,
+          (unsigned long long)atomic_load(&p->c->count.bad));
+    p->bad_said_ms[kind] = now;
+    p->bad_quiet[kind] = 0;
+}
+
+/* The envelope's refusal in words: which check, and the values it saw. */
+static void
+drop_bad_envelope(struct pipeline *p, int err, const uint8_t *raw, size_t len,
+                  const struct sse_envelope *env)
+{
+    unsigned kind = BAD_ENVELOPE - err;
+
+    switch (err) {
+    case SSE_CODEC_ENV_SIZE:
+        drop_malformed(p, kind, "envelope frame of %zu bytes, not %d", len,
+                       SSE_ENV_SIZE);
+        break;
+    case SSE_CODEC_VERSION:
+        drop_malformed(p, kind, "envelope version %u, not %d", raw[0],
+                       SSE_ENV_VERSION);
+        break;
+    case SSE_CODEC_TYPE:
+        drop_malformed(p, kind, "envelope type %u, not 1 to %d", raw[1],
+                       SSE_EV_TYPE_MAX);
+        break;
+    case SSE_CODEC_SEQ_RANGE:
+        drop_malformed(p, kind,
+                       "envelope seq %llu of epoch %llu is above %llu, the "
+                       "highest seq of an epoch",
+                       (unsigned long long)env->seq,
+                       (unsigned long long)env->epoch, SSE_ENV_SEQ_MAX);
+        break;
+    default:
+        drop_malformed(p, kind, "envelope: %s", sse_codec_strerror(err));
+        break;
+    }
+}
+
 /* One two-frame message; 1 taken, 0 nothing waiting, -1 fatal. */
 static int
 take_one(struct pipeline *p)
 {
     zmq_msg_t env_msg, body;
     struct sse_envelope env;
-    int more, rc = 1;
+    int more, rc = 1, erc;
     size_t more_len = sizeof(more);
 
     zmq_msg_init(&env_msg);
@@ -554,8 +647,10 @@ take_one(struct pipeline *p)
     zmq_msg_init(&body);
     more = zmq_msg_more(&env_msg);
     if (!more) {
-        atomic_fetch_add(&p->c->count.bad, 1);
-        cwarn("events: a one-frame message from %s dropped", p->ipc_path);
+        drop_malformed(p, BAD_FRAMES,
+                       "a message of one frame (%zu bytes); an envelope and "
+                       "the event JSON were expected",
+                       zmq_msg_size(&env_msg));
         goto out;
     }
     /* The rest of the message arrives with its first frame. */
@@ -572,18 +667,22 @@ take_one(struct pipeline *p)
             more = zmq_msg_more(&extra);
             zmq_msg_close(&extra);
         } while (more);
-        atomic_fetch_add(&p->c->count.bad, 1);
-        cwarn("events: a message of more than two frames dropped");
+        drop_malformed(p, BAD_FRAMES, "a message of more than two frames");
         goto out;
     }
-    if (zmq_msg_size(&env_msg) != SSE_ENV_SIZE ||
-        sse_envelope_decode(zmq_msg_data(&env_msg), SSE_ENV_SIZE, &env) !=
-            SSE_CODEC_OK ||
-        zmq_msg_size(&body) > SSE_EVENT_MAX_PAYLOAD) {
-        atomic_fetch_add(&p->c->count.bad, 1);
-        cwarn("events: malformed envelope (%zu bytes) or payload (%zu "
-              "bytes) dropped",
-              zmq_msg_size(&env_msg), zmq_msg_size(&body));
+    erc = sse_envelope_accept(zmq_msg_data(&env_msg), zmq_msg_size(&env_msg),
+                              &env);
+    if (erc != SSE_CODEC_OK) {
+        drop_bad_envelope(p, erc, zmq_msg_data(&env_msg),
+                          zmq_msg_size(&env_msg), &env);
+        goto out;
+    }
+    if (zmq_msg_size(&body) > SSE_EVENT_MAX_PAYLOAD) {
+        drop_malformed(p, BAD_PAYLOAD,
+                       "event JSON of %zu bytes (seq %llu of epoch %llu) is "
+                       "over the limit of %d",
+                       zmq_msg_size(&body), (unsigned long long)env.seq,
+                       (unsigned long long)env.epoch, SSE_EVENT_MAX_PAYLOAD);
         goto out;
     }
     note_sequence(p, &env);
