@@ -1345,6 +1345,51 @@ conn_config_check_ca(const struct conn_config *cfg, char *err, size_t errlen)
     return rc;
 }
 
+int
+conn_config_check_cert_store(const struct conn_config *cfg, char *msg,
+                             size_t len)
+{
+    const struct conf_key *k =
+        find_row(settings_keys, NSETTINGS, "Globals.cert_store");
+    struct stat st;
+
+    msg[0] = '\0';
+    if (cfg->cert_store[0] == '\0')
+        return 0;
+    if (stat(cfg->cert_store, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return 0;
+        snprintf(msg, len,
+                 "Globals.cert_store: %s is not a directory: no extra CAs "
+                 "are trusted",
+                 cfg->cert_store);
+        return 3;
+    }
+    if (k == NULL || cfg->source[row_index(k)] != CONN_SRC_SETTINGS)
+        return 1;
+    snprintf(msg, len,
+             "%s:%u: Globals.cert_store: %s: %s: no extra CAs are trusted "
+             "until it exists (it is looked up at each connection)",
+             cfg->settings_path, cfg->source_line[row_index(k)],
+             cfg->cert_store, strerror(errno));
+    return 2;
+}
+
+const char *
+conn_config_trust(const struct conn_config *cfg, char *buf, size_t len)
+{
+    struct stat st;
+
+    if (cfg->cert_store[0] == '\0')
+        snprintf(buf, len, "%s", cfg->ca_file);
+    else
+        snprintf(buf, len, "%s and %s%s", cfg->ca_file, cfg->cert_store,
+                 stat(cfg->cert_store, &st) == 0 && S_ISDIR(st.st_mode)
+                     ? ""
+                     : " (missing)");
+    return buf;
+}
+
 /* ---- durations ---- */
 
 /* ns in one unit, or 0 when s does not start with a unit (*len its size). */

@@ -134,6 +134,18 @@ int conn_config_load_settings(struct conn_config *cfg, const char *path,
  */
 int conn_config_check_ca(const struct conn_config *cfg, char *err,
                          size_t errlen);
+/*
+ * Globals.cert_store as the daemon finds it at start: 0 a directory, or
+ * unset; 1 missing at its default place (nothing to say: the device has
+ * no extra CAs); 2 missing though the settings file names it, 3 not a
+ * directory (both: msg says so, for one warning).
+ */
+int conn_config_check_cert_store(const struct conn_config *cfg, char *msg,
+                                 size_t len);
+/* The trust of an error line: "<ca_file> and <cert_store>", the store
+ * marked "(missing)" when it is not there now. Returns buf. */
+const char *conn_config_trust(const struct conn_config *cfg, char *buf,
+                              size_t len);
 /* Go durations ("1m", "30s", "1m30s", "250ms", "2h"); 0 or -1. */
 int conn_parse_duration_ms(const char *text, unsigned *out_ms);
 /* A duration of the connector's own, after the time scale. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,12 +156,17 @@ conn_base_callback(struct lws *wsi, enum lws_callback_reasons reason,
                    void *user, void *in, size_t len)
 {
     struct connector *c = lws_context_user(lws_get_context(wsi));
+    struct stat st;
 
     switch (reason) {
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS:
-        /* [Globals] cert_store: extra CAs, logged so nobody wonders. */
+        /* [Globals] cert_store: extra CAs. OpenSSL looks the directory up
+         * at each verification, so it is added even while missing: a CA
+         * put there later works without a restart (K19). Said only when
+         * it is there; main.c says once when a configured one is not. */
         if (c != NULL && c->cfg.cert_store[0] != '\0' &&
-            SSL_CTX_load_verify_locations(user, NULL, c->cfg.cert_store) == 1)
+            SSL_CTX_load_verify_locations(user, NULL, c->cfg.cert_store) == 1 &&
+            stat(c->cfg.cert_store, &st) == 0 && S_ISDIR(st.st_mode))
             cdebug("trusting extra CAs in %s", c->cfg.cert_store);
         net_watch_tls(user);
         return 0;

@@ -182,6 +182,8 @@ main(int argc, char **argv)
         cwarn("%s", cfg->warnings[i]);
     if (ca != 0)
         cerror("%s", ca_err);
+    if (conn_config_check_cert_store(cfg, ca_err, sizeof(ca_err)) > 1)
+        cwarn("%s", ca_err);
     conn_proxy_decision(&cfg->proxy, err, sizeof(err));
     cinfo("%s", err);
     /* lws takes http_proxy from the environment for every vhost it makes:

@@ -615,6 +615,7 @@ net_note_server_cert(struct lws *wsi, void *x509_ctx, int preverify_ok)
     struct net_attempt *at = NULL;
     X509 *cert;
     char subject[200] = "?", issuer[200] = "?", nb[32] = "?", na[32] = "?";
+    char trust[PATH_MAX * 2 + 16];
     int err;
 
     if (preverify_ok)
@@ -639,10 +640,9 @@ net_note_server_cert(struct lws *wsi, void *x509_ctx, int preverify_ok)
     }
     snprintf(at->verify_err, sizeof(at->verify_err),
              "x509: %s: subject %s, issuer %s, notBefore %s, notAfter %s "
-             "(trust: %s%s%s)",
+             "(trust: %s)",
              X509_verify_cert_error_string(err), subject, issuer, nb, na,
-             at->c->cfg.ca_file, at->c->cfg.cert_store[0] ? " and " : "",
-             at->c->cfg.cert_store);
+             conn_config_trust(&at->c->cfg, trust, sizeof(trust)));
 }
 
 void

@@ -327,7 +327,7 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
     char *ip = NULL;
     long port = 0;
     double t_connect = 0, t_tls = 0;
-    char addr[CONN_PROXY_FIELD + 300], trust[PATH_MAX * 2 + 8];
+    char addr[CONN_PROXY_FIELD + 300], trust[PATH_MAX * 2 + 16];
     unsigned ms = conn_scaled_ms(cfg, cfg->connect_timeout_ms);
     size_t n;
 
@@ -350,11 +350,7 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
     } else {
         snprintf(addr, sizeof(addr), "%s", url);
     }
-    if (cfg->cert_store[0] != '\0')
-        snprintf(trust, sizeof(trust), "%s and %s", cfg->ca_file,
-                 cfg->cert_store);
-    else
-        snprintf(trust, sizeof(trust), "%s", cfg->ca_file);
+    conn_config_trust(cfg, trust, sizeof(trust));
     if (alert_detail[0] != '\0') {
         /* With TLS 1.3 a refused client certificate shows after the
          * client's side of the handshake: it is still the handshake. */

@@ -806,6 +806,43 @@ START_TEST(ca_file_missing_warns_and_good_one_passes)
 }
 END_TEST
 
+/* The extra-CA store: nothing said when absent at its default place, a
+ * warning naming the line when the file names a store that is not there;
+ * error lines mark it missing rather than claim trust in it. */
+START_TEST(cert_store_missing_said_only_when_configured)
+{
+    struct conn_config cfg;
+    char err[512] = "", msg[PATH_MAX + 256], want[PATH_MAX * 2 + 64];
+
+    defaults_here(&cfg);
+    ck_assert_int_eq(conn_config_check_cert_store(&cfg, msg, sizeof(msg)), 1);
+    ck_assert_str_eq(msg, "");
+    snprintf(want, sizeof(want), "%s and %s (missing)", cfg.ca_file,
+             cfg.cert_store);
+    ck_assert_str_eq(conn_config_trust(&cfg, msg, sizeof(msg)), want);
+
+    put_file("ngfw/etc/sf/connector.yaml",
+             "Globals:\n  cert_store: /etc/extra-cas\n");
+    ck_assert_msg(conn_config_load(&cfg, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(conn_config_check_cert_store(&cfg, msg, sizeof(msg)), 2);
+    snprintf(want, sizeof(want),
+             "%s:2: Globals.cert_store: %s/etc/extra-cas: No such file or "
+             "directory: no extra CAs are trusted until it exists",
+             cfg.settings_path, dir);
+    ck_assert_msg(strncmp(msg, want, strlen(want)) == 0, "%s", msg);
+
+    put_file("etc/extra-cas", "a file, not a directory\n");
+    ck_assert_int_eq(conn_config_check_cert_store(&cfg, msg, sizeof(msg)), 3);
+    ck_assert_ptr_nonnull(strstr(msg, "is not a directory"));
+
+    defaults_here(&cfg);
+    put_file("ngfw/etc/sf/sse-connector/certs/placeholder", "");
+    ck_assert_int_eq(conn_config_check_cert_store(&cfg, msg, sizeof(msg)), 0);
+    snprintf(want, sizeof(want), "%s and %s", cfg.ca_file, cfg.cert_store);
+    ck_assert_str_eq(conn_config_trust(&cfg, msg, sizeof(msg)), want);
+}
+END_TEST
+
 /* Only http:// proxies: another scheme is refused by the key's name. */
 START_TEST(proxy_url_other_scheme_names_the_key)
 {
@@ -993,6 +1030,7 @@ config_suite(void)
     tcase_add_test(settings, ca_file_garbage_is_an_error_naming_file);
     tcase_add_test(settings, ca_file_missing_warns_and_good_one_passes);
     tcase_add_test(settings, proxy_url_other_scheme_names_the_key);
+    tcase_add_test(settings, cert_store_missing_said_only_when_configured);
     tcase_add_test(settings, dump_names_every_key_and_source);
     tcase_add_test(settings, proxy_url_password_never_shown);
     tcase_add_test(settings,
