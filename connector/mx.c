@@ -71,6 +71,10 @@ mx_free(struct mx *m)
 {
     if (m == NULL)
         return;
+    if (m->wsi != NULL)
+        cinfo("messaging connection to %s (region %s) closed by the "
+              "connector: shutdown",
+              m->at.t.host, m->at.region);
     lws_sul_cancel(&m->retry);
     lws_sul_cancel(&m->watchdog);
     net_attempt_end(&m->at);
@@ -163,8 +167,12 @@ mx_on_wake(struct mx *m)
     if (m->wsi != NULL && (!enrolled || gen != m->gen)) {
         /* Device gone or replaced: this connection is stale. A renewed
          * certificate does not end it: new connections take it. */
-        lws_set_timeout(m->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
-                        LWS_TO_KILL_ASYNC);
+        char why[300];
+
+        if (!m->at.local) {
+            conn_teardown_reason(c, why, sizeof(why));
+            net_attempt_close(&m->at, why);
+        }
         return;
     }
     if (m->wsi == NULL && enrolled && lws_dll2_is_detached(&m->retry.list)) {
@@ -310,8 +318,21 @@ lost(struct mx *m, const char *why)
     m->wsi = NULL;
     queue_clear(m);
     conn_ep_down(c, EP_MX);
-    if (conn_stopping(c))
+    if (m->at.local || conn_stopping(c)) {
+        /* Our own teardown: said at info with why, never as a drop. */
+        char why_local[300];
+
+        if (m->at.local)
+            snprintf(why_local, sizeof(why_local), "%s", m->at.why);
+        else
+            conn_teardown_reason(c, why_local, sizeof(why_local));
+        cinfo("messaging connection to %s (region %s) closed by the "
+              "connector: %s",
+              m->at.t.host, m->at.region, why_local);
+        if (!conn_stopping(c))
+            lws_sul_schedule(c->lws, 0, &m->retry, on_retry, 1000);
         return;
+    }
     cerror("%s", line);
     conn_ep_fail(c, EP_MX, 0, "%s", line);
     schedule_retry(m);

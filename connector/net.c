@@ -456,6 +456,16 @@ net_attempt_abort(struct net_attempt *at, const char *fmt, ...)
                         LWS_TO_KILL_ASYNC);
 }
 
+void
+net_attempt_close(struct net_attempt *at, const char *why)
+{
+    snprintf(at->why, sizeof(at->why), "%s", why);
+    at->local = true;
+    if (at->wsi != NULL)
+        lws_set_timeout(at->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
+                        LWS_TO_KILL_ASYNC);
+}
+
 /*
  * lws says "connect SYSCALL 104" where a system call failed in the
  * handshake: ": connection reset by peer", in Go's words as the real

@@ -171,8 +171,24 @@ sink_lost(struct pipeline *p, const char *why)
     p->sink = NULL;
     p->sink_open = false;
     conn_ep_down(p->c, EP_INGEST);
-    if (conn_stopping(p->c))
+    if (p->at.local || conn_stopping(p->c)) {
+        /* Our own teardown: said at info with why, never as a drop. */
+        char why_local[300];
+
+        if (p->at.local)
+            snprintf(why_local, sizeof(why_local), "%s", p->at.why);
+        else
+            conn_teardown_reason(p->c, why_local, sizeof(why_local));
+        cinfo("eventing connection to %s (region %s) closed by the "
+              "connector: %s; %llu events held",
+              p->at.t.host, p->at.region, why_local,
+              (unsigned long long)p->b.held_events);
+        /* A new identity may be there already: look again soon (the
+         * connect checks that there is one). */
+        if (!conn_stopping(p->c))
+            lws_sul_schedule(p->c->lws, 0, &p->sink_sul, on_sink_retry, 1000);
         return;
+    }
     cerror("%s; %llu events held, %llu of them to send again", line,
            (unsigned long long)p->b.held_events, (unsigned long long)n);
     sink_schedule_retry(p, line);
@@ -938,8 +954,12 @@ pipeline_on_wake(struct pipeline *p)
     gen = c->device_gen;
     pthread_mutex_unlock(&c->lock);
     if (p->sink != NULL && (!enrolled || gen != p->sink_gen)) {
-        lws_set_timeout(p->sink, PENDING_TIMEOUT_KILLED_BY_PARENT,
-                        LWS_TO_KILL_ASYNC);
+        char why[300];
+
+        if (!p->at.local) {
+            conn_teardown_reason(c, why, sizeof(why));
+            net_attempt_close(&p->at, why);
+        }
         return;
     }
     if (p->sink == NULL && enrolled &&
@@ -1070,6 +1090,10 @@ pipeline_free(struct pipeline *p)
 {
     if (p == NULL)
         return;
+    if (p->sink != NULL)
+        cinfo("eventing connection to %s (region %s) closed by the "
+              "connector: shutdown; %llu events held",
+              p->at.t.host, p->at.region, (unsigned long long)p->b.held_events);
     lws_sul_cancel(&p->drain_sul);
     lws_sul_cancel(&p->probe_sul);
     lws_sul_cancel(&p->linger_sul);

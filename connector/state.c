@@ -432,6 +432,33 @@ conn_reset(struct connector *c)
 }
 
 void
+conn_teardown_reason(struct connector *c, char *buf, size_t len)
+{
+    const char *why;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->stop)
+        why = "shutdown";
+    else if (c->enrolled)
+        why = "new identity";
+    else if (c->status == CS_REGISTERING || c->status == CS_ENROLLING)
+        why = "re-registering";
+    else if (c->status == CS_DISABLED)
+        why =
+            strcmp(c->status_cause, "reset") == 0 ? "reset" : "context deleted";
+    else if (c->status == CS_DEREGISTERED)
+        why = "deregistered by cloud";
+    else
+        why = "registration stopped";
+    if (c->status_cause[0] == '\0' || strcmp(c->status_cause, why) == 0)
+        snprintf(buf, len, "%s (status %s)", why, conn_status_name(c->status));
+    else
+        snprintf(buf, len, "%s (status %s: %s)", why,
+                 conn_status_name(c->status), c->status_cause);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void
 conn_request_stop(struct connector *c)
 {
     pthread_mutex_lock(&c->lock);

@@ -220,6 +220,14 @@ void conn_request_stop(struct connector *c);
 void conn_request_drain(struct connector *c);
 bool conn_stopping(struct connector *c);
 
+/*
+ * Why the connector ends its own connections to mx01 and eventing-ingest
+ * now, for their info lines: "shutdown", "re-registering", "reset",
+ * "context deleted", "deregistered by cloud", "registration stopped",
+ * "new identity", each with the status and its cause. Lock free.
+ */
+void conn_teardown_reason(struct connector *c, char *buf, size_t len);
+
 /* Wall clock in ms. */
 int64_t conn_now_ms(void);
 
