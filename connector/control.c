@@ -301,14 +301,14 @@ reg_record(struct connector *c, const struct attempt *a,
     pthread_mutex_unlock(&c->lock);
 }
 
-/* "Forbidden" or the start of a body, safe for one log line. */
-static void
+/* "Forbidden" or the start of a body for one log line: quotes kept (the
+ * log escapes them), line breaks as blanks, secrets redacted. */
+static const char *
 body_start(const struct rest_reply *r, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s", r->body != NULL ? r->body : "");
-    for (char *p = buf; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '"')
-            *p = ' ';
+    return clog_body_start(r->body != NULL ? r->body : "",
+                           r->body != NULL ? r->body_len : 0, len - 1, buf,
+                           len);
 }
 
 /* What the operator can do about a halted registration, for the log and
@@ -708,7 +708,7 @@ est_get_certs(struct connector *c, const char *url, const char *userpwd,
                            .cancel = stopping,
                            .cancel_arg = c};
     struct rest_reply r;
-    char perr[256];
+    char perr[256], start[81];
 
     if (rest_call(&ccfg, &req, &r, err, errlen) != 0)
         return -1;
@@ -717,8 +717,8 @@ est_get_certs(struct connector *c, const char *url, const char *userpwd,
     if (r.ka_read)
         conn_ep_keepalive(c, EP_EST, &r.ka);
     if (r.status != 200) {
-        snprintf(err, errlen, "HTTP %ld from %s (%s): %.80s", r.status, url,
-                 r.remote, r.body);
+        snprintf(err, errlen, "HTTP %ld from %s (%s): %s", r.status, url,
+                 r.remote, body_start(&r, start, sizeof(start)));
         rest_reply_free(&r);
         return -1;
     }
@@ -960,7 +960,7 @@ do_reenrol(struct connector *c)
                           .cancel = stopping,
                           .cancel_arg = c};
     struct rest_reply r;
-    char cid[48] = "";
+    char cid[48] = "", start[121];
 
     pthread_mutex_lock(&c->lock);
     id = c->id;
@@ -1003,8 +1003,9 @@ do_reenrol(struct connector *c)
             0 ||
         sk_X509_num(issued) < 1) {
         cerror("renewal at est.sco.cisco.com (region %s, %s, phase answer) "
-               "failed: HTTP %ld: %.120s",
-               id.region, r.remote, r.status, r.body);
+               "failed: HTTP %ld: %s",
+               id.region, r.remote, r.status,
+               body_start(&r, start, sizeof(start)));
         conn_ep_fail(c, EP_EST, 0, "renewal: HTTP %ld", r.status);
         if (r.status == 403)
             rc = -2;
