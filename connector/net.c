@@ -3,16 +3,19 @@
  */
 #include "net.h"
 
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <errno.h>
 
 #include "certwatch.h"
 #include "clog.h"
@@ -22,6 +25,8 @@
 #include "tlsalert.h"
 #include "tunnel.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define NET_MAX_VHOSTS 8
 #define NET_MAX_CERT_FILE (64 * 1024)
 
@@ -478,12 +483,80 @@ syscall_words(const char *in, char *buf, size_t len)
     long err = p != NULL ? strtol(p + 8, NULL, 10) : 0;
 
     buf[0] = '\0';
-    if (err <= 0 || err > 4095)
+    if (err <= 0 || err > 4095 || len < 3)
         return buf;
-    snprintf(buf, len, ": %s", strerror((int)err));
-    if (buf[2] >= 'A' && buf[2] <= 'Z')
-        buf[2] = (char)(buf[2] - 'A' + 'a');
+    buf[0] = ':';
+    buf[1] = ' ';
+    clog_errno_words((int)err, buf + 2, len - 2);
     return buf;
+}
+
+/*
+ * Why a connect to address:port fails, as errno: lws 4.1 reports a failed
+ * connect as "Unable to connect" and has closed the socket by then, so
+ * the error it saw is gone. A second non-blocking connect to the same
+ * place, given NET_PROBE_MS to answer, gets it again (a refusal or an
+ * unreachable network answers at once). errno > 0, 0 when the second
+ * connect got through, -1 when it tells nothing in time.
+ */
+#define NET_PROBE_MS 250
+
+static int
+connect_errno(const char *address, int port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    struct pollfd pfd;
+    char ports[8];
+    int fd, err = -1;
+    socklen_t len = sizeof(err);
+
+    snprintf(ports, sizeof(ports), "%d", port);
+    if (getaddrinfo(address, ports, &hints, &res) != 0 || res == NULL)
+        return -1;
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        return -1;
+    }
+    if (connect(fd, res->ai_addr, res->ai_addrlen) == 0)
+        err = 0;
+    else if (errno != EINPROGRESS)
+        err = errno;
+    else {
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        if (poll(&pfd, 1, NET_PROBE_MS) != 1 ||
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = -1;
+    }
+    close(fd);
+    freeaddrinfo(res);
+    return err;
+}
+
+/*
+ * A connect that lws says failed, in Go's words: "dial tcp
+ * 127.0.0.1:40125: connect: connection refused".
+ */
+static void
+connect_failure(const struct net_target *t, const char *in, char *buf,
+                size_t len)
+{
+    char hp[96], words[96];
+    int err = connect_errno(t->address, t->connect_port);
+
+    conn_proxy_hostport(t->address, t->connect_port, hp, sizeof(hp));
+    if (err > 0)
+        snprintf(buf, len, "dial tcp %s: connect: %s", hp,
+                 clog_errno_words(err, words, sizeof(words)));
+    else
+        snprintf(buf, len,
+                 "dial tcp %s: connect failed (lws: %s; a second connect %s)",
+                 hp, in != NULL && in[0] != '\0' ? in : "no detail",
+                 err == 0 ? "got through at once"
+                          : "told no errno within " STR(NET_PROBE_MS) " ms");
 }
 
 /*
@@ -597,9 +670,14 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                                     strstr(in, "HS:") != NULL)
                          ? "upgrade"
                          : phase_of(at));
-            snprintf(cause, sizeof(cause), "%s (%s)%s",
-                     in != NULL && in[0] != '\0' ? in : "connection failed",
-                     where, syscall_words(in, errtext, sizeof(errtext)));
+            syscall_words(in, errtext, sizeof(errtext));
+            if (strcmp(at->phase, "connect") == 0 && at->tunnel == NULL &&
+                errtext[0] == '\0')
+                connect_failure(t, in, cause, sizeof(cause));
+            else
+                snprintf(cause, sizeof(cause), "%s (%s)%s",
+                         in != NULL && in[0] != '\0' ? in : "connection failed",
+                         where, errtext);
         }
     } else if (at->why[0] != '\0') {
         snprintf(at->phase, sizeof(at->phase), "open");

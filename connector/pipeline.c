@@ -752,17 +752,6 @@ source_drain(struct pipeline *p)
         lws_sul_schedule(p->c->lws, 0, &p->drain_sul, on_drain, 1);
 }
 
-/* errno in Go's words ("no such file or directory"), as the real
- * connector prints it and the troubleshooting guide greps for it. */
-static const char *
-go_strerror(int err, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s", strerror(err));
-    if (buf[0] >= 'A' && buf[0] <= 'Z')
-        buf[0] = (char)(buf[0] - 'A' + 'a');
-    return buf;
-}
-
 /*
  * While no EventHandler is connected, libzmq retries on its own and says
  * nothing useful; a plain connect(2) to the path says why (DESIGN §6), in
@@ -790,11 +779,11 @@ on_probe(lws_sorted_usec_list_t *sul)
     if (err != 0) {
         if (err != p->last_probe_errno)
             cerror("events: dial unix %s: connect: %s", p->ipc_path,
-                   go_strerror(err, why, sizeof(why)));
+                   clog_errno_words(err, why, sizeof(why)));
         conn_ep_fail(p->c, EP_EVENTHANDLER,
                      conn_scaled_ms(cfg, p->source_backoff_ms),
                      "dial unix %s: connect: %s", p->ipc_path,
-                     go_strerror(err, why, sizeof(why)));
+                     clog_errno_words(err, why, sizeof(why)));
     } else if (p->last_probe_errno != 0) {
         cinfo("events: %s is listening again", p->ipc_path);
     }

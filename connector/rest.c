@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 #include <time.h>
 
+#include "clog.h"
 #include "hostmap.h"
 #include "tlsalert.h"
 
@@ -327,7 +328,8 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
     char *ip = NULL;
     long port = 0;
     double t_connect = 0, t_tls = 0;
-    char addr[CONN_PROXY_FIELD + 300], trust[PATH_MAX * 2 + 16];
+    char addr[CONN_PROXY_FIELD + 300], trust[PATH_MAX * 2 + 16], words[96];
+    long os_errno = 0;
     unsigned ms = conn_scaled_ms(cfg, cfg->connect_timeout_ms);
     size_t n;
 
@@ -360,9 +362,12 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
     }
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
-        snprintf(err, errlen,
-                 "phase connect: dial tcp %s: connect: connection refused",
-                 addr);
+        /* The errno the connect met: refused, or no route, or ... */
+        if (curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK ||
+            os_errno <= 0)
+            os_errno = ECONNREFUSED;
+        snprintf(err, errlen, "phase connect: dial tcp %s: connect: %s", addr,
+                 clog_errno_words((int)os_errno, words, sizeof(words)));
         break;
     case CURLE_OPERATION_TIMEDOUT:
         if (t_connect <= 0)
