@@ -544,17 +544,22 @@ static void
 connect_failure(const struct net_target *t, const char *in, char *buf,
                 size_t len)
 {
-    char hp[96], words[96];
+    char hp[96], words[96], mapped[300];
     int err = connect_errno(t->address, t->connect_port);
 
     conn_proxy_hostport(t->address, t->connect_port, hp, sizeof(hp));
+    hostmap_stands_for(t->host, t->port, t->address, t->connect_port, mapped,
+                       sizeof(mapped));
     if (err > 0)
-        snprintf(buf, len, "dial tcp %s: connect: %s", hp,
-                 clog_errno_words(err, words, sizeof(words)));
+        snprintf(buf, len, "dial tcp %s: connect: %s%s%s%s", hp,
+                 clog_errno_words(err, words, sizeof(words)),
+                 mapped[0] ? " (" : "", mapped, mapped[0] ? ")" : "");
     else
         snprintf(buf, len,
-                 "dial tcp %s: connect failed (lws: %s; a second connect %s)",
-                 hp, in != NULL && in[0] != '\0' ? in : "no detail",
+                 "dial tcp %s: connect failed (%s%slws: %s; a second connect "
+                 "%s)",
+                 hp, mapped, mapped[0] ? "; " : "",
+                 in != NULL && in[0] != '\0' ? in : "no detail",
                  err == 0 ? "got through at once"
                           : "told no errno within " STR(NET_PROBE_MS) " ms");
 }
@@ -604,7 +609,7 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                      size_t len)
 {
     const struct net_target *t = &at->t;
-    char cause[960], where[400], heads[400], errtext[64];
+    char cause[960], where[400], heads[400], errtext[64], mapped[300];
     const char *terr = tunnel_error(at->tunnel);
     unsigned ms = conn_scaled_ms(&at->c->cfg, at->c->cfg.connect_timeout_ms);
 
@@ -613,7 +618,9 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
     if (at->tunnel != NULL)
         snprintf(where, sizeof(where), "%s:%d%s", t->host, t->port, at->via);
     else
-        snprintf(where, sizeof(where), "%s:%d", t->address, t->connect_port);
+        conn_proxy_hostport(t->address, t->connect_port, where, sizeof(where));
+    hostmap_stands_for(t->host, t->port, t->address, t->connect_port, mapped,
+                       sizeof(mapped));
     if (at->phase[0] != '\0' && at->tunnel != NULL &&
         strcmp(at->phase, "connect") == 0) {
         snprintf(cause, sizeof(cause),
@@ -627,9 +634,9 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
     } else if (at->phase[0] != '\0') {
         if (strcmp(at->phase, "connect") == 0)
             snprintf(cause, sizeof(cause),
-                     "dial tcp %s:%d: connect: connection timed out (no "
+                     "dial tcp %s: connect: connection timed out (%s%sno "
                      "answer within %u ms)",
-                     t->address, t->connect_port, ms);
+                     where, mapped, mapped[0] ? "; " : "", ms);
         else if (strcmp(at->phase, "tls") == 0)
             snprintf(cause, sizeof(cause),
                      "tls handshake with %s: timed out after %u ms", where, ms);
