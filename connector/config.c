@@ -1308,7 +1308,9 @@ conn_config_check_ca(const struct conn_config *cfg, char *err, size_t errlen)
         int missing = errno == ENOENT;
 
         snprintf(err, errlen, "%sGlobals.ca_file: %s: %s%s", at, cfg->ca_file,
-                 missing ? "missing" : "cannot read: ",
+                 missing ? "missing: no connection to the cloud can be "
+                           "verified until it is there"
+                         : "cannot read: ",
                  missing ? "" : strerror(errno));
         ERR_clear_error();
         return missing ? 1 : -1;

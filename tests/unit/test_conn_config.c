@@ -785,7 +785,10 @@ START_TEST(ca_file_missing_warns_and_good_one_passes)
 
     defaults_here(&cfg);
     ck_assert_int_eq(conn_config_check_ca(&cfg, err, sizeof(err)), 1);
-    snprintf(want, sizeof(want), "Globals.ca_file: %s: missing", cfg.ca_file);
+    snprintf(want, sizeof(want),
+             "Globals.ca_file: %s: missing: no connection to the cloud can be "
+             "verified until it is there",
+             cfg.ca_file);
     ck_assert_str_eq(err, want);
 
     put_file("ngfw/etc/sf/connectorCA.pem", "# the bundle\n");
