@@ -701,6 +701,8 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
     }
     snprintf(buf, len, "%s connection to %s (region %s, phase %s) failed: %s",
              at->what, t->host, at->region, at->phase, cause);
+    snprintf(where, sizeof(where), "%s: %.380s", at->phase, cause);
+    conn_cause_class(where, at->cls, sizeof(at->cls));
 }
 
 void

@@ -51,6 +51,7 @@ struct net_attempt {
     char alert[400];       /* the server's fatal TLS alert, in words */
     struct tunnel *tunnel; /* through the proxy: its CONNECT (tunnel.h) */
     char via[300];         /* " through proxy H:P", "" when direct */
+    char cls[200];         /* the failure's cause class (describe) */
 };
 
 /* Split a wss:// or https:// URL and map it (behind a proxy the proxy
@@ -69,7 +70,8 @@ int net_attempt_start(struct net_attempt *at, struct connector *c,
 /* The upgrade succeeded: the deadline is off. */
 void net_attempt_established(struct net_attempt *at);
 /* The attempt ended (error or close): say why, in one line, with host,
- * region, address, phase and cause; in is lws's reason or NULL. */
+ * region, address, phase and cause; in is lws's reason or NULL. at->cls
+ * gets the phase and cause as a class (conn_cause_class). */
 void net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                           size_t len);
 void net_attempt_end(struct net_attempt *at);

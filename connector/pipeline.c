@@ -116,13 +116,16 @@ on_sink_retry(lws_sorted_usec_list_t *sul)
     sink_connect(lws_container_of(sul, struct pipeline, sink_sul));
 }
 
-static void
-sink_schedule_retry(struct pipeline *p, const char *why)
+/* The wait before the next attempt, from the backoff. */
+static unsigned
+sink_backoff(struct pipeline *p)
 {
-    const struct conn_config *cfg = &p->c->cfg;
-    unsigned delay = conn_scaled_ms(cfg, sse_backoff_next(&p->sink_bo, 0));
+    return conn_scaled_ms(&p->c->cfg, sse_backoff_next(&p->sink_bo, 0));
+}
 
-    conn_ep_fail(p->c, EP_INGEST, delay, "%s", why);
+static void
+sink_retry_in(struct pipeline *p, unsigned delay)
+{
     lws_sul_schedule(p->c->lws, 0, &p->sink_sul, on_sink_retry,
                      (lws_usec_t)delay * 1000);
 }
@@ -145,11 +148,17 @@ sink_connect(struct pipeline *p)
     conn_ep_host(c, EP_INGEST, p->sink_url);
     if (net_attempt_start(&p->at, c, "eventing", p->sink_url, p->region,
                           PIPELINE_SINK_PROTOCOL, err, sizeof(err)) != 0) {
+        char cls[200], delay_cls[220];
+        unsigned delay = sink_backoff(p);
+
         p->sink = NULL;
-        cerror("eventing connection to %s (region %s, phase resolve) "
-               "failed: %s",
-               p->sink_url, p->region, err);
-        sink_schedule_retry(p, err);
+        snprintf(delay_cls, sizeof(delay_cls), "resolve: %s", err);
+        conn_ep_failure(c, EP_INGEST, delay,
+                        conn_cause_class(delay_cls, cls, sizeof(cls)),
+                        "eventing connection to %s (region %s, phase resolve) "
+                        "failed: %s",
+                        p->sink_url, p->region, err);
+        sink_retry_in(p, delay);
         return;
     }
     p->sink = p->at.wsi;
@@ -161,6 +170,7 @@ sink_lost(struct pipeline *p, const char *why)
     /* Unacknowledged batches go out again, first, in their order. */
     uint64_t n = batcher_requeue(&p->b);
     char line[1200];
+    unsigned delay;
 
     net_attempt_describe(&p->at, why, line, sizeof(line));
     net_attempt_end(&p->at);
@@ -183,15 +193,19 @@ sink_lost(struct pipeline *p, const char *why)
               "connector: %s; %llu events held",
               p->at.t.host, p->at.region, why_local,
               (unsigned long long)p->b.held_events);
+        conn_ep_forget(p->c, EP_INGEST);
         /* A new identity may be there already: look again soon (the
          * connect checks that there is one). */
         if (!conn_stopping(p->c))
             lws_sul_schedule(p->c->lws, 0, &p->sink_sul, on_sink_retry, 1000);
         return;
     }
-    cerror("%s; %llu events held, %llu of them to send again", line,
-           (unsigned long long)p->b.held_events, (unsigned long long)n);
-    sink_schedule_retry(p, line);
+    delay = sink_backoff(p);
+    conn_ep_failure(p->c, EP_INGEST, delay, p->at.cls,
+                    "%s; %llu events held, %llu of them to send again", line,
+                    (unsigned long long)p->b.held_events,
+                    (unsigned long long)n);
+    sink_retry_in(p, delay);
 }
 
 static void
@@ -335,10 +349,21 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     json_t *seqv = json_object_get(msg, "seq");
     uint64_t seq, acked;
 
-    if (type != NULL && (strcmp(type, "pong") == 0 || strcmp(type, "ack") == 0))
+    if (type != NULL &&
+        (strcmp(type, "pong") == 0 || strcmp(type, "ack") == 0)) {
         /* A connection the ingest answers on has proven itself: only now
-         * does the backoff start again (mx.c says why). */
+         * does the backoff start again (mx.c says why). A failing ingest
+         * is back once it acknowledges, or answers a ping with nothing
+         * out (a pong while batches wait for their ack is no recovery:
+         * CASES K30). */
+        char back[96];
+
         sse_backoff_reset(&p->sink_bo);
+        if ((strcmp(type, "ack") == 0 || batcher_inflight_events(&p->b) == 0) &&
+            conn_ep_recovered(p->c, EP_INGEST, back, sizeof(back))[0])
+            cinfo("eventing connected to %s (region %s)%s and answering%s",
+                  p->sink_url, p->region, p->at.via, back);
+    }
     if (type != NULL && strcmp(type, "pong") == 0) {
         /* The quiet connection is alive: its ping is answered. */
         json_decref(msg);
@@ -777,14 +802,13 @@ on_probe(lws_sorted_usec_list_t *sul)
     if (fd >= 0)
         close(fd);
     if (err != 0) {
-        if (err != p->last_probe_errno)
-            cerror("events: dial unix %s: connect: %s", p->ipc_path,
-                   clog_errno_words(err, why, sizeof(why)));
-        conn_ep_fail(p->c, EP_EVENTHANDLER,
-                     conn_scaled_ms(cfg, p->source_backoff_ms),
-                     "dial unix %s: connect: %s", p->ipc_path,
-                     clog_errno_words(err, why, sizeof(why)));
+        clog_errno_words(err, why, sizeof(why));
+        conn_ep_failure(p->c, EP_EVENTHANDLER,
+                        conn_scaled_ms(cfg, p->source_backoff_ms), why,
+                        "events: dial unix %s: connect: %s", p->ipc_path, why);
     } else if (p->last_probe_errno != 0) {
+        /* The socket is there; the line that ends the failure is
+         * ZeroMQ's connect (monitor_drain). */
         cinfo("events: %s is listening again", p->ipc_path);
     }
     p->last_probe_errno = err;
@@ -800,6 +824,8 @@ on_probe(lws_sorted_usec_list_t *sul)
 static void
 monitor_drain(struct pipeline *p)
 {
+    char back[96];
+
     for (int i = 0; i < 256; i++) {
         zmq_msg_t head, addr;
         uint16_t event;
@@ -826,7 +852,8 @@ monitor_drain(struct pipeline *p)
             p->source_backoff_ms = SOURCE_BACKOFF_START_MS;
             lws_sul_cancel(&p->probe_sul);
             conn_ep_ok(p->c, EP_EVENTHANDLER);
-            cinfo("events: connected to EventHandler at %s", p->ipc_path);
+            cinfo("events: connected to EventHandler at %s%s", p->ipc_path,
+                  conn_ep_recovered(p->c, EP_EVENTHANDLER, back, sizeof(back)));
         } else if (event == ZMQ_EVENT_DISCONNECTED && p->source_up) {
             p->source_up = false;
             conn_ep_down(p->c, EP_EVENTHANDLER);
@@ -992,8 +1019,19 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         net_attempt_established(&p->at);
         p->sink_open = true;
         conn_ep_ok(c, EP_INGEST);
-        cinfo("eventing connected to %s (region %s)%s", p->sink_url, p->region,
-              p->at.via);
+        /* After failures the ingest must answer before it is back (a
+         * peer that takes the upgrade and drops every connection is no
+         * recovery): a ping asks it at once when nothing else would. */
+        if (conn_ep_failing(c, EP_INGEST)) {
+            cdebug("eventing connected to %s (region %s)%s; waiting for "
+                   "its first answer",
+                   p->sink_url, p->region, p->at.via);
+            p->ping_due = true;
+            lws_callback_on_writable(wsi);
+        } else {
+            cinfo("eventing connected to %s (region %s)%s", p->sink_url,
+                  p->region, p->at.via);
+        }
         /* A connection with nothing to send is watched by pings. */
         arm_idle_timer(p);
         request_write(p);

@@ -57,6 +57,18 @@ struct conn_ep_state {
     bool up;
     bool ka_known;       /* ka was read back from a socket of this end */
     struct sse_tcpka ka; /* TCP keepalive of its last connection */
+
+    /*
+     * The log's view (conn_ep_failure, conn_ep_recovered): failing from
+     * the first failure until the end answers again, one error line per
+     * change of cause, not per retry (docs/connector.md, "Logs").
+     */
+    char fail_class[200];  /* the cause class said at error; "" not failing */
+    uint64_t fail_count;   /* failures since it went failing */
+    int64_t fail_since_ms; /* wall clock: when it went failing */
+    int64_t fail_said_ms;  /* monotonic: its last error or still line */
+    bool fail_new;         /* the last failure was said at error */
+    int64_t answered_ms;   /* wall clock: the end last answered, 0 never */
 };
 
 /* What registration and enrolment produced. */
@@ -192,6 +204,48 @@ void conn_ep_fail(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void conn_ep_ok(struct connector *c, enum conn_ep ep);
 void conn_ep_down(struct connector *c, enum conn_ep ep);
+/* When the next attempt is due, once the backoff chose it. */
+void conn_ep_next_retry(struct connector *c, enum conn_ep ep,
+                        int64_t retry_in_ms);
+
+/*
+ * A failed attempt at ep, recorded as conn_ep_fail does, and its line: at
+ * error when the end goes from working (or never tried) to failing or the
+ * cause class changes; at debug while the class stays, plus one warning
+ * "still failing" every CONN_EP_STILL_MS (scaled) with the attempts and
+ * the next retry. cls is the cause without its volatile parts (see
+ * conn_cause_class); the line is fmt. The line carries the caller's file,
+ * line and function. True when it was said at error.
+ */
+#define CONN_EP_STILL_MS (5 * 60 * 1000)
+#define conn_ep_failure(c, ep, retry_in_ms, cls, ...)                          \
+    conn_ep_failure_at(c, ep, retry_in_ms, cls, __FILE__, __LINE__, __func__,  \
+                       __VA_ARGS__)
+bool conn_ep_failure_at(struct connector *c, enum conn_ep ep,
+                        int64_t retry_in_ms, const char *cls, const char *file,
+                        int line, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+/*
+ * The end answers again (a REST answer, a WebSocket peer that spoke, a
+ * ZeroMQ peer): when it was failing, buf gets what the recovery line adds,
+ * " after N failed attempts over D s" (it never worked before) or " again
+ * after N failed attempts, down D s", and the failure is over; else buf is
+ * "". Returns buf.
+ */
+const char *conn_ep_recovered(struct connector *c, enum conn_ep ep, char *buf,
+                              size_t len);
+/* Is ep failing (said at error, not answered since)? */
+bool conn_ep_failing(struct connector *c, enum conn_ep ep);
+/* Forget ep's failure without a line: the connector stopped wanting the
+ * end (its own teardown, a new token); the next failure is news. */
+void conn_ep_forget(struct connector *c, enum conn_ep ep);
+/*
+ * A cause as a class for conn_ep_failure: text with every run of digits
+ * as "#" (ports, addresses, counters, times), except the status after
+ * "HTTP " or "HTTP/1.1 " and a close code after "code ", which tell
+ * causes apart. Returns buf.
+ */
+const char *conn_cause_class(const char *text, char *buf, size_t len);
 /* TCP keepalive as read back from the endpoint's last socket. */
 void conn_ep_keepalive(struct connector *c, enum conn_ep ep,
                        const struct sse_tcpka *ka);
