@@ -809,7 +809,8 @@ on_probe(lws_sorted_usec_list_t *sul)
     } else if (p->last_probe_errno != 0) {
         /* The socket is there; the line that ends the failure is
          * ZeroMQ's connect (monitor_drain). */
-        cinfo("events: %s is listening again", p->ipc_path);
+        cinfo("events: %s is listening; waiting for ZeroMQ to connect",
+              p->ipc_path);
     }
     p->last_probe_errno = err;
     lws_sul_schedule(p->c->lws, 0, &p->probe_sul, on_probe,
