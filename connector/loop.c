@@ -303,6 +303,20 @@ make_context(struct connector *c)
     return ctx;
 }
 
+/* The status follows the connections (state.h, conn_check_degraded). */
+static lws_sorted_usec_list_t degraded_tick;
+static struct connector *degraded_conn;
+
+static void
+on_degraded_tick(lws_sorted_usec_list_t *sul)
+{
+    struct connector *c = degraded_conn;
+
+    conn_check_degraded(c);
+    lws_sul_schedule(c->lws, 0, &degraded_tick, on_degraded_tick,
+                     (lws_usec_t)conn_scaled_ms(&c->cfg, 1000) * 1000);
+}
+
 int
 conn_run(struct connector *c, const char *ports_file)
 {
@@ -348,6 +362,9 @@ conn_run(struct connector *c, const char *ports_file)
         conn_set_status(c, CS_DISABLED, "waiting for a context");
     /* A restored identity connects at once. */
     conn_wake(c);
+    degraded_conn = c;
+    lws_sul_schedule(c->lws, 0, &degraded_tick, on_degraded_tick,
+                     (lws_usec_t)conn_scaled_ms(&c->cfg, 1000) * 1000);
     while (!conn_stopping(c)) {
         if (lws_service(c->lws, 0) < 0)
             break;
@@ -356,6 +373,7 @@ conn_run(struct connector *c, const char *ports_file)
     cinfo("stopping");
 out:
     lws_sul_cancel(&drain.tick);
+    lws_sul_cancel(&degraded_tick);
     conn_request_stop(c);
     if (control_started)
         pthread_join(control, NULL);

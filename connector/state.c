@@ -97,6 +97,8 @@ set_status_locked(struct connector *c, enum conn_status s, const char *cause)
     if (old == s && strcmp(c->status_cause, cause) == 0)
         return;
     c->status = s;
+    if (s != CS_DEGRADED)
+        c->degraded_conn = false;
     snprintf(c->status_cause, sizeof(c->status_cause), "%s", cause);
     if (old != s) {
         c->status_prev = old;
@@ -609,6 +611,47 @@ conn_reset(struct connector *c)
     pthread_mutex_unlock(&c->lock);
     conn_persist(c);
     conn_wake(c);
+}
+
+void
+conn_check_degraded(struct connector *c)
+{
+    static const enum conn_ep needed[] = {EP_INGEST, EP_MX};
+    unsigned grace = conn_scaled_ms(&c->cfg, CONN_DEGRADED_GRACE_MS);
+    int64_t now = conn_now_ms();
+    char cause[256] = "", since[32];
+    const struct conn_ep_state *e;
+    struct tm tm;
+    time_t t;
+
+    pthread_mutex_lock(&c->lock);
+    if (!c->enrolled || c->stop ||
+        (c->status != CS_ENROLLED && c->status != CS_DEGRADED)) {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+        e = &c->ep[needed[i]];
+        if (needed[i] == EP_MX && !c->cfg.messaging_enabled)
+            continue;
+        if (e->fail_class[0] == '\0' || now - e->fail_since_ms < grace)
+            continue;
+        t = (time_t)(e->fail_since_ms / 1000);
+        gmtime_r(&t, &tm);
+        strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(cause, sizeof(cause), "%s (%s) down since %s: %.160s",
+                 conn_ep_name(needed[i]), e->host, since, e->last_error);
+        break;
+    }
+    if (cause[0] != '\0' && c->status == CS_ENROLLED) {
+        c->degraded_conn = true;
+        set_status_locked(c, CS_DEGRADED, cause);
+    } else if (cause[0] == '\0' && c->status == CS_DEGRADED &&
+               c->degraded_conn && atomic_load(&c->count.spool_full) == 0) {
+        c->degraded_conn = false;
+        set_status_locked(c, CS_ENROLLED, "the connections answer again");
+    }
+    pthread_mutex_unlock(&c->lock);
 }
 
 void

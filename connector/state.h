@@ -181,6 +181,7 @@ struct connector {
     int64_t status_since_ms; /* wall clock of the last status change */
     struct conn_cert certs[CONN_CERTS];
     size_t ncerts;
+    bool degraded_conn; /* Degraded because a connection is down */
 };
 
 const char *conn_status_name(enum conn_status s);
@@ -281,6 +282,17 @@ bool conn_stopping(struct connector *c);
  * "new identity", each with the status and its cause. Lock free.
  */
 void conn_teardown_reason(struct connector *c, char *buf, size_t len);
+
+/*
+ * Enrolled or Degraded as the connections the device needs stand
+ * (lws thread, once a second of scaled time): Degraded once
+ * eventing-ingest, or mx01 while messaging is enabled, has failed for
+ * CONN_DEGRADED_GRACE_MS (scaled) without answering since, so that a
+ * reconnect that works does not flap the status; Enrolled again once
+ * they answer (and the spool has room). One status line per transition.
+ */
+#define CONN_DEGRADED_GRACE_MS 15000
+void conn_check_degraded(struct connector *c);
 
 /* Wall clock in ms. */
 int64_t conn_now_ms(void);

@@ -185,6 +185,60 @@ START_TEST(still_failing_warned_at_the_long_interval)
 }
 END_TEST
 
+/* Enrolled with eventing-ingest failing past the grace: Degraded; back
+ * once it answers; a failure that ends within the grace changes nothing. */
+START_TEST(degraded_while_a_needed_connection_is_down)
+{
+    struct timespec ms = {0, 1000000};
+    time_t deadline = time(NULL) + 30;
+    char back[96];
+
+    conn.enrolled = true;
+    conn_set_status(&conn, CS_ENROLLED, "device d in region us");
+    /* Within the grace (15 s at scale 1): nothing changes. */
+    refused(40125);
+    conn_check_degraded(&conn);
+    ck_assert_int_eq(conn_get_status(&conn), CS_ENROLLED);
+    conn_ep_recovered(&conn, EP_INGEST, back, sizeof(back));
+    conn_check_degraded(&conn);
+    ck_assert_int_eq(conn_get_status(&conn), CS_ENROLLED);
+
+    /* Past it (15 s at this scale are well under a millisecond). */
+    conn.cfg.time_scale = 100000;
+    refused(40125);
+    while (conn_get_status(&conn) != CS_DEGRADED && time(NULL) < deadline) {
+        nanosleep(&ms, NULL);
+        conn_check_degraded(&conn);
+    }
+    ck_assert_int_eq(conn_get_status(&conn), CS_DEGRADED);
+    ck_assert_msg(strncmp(conn.status_cause, "eventing () down since ", 23) ==
+                      0,
+                  "%s", conn.status_cause);
+    ck_assert_ptr_nonnull(strstr(conn.status_cause, "connection refused"));
+    ck_assert_int_eq(count("info", "status Enrolled -> Degraded: eventing"), 1);
+    conn_check_degraded(&conn);
+    ck_assert_int_eq(count("info", "-> Degraded"), 1);
+
+    /* The spool still full: stays Degraded; room again: Enrolled. */
+    conn_ep_recovered(&conn, EP_INGEST, back, sizeof(back));
+    atomic_store(&conn.count.spool_full, 1);
+    conn_check_degraded(&conn);
+    ck_assert_int_eq(conn_get_status(&conn), CS_DEGRADED);
+    atomic_store(&conn.count.spool_full, 0);
+    conn_check_degraded(&conn);
+    ck_assert_int_eq(conn_get_status(&conn), CS_ENROLLED);
+    ck_assert_int_eq(count("info", "status Degraded -> Enrolled"), 1);
+
+    /* Not enrolled (registering again): never Degraded. */
+    conn.enrolled = false;
+    conn_set_status(&conn, CS_REGISTERING, "token received");
+    refused(40125);
+    nanosleep(&ms, NULL);
+    conn_check_degraded(&conn);
+    ck_assert_int_eq(conn_get_status(&conn), CS_REGISTERING);
+}
+END_TEST
+
 static Suite *
 state_suite(void)
 {
@@ -196,6 +250,7 @@ state_suite(void)
     tcase_add_test(tc, failure_said_once_however_often_it_repeats);
     tcase_add_test(tc, new_cause_is_said_at_once);
     tcase_add_test(tc, still_failing_warned_at_the_long_interval);
+    tcase_add_test(tc, degraded_while_a_needed_connection_is_down);
     suite_add_tcase(s, tc);
     return s;
 }
