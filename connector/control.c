@@ -1363,14 +1363,19 @@ control_main(void *arg)
              * the cloud is a floor. */
             unsigned delay = conn_scaled_ms(
                 &ccfg, sse_backoff_next(&backoff, retry_after_s * 1000u));
+            const struct conn_ep_state *last =
+                c->ep[EP_EST].last_error_ms > c->ep[EP_API].last_error_ms
+                    ? &c->ep[EP_EST]
+                    : &c->ep[EP_API];
 
             if (delay > cap && retry_after_s == 0)
                 delay = cap;
             retry_at = conn_now_ms() + delay;
             c->ep[EP_API].next_retry_ms = retry_at;
-            /* Said with the failure that changed something; the retries
-             * of the same failure say it at debug. */
-            clog(c->ep[EP_API].fail_new ? SSE_LOG_INFO : SSE_LOG_DEBUG,
+            /* Said with the failure that changed something (registration
+             * or enrolment, whichever failed last); the retries of the
+             * same failure say it at debug. */
+            clog(last->fail_new ? SSE_LOG_INFO : SSE_LOG_DEBUG,
                  "next registration attempt in %u ms%s", delay,
                  retry_after_s > 0 ? " (the cloud's Retry-After)" : "");
             retry_after_s = 0;
