@@ -183,6 +183,7 @@ forget_failure_locked(struct connector *c, int ep)
     c->ep[ep].fail_class[0] = '\0';
     c->ep[ep].fail_count = 0;
     c->ep[ep].fail_new = false;
+    c->ep[ep].nsaid = 0;
 }
 
 void
@@ -266,14 +267,21 @@ conn_ep_failure_at(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
     e->up = false;
     e->last_error_ms = now;
     e->next_retry_ms = retry_in_ms > 0 ? now + retry_in_ms : 0;
-    changed = e->fail_class[0] == '\0' || strcmp(e->fail_class, klass) != 0;
     if (e->fail_class[0] == '\0') {
         e->fail_since_ms = now;
         e->fail_count = 0;
+        e->nsaid = 0;
     }
+    changed = true;
+    for (unsigned i = 0; i < e->nsaid && i < CONN_EP_SAID; i++)
+        if (strcmp(e->said[i], klass) == 0)
+            changed = false;
     e->fail_count++;
+    snprintf(e->fail_class, sizeof(e->fail_class), "%s", klass);
     if (changed) {
-        snprintf(e->fail_class, sizeof(e->fail_class), "%s", klass);
+        snprintf(e->said[e->nsaid % CONN_EP_SAID], sizeof(e->said[0]), "%s",
+                 klass);
+        e->nsaid++;
         e->fail_said_ms = mono;
         level = SSE_LOG_ERROR;
     } else if (mono - e->fail_said_ms >= (int64_t)still) {
@@ -324,6 +332,7 @@ conn_ep_recovered(struct connector *c, enum conn_ep ep, char *buf, size_t len)
         e->fail_class[0] = '\0';
         e->fail_count = 0;
         e->fail_new = false;
+        e->nsaid = 0;
     }
     pthread_mutex_unlock(&c->lock);
     return buf;

@@ -47,6 +47,8 @@ enum conn_ep {
     EP_COUNT,
 };
 
+#define CONN_EP_SAID 4 /* causes of one failure remembered as said */
+
 struct conn_ep_state {
     char host[128];        /* host name, or the ipc path */
     char last_error[256];  /* "" when the last attempt succeeded */
@@ -63,7 +65,12 @@ struct conn_ep_state {
      * the first failure until the end answers again, one error line per
      * change of cause, not per retry (docs/connector.md, "Logs").
      */
-    char fail_class[200];  /* the cause class said at error; "" not failing */
+    char fail_class[200]; /* the last failure's class; "" not failing */
+    /* The classes said at error since it went failing: a cause that
+     * comes back (two that alternate, as a reset that lws sees in one
+     * phase or the next) is not said again. */
+    char said[CONN_EP_SAID][200];
+    unsigned nsaid;
     uint64_t fail_count;   /* failures since it went failing */
     int64_t fail_since_ms; /* wall clock: when it went failing */
     int64_t fail_said_ms;  /* monotonic: its last error or still line */
@@ -212,7 +219,8 @@ void conn_ep_next_retry(struct connector *c, enum conn_ep ep,
 /*
  * A failed attempt at ep, recorded as conn_ep_fail does, and its line: at
  * error when the end goes from working (or never tried) to failing or the
- * cause class changes; at debug while the class stays, plus one warning
+ * cause class is one not said since (of the last CONN_EP_SAID); at debug
+ * when it was, plus one warning
  * "still failing" every CONN_EP_STILL_MS (scaled) with the attempts and
  * the next retry. cls is the cause without its volatile parts (see
  * conn_cause_class); the line is fmt. The line carries the caller's file,
