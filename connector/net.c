@@ -496,10 +496,39 @@ syscall_words(const char *in, char *buf, size_t len)
  * connect as "Unable to connect" and has closed the socket by then, so
  * the error it saw is gone. A second non-blocking connect to the same
  * place, given NET_PROBE_MS to answer, gets it again (a refusal or an
- * unreachable network answers at once). errno > 0, 0 when the second
- * connect got through, -1 when it tells nothing in time.
+ * unreachable network answers at once). One that gets through is watched
+ * for the rest of that time: a peer that resets or closes what it just
+ * accepted is what lws met. errno > 0, 0 when the second connect got
+ * through and stood, -2 when the peer closed it at once, -1 when it tells
+ * nothing in time.
  */
 #define NET_PROBE_MS 250
+
+static int64_t
+probe_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* After a connect that got through: does the peer end it at once? */
+static int
+probe_stands(int fd, int64_t deadline)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int64_t left = deadline - probe_now_ms();
+    char byte;
+    ssize_t n;
+
+    if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
+        return 0;
+    n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN ? 0 : errno;
+    return n == 0 ? -2 : 0;
+}
 
 static int
 connect_errno(const char *address, int port)
@@ -507,6 +536,7 @@ connect_errno(const char *address, int port)
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
+    int64_t deadline = probe_now_ms() + NET_PROBE_MS;
     struct pollfd pfd;
     char ports[8];
     int fd, err = -1;
@@ -531,6 +561,8 @@ connect_errno(const char *address, int port)
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
             err = -1;
     }
+    if (err == 0)
+        err = probe_stands(fd, deadline);
     close(fd);
     freeaddrinfo(res);
     return err;
@@ -560,8 +592,9 @@ connect_failure(const struct net_target *t, const char *in, char *buf,
                  "%s)",
                  hp, mapped, mapped[0] ? "; " : "",
                  in != NULL && in[0] != '\0' ? in : "no detail",
-                 err == 0 ? "got through at once"
-                          : "told no errno within " STR(NET_PROBE_MS) " ms");
+                 err == 0    ? "got through and stood"
+                 : err == -2 ? "was closed by the peer at once"
+                             : "told no errno within " STR(NET_PROBE_MS) " ms");
 }
 
 /*
