@@ -76,6 +76,17 @@ clog_emit(enum sse_log_level level, const char *file, int line,
 }
 
 const char *
+clog_errno_words(int err, char *buf, size_t len)
+{
+    if (len == 0)
+        return "";
+    snprintf(buf, len, "%s", strerror(err));
+    if (buf[0] >= 'A' && buf[0] <= 'Z')
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
+}
+
+const char *
 clog_redact(const char *secret, char *buf, size_t len)
 {
     size_t n;

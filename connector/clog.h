@@ -38,6 +38,13 @@ const char *clog_redact(const char *secret, char *buf, size_t len);
 const char *clog_body_start(const char *body, size_t len, size_t max, char *buf,
                             size_t buflen);
 
+/*
+ * errno in Go's words, as the real connector prints it and the
+ * troubleshooting guide greps for it: strerror in lower case ("connection
+ * refused", "no such file or directory"). Returns buf.
+ */
+const char *clog_errno_words(int err, char *buf, size_t len);
+
 #define clog(level, ...)                                                       \
     do {                                                                       \
         if (sse_log_enabled(level))                                            \

@@ -21,6 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <yaml.h>
 
 enum conf_type {
@@ -1249,7 +1252,20 @@ conn_config_load(struct conn_config *cfg, char *err, size_t errlen)
     const struct conf_key *url =
         find_row(settings_keys, NSETTINGS, "HTTPProxy.url");
     char why[CONN_CONFIG_MSG];
+    struct stat st;
 
+    /* A file named on the command line is meant to be read: without it
+     * the defaults would run silently in its place. */
+    if (cfg->properties_required && stat(cfg->properties_path, &st) != 0) {
+        snprintf(err, errlen, "%s: cannot read: %s (named by --properties)",
+                 cfg->properties_path, strerror(errno));
+        return -1;
+    }
+    if (cfg->settings_required && stat(cfg->settings_path, &st) != 0) {
+        snprintf(err, errlen, "%s: cannot read: %s (named by --settings)",
+                 cfg->settings_path, strerror(errno));
+        return -1;
+    }
     if (conn_config_load_properties(cfg, cfg->properties_path, err, errlen) !=
             0 ||
         conn_config_load_settings(cfg, cfg->settings_path, err, errlen) != 0)
@@ -1266,6 +1282,121 @@ conn_config_load(struct conn_config *cfg, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* ---- the trust store ---- */
+
+/* Where Globals.ca_file's value came from, for an error line. */
+static void
+ca_file_origin(const struct conn_config *cfg, char *buf, size_t len)
+{
+    const struct conf_key *k =
+        find_row(settings_keys, NSETTINGS, "Globals.ca_file");
+
+    if (k != NULL && cfg->source[row_index(k)] == CONN_SRC_SETTINGS)
+        snprintf(buf, len, "%s:%u: ", cfg->settings_path,
+                 cfg->source_line[row_index(k)]);
+    else
+        buf[0] = '\0';
+}
+
+int
+conn_config_check_ca(const struct conn_config *cfg, char *err, size_t errlen)
+{
+    char at[PATH_MAX + 16];
+    unsigned long e;
+    int count = 0, rc = -1;
+    X509 *x;
+    BIO *b;
+
+    ca_file_origin(cfg, at, sizeof(at));
+    b = BIO_new_file(cfg->ca_file, "r");
+    if (b == NULL) {
+        int missing = errno == ENOENT;
+
+        snprintf(err, errlen, "%sGlobals.ca_file: %s: %s%s", at, cfg->ca_file,
+                 missing ? "missing: no connection to the cloud can be "
+                           "verified until it is there"
+                         : "cannot read: ",
+                 missing ? "" : strerror(errno));
+        ERR_clear_error();
+        return missing ? 1 : -1;
+    }
+    /* Text around the PEM blocks is allowed (bundles carry comments); a
+     * block that does not decode is not. */
+    ERR_clear_error();
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        X509_free(x);
+        count++;
+    }
+    e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+        ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+        if (count > 0)
+            rc = 0;
+        else
+            snprintf(err, errlen,
+                     "%sGlobals.ca_file: %s holds no PEM certificate "
+                     "(\"-----BEGIN CERTIFICATE-----\"): every connection "
+                     "to the cloud would fail verification",
+                     at, cfg->ca_file);
+    } else {
+        snprintf(err, errlen,
+                 "%sGlobals.ca_file: %s: certificate %d cannot be read: %s", at,
+                 cfg->ca_file, count + 1,
+                 e != 0 ? ERR_reason_error_string(e) : "unreadable data");
+    }
+    if (rc == 0)
+        snprintf(err, errlen, "Globals.ca_file: %s: %d certificate%s",
+                 cfg->ca_file, count, count == 1 ? "" : "s");
+    ERR_clear_error();
+    BIO_free(b);
+    return rc;
+}
+
+int
+conn_config_check_cert_store(const struct conn_config *cfg, char *msg,
+                             size_t len)
+{
+    const struct conf_key *k =
+        find_row(settings_keys, NSETTINGS, "Globals.cert_store");
+    struct stat st;
+
+    msg[0] = '\0';
+    if (cfg->cert_store[0] == '\0')
+        return 0;
+    if (stat(cfg->cert_store, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return 0;
+        snprintf(msg, len,
+                 "Globals.cert_store: %s is not a directory: no extra CAs "
+                 "are trusted",
+                 cfg->cert_store);
+        return 3;
+    }
+    if (k == NULL || cfg->source[row_index(k)] != CONN_SRC_SETTINGS)
+        return 1;
+    snprintf(msg, len,
+             "%s:%u: Globals.cert_store: %s: %s: no extra CAs are trusted "
+             "until it exists (it is looked up at each connection)",
+             cfg->settings_path, cfg->source_line[row_index(k)],
+             cfg->cert_store, strerror(errno));
+    return 2;
+}
+
+const char *
+conn_config_trust(const struct conn_config *cfg, char *buf, size_t len)
+{
+    struct stat st;
+
+    if (cfg->cert_store[0] == '\0')
+        snprintf(buf, len, "%s", cfg->ca_file);
+    else
+        snprintf(buf, len, "%s and %s%s", cfg->ca_file, cfg->cert_store,
+                 stat(cfg->cert_store, &st) == 0 && S_ISDIR(st.st_mode)
+                     ? ""
+                     : " (missing)");
+    return buf;
 }
 
 /* ---- durations ---- */

@@ -98,6 +98,10 @@ struct conn_config {
     unsigned source_line[CONN_CONFIG_KEYS];
     bool properties_found; /* the file existed when last loaded */
     bool settings_found;
+    /* Named on the command line (--properties, --settings): a missing
+     * file is then an error, not the defaults. */
+    bool properties_required;
+    bool settings_required;
     /*
      * Problems that are not errors (an unknown key in the properties file,
      * which the real connector ignores), each "<file>:<line>: ...". The
@@ -129,6 +133,27 @@ int conn_config_load_properties(struct conn_config *cfg, const char *path,
                                 char *err, size_t errlen);
 int conn_config_load_settings(struct conn_config *cfg, const char *path,
                               char *err, size_t errlen);
+/*
+ * Globals.ca_file as TLS will read it: 0 when it holds at least one PEM
+ * certificate and nothing broken (err: how many), 1 when it is missing
+ * (err says so: the file may come later), -1 when it exists but is no
+ * trust store (unreadable, no certificate, a damaged one), err naming the
+ * key, the file and what is wrong.
+ */
+int conn_config_check_ca(const struct conn_config *cfg, char *err,
+                         size_t errlen);
+/*
+ * Globals.cert_store as the daemon finds it at start: 0 a directory, or
+ * unset; 1 missing at its default place (nothing to say: the device has
+ * no extra CAs); 2 missing though the settings file names it, 3 not a
+ * directory (both: msg says so, for one warning).
+ */
+int conn_config_check_cert_store(const struct conn_config *cfg, char *msg,
+                                 size_t len);
+/* The trust of an error line: "<ca_file> and <cert_store>", the store
+ * marked "(missing)" when it is not there now. Returns buf. */
+const char *conn_config_trust(const struct conn_config *cfg, char *buf,
+                              size_t len);
 /* Go durations ("1m", "30s", "1m30s", "250ms", "2h"); 0 or -1. */
 int conn_parse_duration_ms(const char *text, unsigned *out_ms);
 /* A duration of the connector's own, after the time scale. */

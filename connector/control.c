@@ -301,14 +301,14 @@ reg_record(struct connector *c, const struct attempt *a,
     pthread_mutex_unlock(&c->lock);
 }
 
-/* "Forbidden" or the start of a body, safe for one log line. */
-static void
+/* "Forbidden" or the start of a body for one log line: quotes kept (the
+ * log escapes them), line breaks as blanks, secrets redacted. */
+static const char *
 body_start(const struct rest_reply *r, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s", r->body != NULL ? r->body : "");
-    for (char *p = buf; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '"')
-            *p = ' ';
+    return clog_body_start(r->body != NULL ? r->body : "",
+                           r->body != NULL ? r->body_len : 0, len - 1, buf,
+                           len);
 }
 
 /* What the operator can do about a halted registration, for the log and
@@ -361,7 +361,7 @@ log_answer(struct connector *c, const struct attempt *a,
            const struct rest_reply *r, const struct reg_answer *ans,
            const char *what)
 {
-    char start[81], skew[64] = "", hint[320] = "", cid[96] = "";
+    char start[81], skew[64] = "", hint[320] = "", cid[96] = "", cls[200];
 
     body_start(r, start, sizeof(start));
     if (r->status == 401 || r->status == 403)
@@ -384,11 +384,17 @@ log_answer(struct connector *c, const struct attempt *a,
     else if (r->status == 401)
         snprintf(hint, sizeof(hint), "; check the token (and its region: %s)",
                  a->token_region[0] ? a->token_region : "not given");
-    cerror("%s with %s (region %s, %s) answered HTTP %ld (%s, Date: %s%s): "
-           "%s%s%s",
-           what, a->api_host, a->region, r->remote, r->status,
-           r->content_type[0] ? r->content_type : "no content type",
-           r->date[0] ? r->date : "none", skew, start, cid, hint);
+    /* The class: what was asked and what came, never the Date, the
+     * correlation id or the address, which change at every answer. */
+    snprintf(cls, sizeof(cls), "%s: HTTP %ld %s %s%s", what, r->status,
+             ans->code, reg_verdict_name(ans->verdict),
+             ans->clock_suspect ? " clock" : "");
+    conn_ep_failure(c, EP_API, 0, cls,
+                    "%s with %s (region %s, %s) answered HTTP %ld (%s, Date: "
+                    "%s%s): %s%s%s",
+                    what, a->api_host, a->region, r->remote, r->status,
+                    r->content_type[0] ? r->content_type : "no content type",
+                    r->date[0] ? r->date : "none", skew, start, cid, hint);
 }
 
 /* Halt on ans, with the status and cause it calls for. */
@@ -513,7 +519,7 @@ do_register(struct connector *c, struct attempt *a)
     const char *token =
         json_string_value(json_object_get(a->activation, "token"));
     json_t *body, *doc, *info = client_info(c, a);
-    char url[256], err[512], tok[64], cid[48] = "";
+    char url[256], err[512], tok[64], cid[48] = "", cls[200], back[96];
     char *text;
     struct rest_reply r;
     struct rest_req req = {.method = "POST",
@@ -543,16 +549,18 @@ do_register(struct connector *c, struct attempt *a)
     req.body_len = strlen(text);
     if (rest_correlation_id(cid, sizeof(cid)) == 0)
         req.correlation_id = cid;
-    cinfo("registering with %s (region %s) token %s guid %s%s", a->api_host,
-          a->region, clog_redact(token, tok, sizeof(tok)), a->guid,
-          a->replace ? ", replacing its registration" : "");
+    /* Each retry of a failing registration says so at debug only. */
+    clog(conn_ep_failing(c, EP_API) ? SSE_LOG_DEBUG : SSE_LOG_INFO,
+         "registering with %s (region %s) token %s guid %s%s", a->api_host,
+         a->region, clog_redact(token, tok, sizeof(tok)), a->guid,
+         a->replace ? ", replacing its registration" : "");
     rc = rest_call(&ccfg, &req, &r, err, sizeof(err));
     OPENSSL_cleanse(text, strlen(text));
     free(text);
     if (rc != 0) {
-        cerror("registration with %s (region %s) failed: %s", a->api_host,
-               a->region, err);
-        conn_ep_fail(c, EP_API, 0, "%s", err);
+        conn_ep_failure(c, EP_API, 0, conn_cause_class(err, cls, sizeof(cls)),
+                        "registration with %s (region %s) failed: %s",
+                        a->api_host, a->region, err);
         return STEP_RETRY;
     }
     note_clock(c, a->api_host, r.date);
@@ -569,8 +577,6 @@ do_register(struct connector *c, struct attempt *a)
 
         retry_after_s = r.retry_after_s;
         log_answer(c, a, &r, &ans, "registration");
-        conn_ep_fail(c, EP_API, 0, "HTTP %ld from %s: %s", r.status,
-                     a->api_host, ans.why);
         if (ans.verdict == REG_RETRY)
             reg_record(c, a, &ans, &r, "");
         else
@@ -589,14 +595,16 @@ do_register(struct connector *c, struct attempt *a)
                      jerr.position);
         else
             snprintf(why, sizeof(why), "JSON but not an object");
-        cerror("registration with %s (region %s, %s, phase answer) answered "
-               "HTTP %ld (%s, %zu bytes) that is %s; it starts: %s",
-               a->api_host, a->region, r.remote, r.status,
-               r.content_type[0] ? r.content_type : "no content type",
-               r.body_len, why,
-               clog_body_start(r.body, r.body_len, 120, start, sizeof(start)));
-        conn_ep_fail(c, EP_API, 0, "HTTP %ld from %s: the answer is %s",
-                     r.status, a->api_host, why);
+        snprintf(cls, sizeof(cls), "registration: HTTP %ld %s %s", r.status,
+                 r.content_type, doc == NULL ? "not JSON" : "not an object");
+        conn_ep_failure(
+            c, EP_API, 0, cls,
+            "registration with %s (region %s, %s, phase answer) answered "
+            "HTTP %ld (%s, %zu bytes) that is %s; it starts: %s",
+            a->api_host, a->region, r.remote, r.status,
+            r.content_type[0] ? r.content_type : "no content type", r.body_len,
+            why,
+            clog_body_start(r.body, r.body_len, 120, start, sizeof(start)));
         rest_reply_free(&r);
         json_decref(doc);
         return STEP_RETRY;
@@ -621,20 +629,21 @@ do_register(struct connector *c, struct attempt *a)
     json_decref(doc);
     if (a->device_id[0] == '\0' || a->est_url[0] == '\0' ||
         a->ingest_url[0] == '\0') {
-        cerror("registration with %s: answer lacks device_id, est or "
-               "eventing",
-               a->api_host);
-        conn_ep_fail(c, EP_API, 0, "incomplete registration answer");
+        conn_ep_failure(c, EP_API, 0, "registration: incomplete answer",
+                        "registration with %s (region %s): the answer lacks "
+                        "device_id, est or eventing",
+                        a->api_host, a->region);
         return STEP_RETRY;
     }
     conn_ep_ok(c, EP_API);
+    conn_ep_recovered(c, EP_API, back, sizeof(back));
     memset(&ans, 0, sizeof(ans));
     ans.status = 201;
     ans.verdict = REG_OK;
     reg_record(c, a, &ans, NULL, "");
-    cinfo("registered with %s (region %s): device %s tenant %s%s", a->api_host,
-          a->region, a->device_id, a->tenant_id,
-          a->replace ? " (registration replaced)" : "");
+    cinfo("registered with %s (region %s): device %s tenant %s%s%s",
+          a->api_host, a->region, a->device_id, a->tenant_id,
+          a->replace ? " (registration replaced)" : "", back);
     return read_back(c, a);
 }
 
@@ -708,7 +717,7 @@ est_get_certs(struct connector *c, const char *url, const char *userpwd,
                            .cancel = stopping,
                            .cancel_arg = c};
     struct rest_reply r;
-    char perr[256];
+    char perr[256], start[81];
 
     if (rest_call(&ccfg, &req, &r, err, errlen) != 0)
         return -1;
@@ -717,8 +726,8 @@ est_get_certs(struct connector *c, const char *url, const char *userpwd,
     if (r.ka_read)
         conn_ep_keepalive(c, EP_EST, &r.ka);
     if (r.status != 200) {
-        snprintf(err, errlen, "HTTP %ld from %s (%s): %.80s", r.status, url,
-                 r.remote, r.body);
+        snprintf(err, errlen, "HTTP %ld from %s (%s): %s", r.status, url,
+                 r.remote, body_start(&r, start, sizeof(start)));
         rest_reply_free(&r);
         return -1;
     }
@@ -760,6 +769,7 @@ static enum step_rc
 do_enrol(struct connector *c, struct attempt *a)
 {
     char url[320], err[512], userpwd[160], cert[PATH_MAX], key[PATH_MAX];
+    char text[560], cls[200], back[96];
     char *csr = NULL;
     EVP_PKEY *pkey = NULL;
     STACK_OF(X509) *cas = NULL, *issued = NULL;
@@ -771,8 +781,9 @@ do_enrol(struct connector *c, struct attempt *a)
     conn_ep_host(c, EP_EST, "est.sco.cisco.com");
     snprintf(url, sizeof(url), "%s/cacerts", a->est_url);
     if (est_get_certs(c, url, NULL, NULL, &cas, err, sizeof(err)) != 0) {
-        cerror("enrolment: cacerts from %.64s failed: %s", host, err);
-        conn_ep_fail(c, EP_EST, 0, "%s", err);
+        snprintf(text, sizeof(text), "cacerts: %s", err);
+        conn_ep_failure(c, EP_EST, 0, conn_cause_class(text, cls, sizeof(cls)),
+                        "enrolment: cacerts from %.64s failed: %s", host, err);
         goto out;
     }
     if (make_csr(a, &pkey, &csr, err, sizeof(err)) != 0) {
@@ -783,8 +794,10 @@ do_enrol(struct connector *c, struct attempt *a)
     snprintf(userpwd, sizeof(userpwd), "%s:%s", a->est_user, a->est_password);
     if (est_get_certs(c, url, userpwd, csr, &issued, err, sizeof(err)) != 0 ||
         sk_X509_num(issued) < 1) {
-        cerror("enrolment: simpleenroll at %.64s failed: %s", host, err);
-        conn_ep_fail(c, EP_EST, 0, "%s", err);
+        snprintf(text, sizeof(text), "simpleenroll: %s", err);
+        conn_ep_failure(c, EP_EST, 0, conn_cause_class(text, cls, sizeof(cls)),
+                        "enrolment: simpleenroll at %.64s failed: %s", host,
+                        err);
         /* The one-time credential may be spent: register again. */
         rc = STEP_RETRY;
         goto out;
@@ -828,8 +841,9 @@ do_enrol(struct connector *c, struct attempt *a)
 
         strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
         conn_ep_ok(c, EP_EST);
-        cinfo("enrolled at %.64s: certificate for %s valid until %s", host,
-              a->device_id, until);
+        cinfo("enrolled at %.64s: certificate for %s valid until %s%s", host,
+              a->device_id, until,
+              conn_ep_recovered(c, EP_EST, back, sizeof(back)));
         certwatch_note(c, "client", a->device_id, sk_X509_value(issued, 0));
         conn_persist(c);
         /* The lws thread connects mx01 and eventing-ingest now. */
@@ -960,7 +974,7 @@ do_reenrol(struct connector *c)
                           .cancel = stopping,
                           .cancel_arg = c};
     struct rest_reply r;
-    char cid[48] = "";
+    char cid[48] = "", start[121], text[560], cls[200], back[96];
 
     pthread_mutex_lock(&c->lock);
     id = c->id;
@@ -993,19 +1007,22 @@ do_reenrol(struct connector *c)
     if (rest_correlation_id(cid, sizeof(cid)) == 0)
         rq.correlation_id = cid;
     if (rest_call(&ccfg, &rq, &r, err, sizeof(err)) != 0) {
-        cerror("renewal at est.sco.cisco.com (region %s) failed: %s", id.region,
-               err);
-        conn_ep_fail(c, EP_EST, 0, "renewal: %s", err);
+        snprintf(text, sizeof(text), "renewal: %s", err);
+        conn_ep_failure(c, EP_EST, 0, conn_cause_class(text, cls, sizeof(cls)),
+                        "renewal at est.sco.cisco.com (region %s) failed: %s",
+                        id.region, err);
         goto out;
     }
     if (r.status != 200 ||
         pki_pkcs7_certs_parse(r.body, r.body_len, &issued, err, sizeof(err)) !=
             0 ||
         sk_X509_num(issued) < 1) {
-        cerror("renewal at est.sco.cisco.com (region %s, %s, phase answer) "
-               "failed: HTTP %ld: %.120s",
-               id.region, r.remote, r.status, r.body);
-        conn_ep_fail(c, EP_EST, 0, "renewal: HTTP %ld", r.status);
+        snprintf(cls, sizeof(cls), "renewal: HTTP %ld", r.status);
+        conn_ep_failure(c, EP_EST, 0, cls,
+                        "renewal at est.sco.cisco.com (region %s, %s, phase "
+                        "answer) failed: HTTP %ld: %s",
+                        id.region, r.remote, r.status,
+                        body_start(&r, start, sizeof(start)));
         if (r.status == 403)
             rc = -2;
         rest_reply_free(&r);
@@ -1043,8 +1060,9 @@ do_reenrol(struct connector *c)
     strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &na);
     conn_ep_ok(c, EP_EST);
     cinfo("renewed the certificate of device %s at est.sco.cisco.com "
-          "(region %s): valid until %s",
-          id.device_id, id.region, until);
+          "(region %s): valid until %s%s",
+          id.device_id, id.region, until,
+          conn_ep_recovered(c, EP_EST, back, sizeof(back)));
     certwatch_note(c, "client", id.device_id, sk_X509_value(issued, 0));
     conn_persist(c);
     conn_wake(c);
@@ -1084,7 +1102,7 @@ do_refresh(struct connector *c, bool *logged_fail)
     struct attempt a;
     struct rest_reply r;
     struct reg_answer ans;
-    char err[512], got[64];
+    char err[512], got[64], back[96];
     unsigned every;
     int64_t offset;
 
@@ -1158,9 +1176,10 @@ do_refresh(struct connector *c, bool *logged_fail)
         return 0;
     }
     rest_reply_free(&r);
+    conn_ep_recovered(c, EP_API, back, sizeof(back));
     if (*logged_fail)
-        cinfo("refresh: the device record of %s at %s reads back again",
-              a.device_id, a.api_host);
+        cinfo("refresh: the device record of %s at %s reads back again%s",
+              a.device_id, a.api_host, back);
     *logged_fail = false;
     pthread_mutex_lock(&c->lock);
     c->reg.refreshed_ms = conn_now_ms();
@@ -1344,13 +1363,21 @@ control_main(void *arg)
              * the cloud is a floor. */
             unsigned delay = conn_scaled_ms(
                 &ccfg, sse_backoff_next(&backoff, retry_after_s * 1000u));
+            const struct conn_ep_state *last =
+                c->ep[EP_EST].last_error_ms > c->ep[EP_API].last_error_ms
+                    ? &c->ep[EP_EST]
+                    : &c->ep[EP_API];
 
             if (delay > cap && retry_after_s == 0)
                 delay = cap;
             retry_at = conn_now_ms() + delay;
             c->ep[EP_API].next_retry_ms = retry_at;
-            cinfo("next registration attempt in %u ms%s", delay,
-                  retry_after_s > 0 ? " (the cloud's Retry-After)" : "");
+            /* Said with the failure that changed something (registration
+             * or enrolment, whichever failed last); the retries of the
+             * same failure say it at debug. */
+            clog(last->fail_new ? SSE_LOG_INFO : SSE_LOG_DEBUG,
+                 "next registration attempt in %u ms%s", delay,
+                 retry_after_s > 0 ? " (the cloud's Retry-After)" : "");
             retry_after_s = 0;
         }
     }

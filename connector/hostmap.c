@@ -287,3 +287,15 @@ hostmap_write(const char *path, const struct hostmap_entry *e, size_t n)
     }
     return 0;
 }
+
+const char *
+hostmap_stands_for(const char *host, int port, const char *address, int to_port,
+                   char *buf, size_t len)
+{
+    if (len == 0)
+        return "";
+    buf[0] = '\0';
+    if (strcmp(host, address) != 0 || port != to_port)
+        snprintf(buf, len, "%s:%d in the host map", host, port);
+    return buf;
+}

@@ -29,6 +29,14 @@ int hostmap_lookup(const char *path, const char *host, int port,
  * NULL with err "" when the file is missing or empty. */
 struct curl_slist *hostmap_curl_list(const char *path, char *err,
                                      size_t errlen);
+/*
+ * What a mapped address stands for, for a connect line that names the
+ * address it dialled: "eventing-ingest.sse.itd.cisco.com:443 in the host
+ * map" when address:to_port is not host:port itself, "" when it is.
+ * Returns buf.
+ */
+const char *hostmap_stands_for(const char *host, int port, const char *address,
+                               int to_port, char *buf, size_t len);
 /* Write entries atomically (temp file, rename). 0 or -1. */
 int hostmap_write(const char *path, const struct hostmap_entry *e, size_t n);
 

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
@@ -155,12 +157,17 @@ conn_base_callback(struct lws *wsi, enum lws_callback_reasons reason,
                    void *user, void *in, size_t len)
 {
     struct connector *c = lws_context_user(lws_get_context(wsi));
+    struct stat st;
 
     switch (reason) {
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS:
-        /* [Globals] cert_store: extra CAs, logged so nobody wonders. */
+        /* [Globals] cert_store: extra CAs. OpenSSL looks the directory up
+         * at each verification, so it is added even while missing: a CA
+         * put there later works without a restart (K19). Said only when
+         * it is there; main.c says once when a configured one is not. */
         if (c != NULL && c->cfg.cert_store[0] != '\0' &&
-            SSL_CTX_load_verify_locations(user, NULL, c->cfg.cert_store) == 1)
+            SSL_CTX_load_verify_locations(user, NULL, c->cfg.cert_store) == 1 &&
+            stat(c->cfg.cert_store, &st) == 0 && S_ISDIR(st.st_mode))
             cdebug("trusting extra CAs in %s", c->cfg.cert_store);
         net_watch_tls(user);
         return 0;
@@ -190,6 +197,48 @@ conn_base_callback(struct lws *wsi, enum lws_callback_reasons reason,
     }
 }
 
+/*
+ * lws's own lines, which repeat with every attempt that fails alike (the
+ * connector's line of the attempt says more): a line of a class seen in
+ * the last LWS_LINE_QUIET_MS (scaled) goes to debug. The lws thread is
+ * the only caller.
+ */
+#define LWS_LINES 16
+#define LWS_LINE_QUIET_MS (5 * 60 * 1000)
+
+static struct {
+    char cls[160];
+    int64_t said_ms; /* monotonic */
+} lws_lines[LWS_LINES];
+static unsigned lws_lines_next;
+static const struct conn_config *lws_log_cfg;
+
+static bool
+lws_line_seen(const char *msg)
+{
+    char cls[sizeof(lws_lines[0].cls)];
+    struct timespec ts;
+    int64_t now;
+    unsigned quiet = lws_log_cfg != NULL
+                         ? conn_scaled_ms(lws_log_cfg, LWS_LINE_QUIET_MS)
+                         : LWS_LINE_QUIET_MS;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    conn_cause_class(msg, cls, sizeof(cls));
+    for (unsigned i = 0; i < LWS_LINES; i++)
+        if (strcmp(lws_lines[i].cls, cls) == 0) {
+            if (now - lws_lines[i].said_ms < (int64_t)quiet)
+                return true;
+            lws_lines[i].said_ms = now;
+            return false;
+        }
+    snprintf(lws_lines[lws_lines_next].cls, sizeof(cls), "%s", cls);
+    lws_lines[lws_lines_next].said_ms = now;
+    lws_lines_next = (lws_lines_next + 1) % LWS_LINES;
+    return false;
+}
+
 static void
 on_lws_log(int level, const char *line)
 {
@@ -200,7 +249,10 @@ on_lws_log(int level, const char *line)
     n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    clog(level == LLL_ERR ? SSE_LOG_ERROR : SSE_LOG_WARN, "lws: %s", msg);
+    if (lws_line_seen(msg))
+        clog(SSE_LOG_DEBUG, "lws: %s", msg);
+    else
+        clog(level == LLL_ERR ? SSE_LOG_ERROR : SSE_LOG_WARN, "lws: %s", msg);
 }
 
 static int
@@ -251,6 +303,20 @@ make_context(struct connector *c)
     return ctx;
 }
 
+/* The status follows the connections (state.h, conn_check_degraded). */
+static lws_sorted_usec_list_t degraded_tick;
+static struct connector *degraded_conn;
+
+static void
+on_degraded_tick(lws_sorted_usec_list_t *sul)
+{
+    struct connector *c = degraded_conn;
+
+    conn_check_degraded(c);
+    lws_sul_schedule(c->lws, 0, &degraded_tick, on_degraded_tick,
+                     (lws_usec_t)conn_scaled_ms(&c->cfg, 1000) * 1000);
+}
+
 int
 conn_run(struct connector *c, const char *ports_file)
 {
@@ -260,6 +326,7 @@ conn_run(struct connector *c, const char *ports_file)
     int api_port = conn_config_api_port(&c->cfg);
     bool control_started = false;
 
+    lws_log_cfg = &c->cfg;
     lws_set_log_level(LLL_ERR | LLL_WARN, on_lws_log);
     c->lws = make_context(c);
     if (c->lws == NULL) {
@@ -295,6 +362,9 @@ conn_run(struct connector *c, const char *ports_file)
         conn_set_status(c, CS_DISABLED, "waiting for a context");
     /* A restored identity connects at once. */
     conn_wake(c);
+    degraded_conn = c;
+    lws_sul_schedule(c->lws, 0, &degraded_tick, on_degraded_tick,
+                     (lws_usec_t)conn_scaled_ms(&c->cfg, 1000) * 1000);
     while (!conn_stopping(c)) {
         if (lws_service(c->lws, 0) < 0)
             break;
@@ -303,6 +373,7 @@ conn_run(struct connector *c, const char *ports_file)
     cinfo("stopping");
 out:
     lws_sul_cancel(&drain.tick);
+    lws_sul_cancel(&degraded_tick);
     conn_request_stop(c);
     if (control_started)
         pthread_join(control, NULL);

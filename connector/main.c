@@ -114,8 +114,9 @@ main(int argc, char **argv)
     const char *root = "/", *props = NULL, *settings = NULL;
     const char *ports_file = NULL;
     int c, check = 0, strict = 0, to_stderr = 0, rc;
-    char err[512];
+    char err[512], ca_err[PATH_MAX + 256];
     struct sigaction sa;
+    int ca;
 
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
@@ -155,21 +156,30 @@ main(int argc, char **argv)
     }
     conn_config_defaults(cfg, root);
     cfg->strict = strict != 0;
-    if (props != NULL)
+    if (props != NULL) {
         snprintf(cfg->properties_path, sizeof(cfg->properties_path), "%s",
                  props);
-    if (settings != NULL)
+        cfg->properties_required = true;
+    }
+    if (settings != NULL) {
         snprintf(cfg->settings_path, sizeof(cfg->settings_path), "%s",
                  settings);
+        cfg->settings_required = true;
+    }
     if (conn_config_load(cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "sse-connector: %s\n", err);
         return 2;
     }
+    ca = conn_config_check_ca(cfg, ca_err, sizeof(ca_err));
     if (check) {
         conn_config_dump(cfg, 1);
-        if (access(cfg->ca_file, R_OK) != 0)
-            fprintf(stdout, "warning: ca_file %s: %s\n", cfg->ca_file,
-                    strerror(errno));
+        if (ca < 0) {
+            fprintf(stderr, "sse-connector: %s\n", ca_err);
+            return 2;
+        }
+        /* Missing, it may still come (the device's image puts it there). */
+        if (ca > 0)
+            fprintf(stdout, "warning: %s\n", ca_err);
         printf("configuration OK\n");
         return 0;
     }
@@ -177,6 +187,10 @@ main(int argc, char **argv)
         return 3;
     for (unsigned i = 0; i < cfg->warning_count; i++)
         cwarn("%s", cfg->warnings[i]);
+    if (ca != 0)
+        cerror("%s", ca_err);
+    if (conn_config_check_cert_store(cfg, ca_err, sizeof(ca_err)) > 1)
+        cwarn("%s", ca_err);
     conn_proxy_decision(&cfg->proxy, err, sizeof(err));
     cinfo("%s", err);
     /* lws takes http_proxy from the environment for every vhost it makes:

@@ -71,6 +71,10 @@ mx_free(struct mx *m)
 {
     if (m == NULL)
         return;
+    if (m->wsi != NULL)
+        cinfo("messaging connection to %s (region %s) closed by the "
+              "connector: shutdown",
+              m->at.t.host, m->at.region);
     lws_sul_cancel(&m->retry);
     lws_sul_cancel(&m->watchdog);
     net_attempt_end(&m->at);
@@ -108,12 +112,16 @@ on_retry(lws_sorted_usec_list_t *sul)
     connect_now(m);
 }
 
-static void
-schedule_retry(struct mx *m)
+/* The wait before the next attempt, from the backoff. */
+static unsigned
+backoff(struct mx *m)
 {
-    unsigned delay = conn_scaled_ms(&m->c->cfg, sse_backoff_next(&m->bo, 0));
+    return conn_scaled_ms(&m->c->cfg, sse_backoff_next(&m->bo, 0));
+}
 
-    conn_ep_fail(m->c, EP_MX, delay, "%s", m->c->ep[EP_MX].last_error);
+static void
+retry_in(struct mx *m, unsigned delay)
+{
     lws_sul_schedule(m->c->lws, 0, &m->retry, on_retry,
                      (lws_usec_t)delay * 1000);
 }
@@ -136,12 +144,17 @@ connect_now(struct mx *m)
     conn_ep_host(c, EP_MX, m->url);
     if (net_attempt_start(&m->at, c, "messaging", m->url, m->region,
                           MX_PROTOCOL, err, sizeof(err)) != 0) {
+        char cls[200], text[220];
+        unsigned delay = backoff(m);
+
         m->wsi = NULL;
-        cerror("messaging connection to %s (region %s, phase resolve) "
-               "failed: %s",
-               m->url, m->region, err);
-        conn_ep_fail(c, EP_MX, 0, "%s", err);
-        schedule_retry(m);
+        snprintf(text, sizeof(text), "resolve: %s", err);
+        conn_ep_failure(c, EP_MX, delay,
+                        conn_cause_class(text, cls, sizeof(cls)),
+                        "messaging connection to %s (region %s, phase "
+                        "resolve) failed: %s",
+                        m->url, m->region, err);
+        retry_in(m, delay);
         return;
     }
     m->wsi = m->at.wsi;
@@ -163,8 +176,12 @@ mx_on_wake(struct mx *m)
     if (m->wsi != NULL && (!enrolled || gen != m->gen)) {
         /* Device gone or replaced: this connection is stale. A renewed
          * certificate does not end it: new connections take it. */
-        lws_set_timeout(m->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
-                        LWS_TO_KILL_ASYNC);
+        char why[300];
+
+        if (!m->at.local) {
+            conn_teardown_reason(c, why, sizeof(why));
+            net_attempt_close(&m->at, why);
+        }
         return;
     }
     if (m->wsi == NULL && enrolled && lws_dll2_is_detached(&m->retry.list)) {
@@ -302,6 +319,7 @@ lost(struct mx *m, const char *why)
 {
     struct connector *c = m->c;
     char line[1200];
+    unsigned delay;
 
     net_attempt_describe(&m->at, why, line, sizeof(line));
     net_attempt_end(&m->at);
@@ -310,11 +328,25 @@ lost(struct mx *m, const char *why)
     m->wsi = NULL;
     queue_clear(m);
     conn_ep_down(c, EP_MX);
-    if (conn_stopping(c))
+    if (m->at.local || conn_stopping(c)) {
+        /* Our own teardown: said at info with why, never as a drop. */
+        char why_local[300];
+
+        if (m->at.local)
+            snprintf(why_local, sizeof(why_local), "%s", m->at.why);
+        else
+            conn_teardown_reason(c, why_local, sizeof(why_local));
+        cinfo("messaging connection to %s (region %s) closed by the "
+              "connector: %s",
+              m->at.t.host, m->at.region, why_local);
+        conn_ep_forget(c, EP_MX);
+        if (!conn_stopping(c))
+            lws_sul_schedule(c->lws, 0, &m->retry, on_retry, 1000);
         return;
-    cerror("%s", line);
-    conn_ep_fail(c, EP_MX, 0, "%s", line);
-    schedule_retry(m);
+    }
+    delay = backoff(m);
+    conn_ep_failure(c, EP_MX, delay, m->at.cls, "%s", line);
+    retry_in(m, delay);
 }
 
 int
@@ -323,7 +355,7 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 {
     struct connector *c = lws_context_user(lws_get_context(wsi));
     struct mx *m = c != NULL ? c->mx : NULL;
-    char why[200];
+    char why[200], back[96];
 
     if (m == NULL)
         return 0;
@@ -332,8 +364,15 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         net_attempt_established(&m->at);
         m->open = true;
         conn_ep_ok(c, EP_MX);
-        cinfo("messaging connected to %s (region %s)%s", m->url, m->region,
-              m->at.via);
+        /* After failures mx01 must speak before it is back (a peer that
+         * closes every connection at once is no recovery). */
+        if (conn_ep_failing(c, EP_MX))
+            cdebug("messaging connected to %s (region %s)%s; waiting for "
+                   "its first message",
+                   m->url, m->region, m->at.via);
+        else
+            cinfo("messaging connected to %s (region %s)%s", m->url, m->region,
+                  m->at.via);
         m->last_rx_ms = mono_ms();
         arm_watchdog(m);
         send_hello(m);
@@ -348,6 +387,9 @@ mx_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
          * flapping balancer) must not be retried at the first delay for
          * ever. */
         sse_backoff_reset(&m->bo);
+        if (conn_ep_recovered(c, EP_MX, back, sizeof(back))[0])
+            cinfo("messaging connected to %s (region %s)%s and answering%s",
+                  m->url, m->region, m->at.via, back);
         if (!lws_frame_is_binary(wsi) && lws_is_first_fragment(wsi) &&
             lws_is_final_fragment(wsi))
             on_message(m, in, len);

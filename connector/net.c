@@ -3,16 +3,19 @@
  */
 #include "net.h"
 
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <errno.h>
 
 #include "certwatch.h"
 #include "clog.h"
@@ -22,6 +25,8 @@
 #include "tlsalert.h"
 #include "tunnel.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define NET_MAX_VHOSTS 8
 #define NET_MAX_CERT_FILE (64 * 1024)
 
@@ -456,6 +461,16 @@ net_attempt_abort(struct net_attempt *at, const char *fmt, ...)
                         LWS_TO_KILL_ASYNC);
 }
 
+void
+net_attempt_close(struct net_attempt *at, const char *why)
+{
+    snprintf(at->why, sizeof(at->why), "%s", why);
+    at->local = true;
+    if (at->wsi != NULL)
+        lws_set_timeout(at->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
+                        LWS_TO_KILL_ASYNC);
+}
+
 /*
  * lws says "connect SYSCALL 104" where a system call failed in the
  * handshake: ": connection reset by peer", in Go's words as the real
@@ -468,12 +483,118 @@ syscall_words(const char *in, char *buf, size_t len)
     long err = p != NULL ? strtol(p + 8, NULL, 10) : 0;
 
     buf[0] = '\0';
-    if (err <= 0 || err > 4095)
+    if (err <= 0 || err > 4095 || len < 3)
         return buf;
-    snprintf(buf, len, ": %s", strerror((int)err));
-    if (buf[2] >= 'A' && buf[2] <= 'Z')
-        buf[2] = (char)(buf[2] - 'A' + 'a');
+    buf[0] = ':';
+    buf[1] = ' ';
+    clog_errno_words((int)err, buf + 2, len - 2);
     return buf;
+}
+
+/*
+ * Why a connect to address:port fails, as errno: lws 4.1 reports a failed
+ * connect as "Unable to connect" and has closed the socket by then, so
+ * the error it saw is gone. A second non-blocking connect to the same
+ * place, given NET_PROBE_MS to answer, gets it again (a refusal or an
+ * unreachable network answers at once). One that gets through is watched
+ * for the rest of that time: a peer that resets or closes what it just
+ * accepted is what lws met. errno > 0, 0 when the second connect got
+ * through and stood, -2 when the peer closed it at once, -1 when it tells
+ * nothing in time.
+ */
+#define NET_PROBE_MS 250
+
+static int64_t
+probe_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* After a connect that got through: does the peer end it at once? */
+static int
+probe_stands(int fd, int64_t deadline)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int64_t left = deadline - probe_now_ms();
+    char byte;
+    ssize_t n;
+
+    if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
+        return 0;
+    n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN ? 0 : errno;
+    return n == 0 ? -2 : 0;
+}
+
+static int
+connect_errno(const char *address, int port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int64_t deadline = probe_now_ms() + NET_PROBE_MS;
+    struct pollfd pfd;
+    char ports[8];
+    int fd, err = -1;
+    socklen_t len = sizeof(err);
+
+    snprintf(ports, sizeof(ports), "%d", port);
+    if (getaddrinfo(address, ports, &hints, &res) != 0 || res == NULL)
+        return -1;
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        return -1;
+    }
+    if (connect(fd, res->ai_addr, res->ai_addrlen) == 0)
+        err = 0;
+    else if (errno != EINPROGRESS)
+        err = errno;
+    else {
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        if (poll(&pfd, 1, NET_PROBE_MS) != 1 ||
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = -1;
+    }
+    if (err == 0)
+        err = probe_stands(fd, deadline);
+    close(fd);
+    freeaddrinfo(res);
+    return err;
+}
+
+/*
+ * A connect that lws says failed, in Go's words: "dial tcp
+ * 127.0.0.1:40125: connect: connection refused".
+ */
+static void
+connect_failure(const struct net_target *t, const char *in, char *buf,
+                size_t len)
+{
+    char hp[96], words[96], mapped[300];
+    int err = connect_errno(t->address, t->connect_port);
+
+    conn_proxy_hostport(t->address, t->connect_port, hp, sizeof(hp));
+    hostmap_stands_for(t->host, t->port, t->address, t->connect_port, mapped,
+                       sizeof(mapped));
+    if (err > 0)
+        snprintf(buf, len, "dial tcp %s: connect: %s%s%s%s", hp,
+                 clog_errno_words(err, words, sizeof(words)),
+                 mapped[0] ? " (" : "", mapped, mapped[0] ? ")" : "");
+    else
+        snprintf(buf, len,
+                 "dial tcp %s: connect failed (%s%slws: %s; a second connect "
+                 "%s)",
+                 hp, mapped, mapped[0] ? "; " : "",
+                 in != NULL && in[0] != '\0' ? in : "no detail",
+                 err == 0    ? "got through and stood"
+                 : err == -2 ? "was closed by the peer at once"
+                             : "told no errno within " STR(NET_PROBE_MS) " ms");
 }
 
 /*
@@ -521,7 +642,7 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                      size_t len)
 {
     const struct net_target *t = &at->t;
-    char cause[960], where[400], heads[400], errtext[64];
+    char cause[960], where[400], heads[400], errtext[64], mapped[300];
     const char *terr = tunnel_error(at->tunnel);
     unsigned ms = conn_scaled_ms(&at->c->cfg, at->c->cfg.connect_timeout_ms);
 
@@ -530,7 +651,9 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
     if (at->tunnel != NULL)
         snprintf(where, sizeof(where), "%s:%d%s", t->host, t->port, at->via);
     else
-        snprintf(where, sizeof(where), "%s:%d", t->address, t->connect_port);
+        conn_proxy_hostport(t->address, t->connect_port, where, sizeof(where));
+    hostmap_stands_for(t->host, t->port, t->address, t->connect_port, mapped,
+                       sizeof(mapped));
     if (at->phase[0] != '\0' && at->tunnel != NULL &&
         strcmp(at->phase, "connect") == 0) {
         snprintf(cause, sizeof(cause),
@@ -544,9 +667,9 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
     } else if (at->phase[0] != '\0') {
         if (strcmp(at->phase, "connect") == 0)
             snprintf(cause, sizeof(cause),
-                     "dial tcp %s:%d: connect: connection timed out (no "
+                     "dial tcp %s: connect: connection timed out (%s%sno "
                      "answer within %u ms)",
-                     t->address, t->connect_port, ms);
+                     where, mapped, mapped[0] ? "; " : "", ms);
         else if (strcmp(at->phase, "tls") == 0)
             snprintf(cause, sizeof(cause),
                      "tls handshake with %s: timed out after %u ms", where, ms);
@@ -587,9 +710,14 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                                     strstr(in, "HS:") != NULL)
                          ? "upgrade"
                          : phase_of(at));
-            snprintf(cause, sizeof(cause), "%s (%s)%s",
-                     in != NULL && in[0] != '\0' ? in : "connection failed",
-                     where, syscall_words(in, errtext, sizeof(errtext)));
+            syscall_words(in, errtext, sizeof(errtext));
+            if (strcmp(at->phase, "connect") == 0 && at->tunnel == NULL &&
+                errtext[0] == '\0')
+                connect_failure(t, in, cause, sizeof(cause));
+            else
+                snprintf(cause, sizeof(cause), "%s (%s)%s",
+                         in != NULL && in[0] != '\0' ? in : "connection failed",
+                         where, errtext);
         }
     } else if (at->why[0] != '\0') {
         snprintf(at->phase, sizeof(at->phase), "open");
@@ -606,6 +734,8 @@ net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
     }
     snprintf(buf, len, "%s connection to %s (region %s, phase %s) failed: %s",
              at->what, t->host, at->region, at->phase, cause);
+    snprintf(where, sizeof(where), "%s: %.380s", at->phase, cause);
+    conn_cause_class(where, at->cls, sizeof(at->cls));
 }
 
 void
@@ -615,6 +745,7 @@ net_note_server_cert(struct lws *wsi, void *x509_ctx, int preverify_ok)
     struct net_attempt *at = NULL;
     X509 *cert;
     char subject[200] = "?", issuer[200] = "?", nb[32] = "?", na[32] = "?";
+    char trust[PATH_MAX * 2 + 16];
     int err;
 
     if (preverify_ok)
@@ -639,10 +770,9 @@ net_note_server_cert(struct lws *wsi, void *x509_ctx, int preverify_ok)
     }
     snprintf(at->verify_err, sizeof(at->verify_err),
              "x509: %s: subject %s, issuer %s, notBefore %s, notAfter %s "
-             "(trust: %s%s%s)",
+             "(trust: %s)",
              X509_verify_cert_error_string(err), subject, issuer, nb, na,
-             at->c->cfg.ca_file, at->c->cfg.cert_store[0] ? " and " : "",
-             at->c->cfg.cert_store);
+             conn_config_trust(&at->c->cfg, trust, sizeof(trust)));
 }
 
 void

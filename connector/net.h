@@ -45,11 +45,13 @@ struct net_attempt {
     int close_code; /* the peer's close code, 0 when none came */
     char close_reason[124];
     char why[160];         /* our own reason for ending it, "" for none */
+    bool local;            /* ended by the connector for why: no failure */
     char verify_err[640];  /* the server certificate's failure, if any */
     int reached;           /* how far it got: 0 connect, 1 tls, 2 upgrade */
     char alert[400];       /* the server's fatal TLS alert, in words */
     struct tunnel *tunnel; /* through the proxy: its CONNECT (tunnel.h) */
     char via[300];         /* " through proxy H:P", "" when direct */
+    char cls[200];         /* the failure's cause class (describe) */
 };
 
 /* Split a wss:// or https:// URL and map it (behind a proxy the proxy
@@ -68,7 +70,8 @@ int net_attempt_start(struct net_attempt *at, struct connector *c,
 /* The upgrade succeeded: the deadline is off. */
 void net_attempt_established(struct net_attempt *at);
 /* The attempt ended (error or close): say why, in one line, with host,
- * region, address, phase and cause; in is lws's reason or NULL. */
+ * region, address, phase and cause; in is lws's reason or NULL. at->cls
+ * gets the phase and cause as a class (conn_cause_class). */
 void net_attempt_describe(struct net_attempt *at, const char *in, char *buf,
                           size_t len);
 void net_attempt_end(struct net_attempt *at);
@@ -78,6 +81,10 @@ void net_attempt_peer_close(struct net_attempt *at, const void *in, size_t len);
  * the line the close produces. */
 void net_attempt_abort(struct net_attempt *at, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The connector ends the connection itself, not because anything failed
+ * (re-registering, reset, deregistered, shutdown): why goes in the info
+ * line the close produces, and no failure is recorded. */
+void net_attempt_close(struct net_attempt *at, const char *why);
 /* From protocol 0: OpenSSL's verdict on a server certificate. */
 void net_note_server_cert(struct lws *wsi, void *x509_ctx, int preverify_ok);
 /* From protocol 0, for each client SSL_CTX lws makes: follow the TLS

@@ -13,6 +13,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,13 @@
 #define SINK_BACKOFF_START_MS 500
 #define SPOOL_RETRY_MS 250 /* a full disk is tried again this often */
 #define SOURCE_BACKOFF_START_MS 500
+#define BAD_WARN_EVERY_MS 60000 /* a malformed message's check, said once */
+/* What a malformed message failed, for its warning's pace: the frames,
+ * the payload, or an envelope check (BAD_ENVELOPE - its codec error). */
+#define BAD_FRAMES 0
+#define BAD_PAYLOAD 1
+#define BAD_ENVELOPE 2
+#define BAD_KINDS (BAD_ENVELOPE + 10)
 
 struct pipeline {
     struct connector *c;
@@ -56,6 +64,8 @@ struct pipeline {
     lws_sorted_usec_list_t probe_sul;
     unsigned source_backoff_ms;
     uint64_t last_epoch, last_seq;
+    int64_t bad_said_ms[BAD_KINDS]; /* monotonic: a kind's last warning */
+    uint64_t bad_quiet[BAD_KINDS];  /* dropped since, said at debug */
 
     /* the disk spool (cfg.spool): every event is written there before it
      * is batched, and forgotten once acknowledged */
@@ -106,13 +116,16 @@ on_sink_retry(lws_sorted_usec_list_t *sul)
     sink_connect(lws_container_of(sul, struct pipeline, sink_sul));
 }
 
-static void
-sink_schedule_retry(struct pipeline *p, const char *why)
+/* The wait before the next attempt, from the backoff. */
+static unsigned
+sink_backoff(struct pipeline *p)
 {
-    const struct conn_config *cfg = &p->c->cfg;
-    unsigned delay = conn_scaled_ms(cfg, sse_backoff_next(&p->sink_bo, 0));
+    return conn_scaled_ms(&p->c->cfg, sse_backoff_next(&p->sink_bo, 0));
+}
 
-    conn_ep_fail(p->c, EP_INGEST, delay, "%s", why);
+static void
+sink_retry_in(struct pipeline *p, unsigned delay)
+{
     lws_sul_schedule(p->c->lws, 0, &p->sink_sul, on_sink_retry,
                      (lws_usec_t)delay * 1000);
 }
@@ -135,11 +148,17 @@ sink_connect(struct pipeline *p)
     conn_ep_host(c, EP_INGEST, p->sink_url);
     if (net_attempt_start(&p->at, c, "eventing", p->sink_url, p->region,
                           PIPELINE_SINK_PROTOCOL, err, sizeof(err)) != 0) {
+        char cls[200], delay_cls[220];
+        unsigned delay = sink_backoff(p);
+
         p->sink = NULL;
-        cerror("eventing connection to %s (region %s, phase resolve) "
-               "failed: %s",
-               p->sink_url, p->region, err);
-        sink_schedule_retry(p, err);
+        snprintf(delay_cls, sizeof(delay_cls), "resolve: %s", err);
+        conn_ep_failure(c, EP_INGEST, delay,
+                        conn_cause_class(delay_cls, cls, sizeof(cls)),
+                        "eventing connection to %s (region %s, phase resolve) "
+                        "failed: %s",
+                        p->sink_url, p->region, err);
+        sink_retry_in(p, delay);
         return;
     }
     p->sink = p->at.wsi;
@@ -151,6 +170,7 @@ sink_lost(struct pipeline *p, const char *why)
     /* Unacknowledged batches go out again, first, in their order. */
     uint64_t n = batcher_requeue(&p->b);
     char line[1200];
+    unsigned delay;
 
     net_attempt_describe(&p->at, why, line, sizeof(line));
     net_attempt_end(&p->at);
@@ -161,11 +181,31 @@ sink_lost(struct pipeline *p, const char *why)
     p->sink = NULL;
     p->sink_open = false;
     conn_ep_down(p->c, EP_INGEST);
-    if (conn_stopping(p->c))
+    if (p->at.local || conn_stopping(p->c)) {
+        /* Our own teardown: said at info with why, never as a drop. */
+        char why_local[300];
+
+        if (p->at.local)
+            snprintf(why_local, sizeof(why_local), "%s", p->at.why);
+        else
+            conn_teardown_reason(p->c, why_local, sizeof(why_local));
+        cinfo("eventing connection to %s (region %s) closed by the "
+              "connector: %s; %llu events held",
+              p->at.t.host, p->at.region, why_local,
+              (unsigned long long)p->b.held_events);
+        conn_ep_forget(p->c, EP_INGEST);
+        /* A new identity may be there already: look again soon (the
+         * connect checks that there is one). */
+        if (!conn_stopping(p->c))
+            lws_sul_schedule(p->c->lws, 0, &p->sink_sul, on_sink_retry, 1000);
         return;
-    cerror("%s; %llu events held, %llu of them to send again", line,
-           (unsigned long long)p->b.held_events, (unsigned long long)n);
-    sink_schedule_retry(p, line);
+    }
+    delay = sink_backoff(p);
+    conn_ep_failure(p->c, EP_INGEST, delay, p->at.cls,
+                    "%s; %llu events held, %llu of them to send again", line,
+                    (unsigned long long)p->b.held_events,
+                    (unsigned long long)n);
+    sink_retry_in(p, delay);
 }
 
 static void
@@ -309,10 +349,21 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     json_t *seqv = json_object_get(msg, "seq");
     uint64_t seq, acked;
 
-    if (type != NULL && (strcmp(type, "pong") == 0 || strcmp(type, "ack") == 0))
+    if (type != NULL &&
+        (strcmp(type, "pong") == 0 || strcmp(type, "ack") == 0)) {
         /* A connection the ingest answers on has proven itself: only now
-         * does the backoff start again (mx.c says why). */
+         * does the backoff start again (mx.c says why). A failing ingest
+         * is back once it acknowledges, or answers a ping with nothing
+         * out (a pong while batches wait for their ack is no recovery:
+         * CASES K30). */
+        char back[96];
+
         sse_backoff_reset(&p->sink_bo);
+        if ((strcmp(type, "ack") == 0 || batcher_inflight_events(&p->b) == 0) &&
+            conn_ep_recovered(p->c, EP_INGEST, back, sizeof(back))[0])
+            cinfo("eventing connected to %s (region %s)%s and answering%s",
+                  p->sink_url, p->region, p->at.via, back);
+    }
     if (type != NULL && strcmp(type, "pong") == 0) {
         /* The quiet connection is alive: its ping is answered. */
         json_decref(msg);
@@ -537,13 +588,96 @@ note_sequence(struct pipeline *p, const struct sse_envelope *env)
         p->last_seq = env->seq;
 }
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A malformed message from EventHandler: counted and dropped, never
+ * forwarded nor seen by the gap count. Said at warning once per check
+ * that failed (kind) and minute, with how many that check dropped since;
+ * the others at debug, so that a broken producer cannot flood the log.
+ */
+static void drop_malformed(struct pipeline *p, unsigned kind, const char *fmt,
+                           ...) __attribute__((format(printf, 3, 4)));
+
+static void
+drop_malformed(struct pipeline *p, unsigned kind, const char *fmt, ...)
+{
+    unsigned every = conn_scaled_ms(&p->c->cfg, BAD_WARN_EVERY_MS);
+    int64_t now = mono_ms();
+    char what[256], since[96] = "";
+    va_list ap;
+
+    atomic_fetch_add(&p->c->count.bad, 1);
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (kind >= BAD_KINDS)
+        kind = BAD_KINDS - 1;
+    if (p->bad_said_ms[kind] != 0 && now - p->bad_said_ms[kind] < every) {
+        p->bad_quiet[kind]++;
+        cdebug("events: a malformed message from %s dropped: %s", p->ipc_path,
+               what);
+        return;
+    }
+    if (p->bad_quiet[kind] > 0)
+        snprintf(since, sizeof(since),
+                 "; %llu more failed this check since the last such line",
+                 (unsigned long long)p->bad_quiet[kind]);
+    cwarn("events: a malformed message from %s dropped: %s%s (%llu "
+          "malformed in all)",
+          p->ipc_path, what, since,
+          (unsigned long long)atomic_load(&p->c->count.bad));
+    p->bad_said_ms[kind] = now;
+    p->bad_quiet[kind] = 0;
+}
+
+/* The envelope's refusal in words: which check, and the values it saw. */
+static void
+drop_bad_envelope(struct pipeline *p, int err, const uint8_t *raw, size_t len,
+                  const struct sse_envelope *env)
+{
+    unsigned kind = BAD_ENVELOPE - err;
+
+    switch (err) {
+    case SSE_CODEC_ENV_SIZE:
+        drop_malformed(p, kind, "envelope frame of %zu bytes, not %d", len,
+                       SSE_ENV_SIZE);
+        break;
+    case SSE_CODEC_VERSION:
+        drop_malformed(p, kind, "envelope version %u, not %d", raw[0],
+                       SSE_ENV_VERSION);
+        break;
+    case SSE_CODEC_TYPE:
+        drop_malformed(p, kind, "envelope type %u, not 1 to %d", raw[1],
+                       SSE_EV_TYPE_MAX);
+        break;
+    case SSE_CODEC_SEQ_RANGE:
+        drop_malformed(p, kind,
+                       "envelope seq %llu of epoch %llu is above %llu, the "
+                       "highest seq of an epoch",
+                       (unsigned long long)env->seq,
+                       (unsigned long long)env->epoch, SSE_ENV_SEQ_MAX);
+        break;
+    default:
+        drop_malformed(p, kind, "envelope: %s", sse_codec_strerror(err));
+        break;
+    }
+}
+
 /* One two-frame message; 1 taken, 0 nothing waiting, -1 fatal. */
 static int
 take_one(struct pipeline *p)
 {
     zmq_msg_t env_msg, body;
     struct sse_envelope env;
-    int more, rc = 1;
+    int more, rc = 1, erc;
     size_t more_len = sizeof(more);
 
     zmq_msg_init(&env_msg);
@@ -554,8 +688,10 @@ take_one(struct pipeline *p)
     zmq_msg_init(&body);
     more = zmq_msg_more(&env_msg);
     if (!more) {
-        atomic_fetch_add(&p->c->count.bad, 1);
-        cwarn("events: a one-frame message from %s dropped", p->ipc_path);
+        drop_malformed(p, BAD_FRAMES,
+                       "a message of one frame (%zu bytes); an envelope and "
+                       "the event JSON were expected",
+                       zmq_msg_size(&env_msg));
         goto out;
     }
     /* The rest of the message arrives with its first frame. */
@@ -572,18 +708,22 @@ take_one(struct pipeline *p)
             more = zmq_msg_more(&extra);
             zmq_msg_close(&extra);
         } while (more);
-        atomic_fetch_add(&p->c->count.bad, 1);
-        cwarn("events: a message of more than two frames dropped");
+        drop_malformed(p, BAD_FRAMES, "a message of more than two frames");
         goto out;
     }
-    if (zmq_msg_size(&env_msg) != SSE_ENV_SIZE ||
-        sse_envelope_decode(zmq_msg_data(&env_msg), SSE_ENV_SIZE, &env) !=
-            SSE_CODEC_OK ||
-        zmq_msg_size(&body) > SSE_EVENT_MAX_PAYLOAD) {
-        atomic_fetch_add(&p->c->count.bad, 1);
-        cwarn("events: malformed envelope (%zu bytes) or payload (%zu "
-              "bytes) dropped",
-              zmq_msg_size(&env_msg), zmq_msg_size(&body));
+    erc = sse_envelope_accept(zmq_msg_data(&env_msg), zmq_msg_size(&env_msg),
+                              &env);
+    if (erc != SSE_CODEC_OK) {
+        drop_bad_envelope(p, erc, zmq_msg_data(&env_msg),
+                          zmq_msg_size(&env_msg), &env);
+        goto out;
+    }
+    if (zmq_msg_size(&body) > SSE_EVENT_MAX_PAYLOAD) {
+        drop_malformed(p, BAD_PAYLOAD,
+                       "event JSON of %zu bytes (seq %llu of epoch %llu) is "
+                       "over the limit of %d",
+                       zmq_msg_size(&body), (unsigned long long)env.seq,
+                       (unsigned long long)env.epoch, SSE_EVENT_MAX_PAYLOAD);
         goto out;
     }
     note_sequence(p, &env);
@@ -637,17 +777,6 @@ source_drain(struct pipeline *p)
         lws_sul_schedule(p->c->lws, 0, &p->drain_sul, on_drain, 1);
 }
 
-/* errno in Go's words ("no such file or directory"), as the real
- * connector prints it and the troubleshooting guide greps for it. */
-static const char *
-go_strerror(int err, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s", strerror(err));
-    if (buf[0] >= 'A' && buf[0] <= 'Z')
-        buf[0] = (char)(buf[0] - 'A' + 'a');
-    return buf;
-}
-
 /*
  * While no EventHandler is connected, libzmq retries on its own and says
  * nothing useful; a plain connect(2) to the path says why (DESIGN §6), in
@@ -673,15 +802,15 @@ on_probe(lws_sorted_usec_list_t *sul)
     if (fd >= 0)
         close(fd);
     if (err != 0) {
-        if (err != p->last_probe_errno)
-            cerror("events: dial unix %s: connect: %s", p->ipc_path,
-                   go_strerror(err, why, sizeof(why)));
-        conn_ep_fail(p->c, EP_EVENTHANDLER,
-                     conn_scaled_ms(cfg, p->source_backoff_ms),
-                     "dial unix %s: connect: %s", p->ipc_path,
-                     go_strerror(err, why, sizeof(why)));
+        clog_errno_words(err, why, sizeof(why));
+        conn_ep_failure(p->c, EP_EVENTHANDLER,
+                        conn_scaled_ms(cfg, p->source_backoff_ms), why,
+                        "events: dial unix %s: connect: %s", p->ipc_path, why);
     } else if (p->last_probe_errno != 0) {
-        cinfo("events: %s is listening again", p->ipc_path);
+        /* The socket is there; the line that ends the failure is
+         * ZeroMQ's connect (monitor_drain). */
+        cinfo("events: %s is listening; waiting for ZeroMQ to connect",
+              p->ipc_path);
     }
     p->last_probe_errno = err;
     lws_sul_schedule(p->c->lws, 0, &p->probe_sul, on_probe,
@@ -696,6 +825,8 @@ on_probe(lws_sorted_usec_list_t *sul)
 static void
 monitor_drain(struct pipeline *p)
 {
+    char back[96];
+
     for (int i = 0; i < 256; i++) {
         zmq_msg_t head, addr;
         uint16_t event;
@@ -722,7 +853,8 @@ monitor_drain(struct pipeline *p)
             p->source_backoff_ms = SOURCE_BACKOFF_START_MS;
             lws_sul_cancel(&p->probe_sul);
             conn_ep_ok(p->c, EP_EVENTHANDLER);
-            cinfo("events: connected to EventHandler at %s", p->ipc_path);
+            cinfo("events: connected to EventHandler at %s%s", p->ipc_path,
+                  conn_ep_recovered(p->c, EP_EVENTHANDLER, back, sizeof(back)));
         } else if (event == ZMQ_EVENT_DISCONNECTED && p->source_up) {
             p->source_up = false;
             conn_ep_down(p->c, EP_EVENTHANDLER);
@@ -839,8 +971,12 @@ pipeline_on_wake(struct pipeline *p)
     gen = c->device_gen;
     pthread_mutex_unlock(&c->lock);
     if (p->sink != NULL && (!enrolled || gen != p->sink_gen)) {
-        lws_set_timeout(p->sink, PENDING_TIMEOUT_KILLED_BY_PARENT,
-                        LWS_TO_KILL_ASYNC);
+        char why[300];
+
+        if (!p->at.local) {
+            conn_teardown_reason(c, why, sizeof(why));
+            net_attempt_close(&p->at, why);
+        }
         return;
     }
     if (p->sink == NULL && enrolled &&
@@ -884,8 +1020,19 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         net_attempt_established(&p->at);
         p->sink_open = true;
         conn_ep_ok(c, EP_INGEST);
-        cinfo("eventing connected to %s (region %s)%s", p->sink_url, p->region,
-              p->at.via);
+        /* After failures the ingest must answer before it is back (a
+         * peer that takes the upgrade and drops every connection is no
+         * recovery): a ping asks it at once when nothing else would. */
+        if (conn_ep_failing(c, EP_INGEST)) {
+            cdebug("eventing connected to %s (region %s)%s; waiting for "
+                   "its first answer",
+                   p->sink_url, p->region, p->at.via);
+            p->ping_due = true;
+            lws_callback_on_writable(wsi);
+        } else {
+            cinfo("eventing connected to %s (region %s)%s", p->sink_url,
+                  p->region, p->at.via);
+        }
         /* A connection with nothing to send is watched by pings. */
         arm_idle_timer(p);
         request_write(p);
@@ -971,6 +1118,10 @@ pipeline_free(struct pipeline *p)
 {
     if (p == NULL)
         return;
+    if (p->sink != NULL)
+        cinfo("eventing connection to %s (region %s) closed by the "
+              "connector: shutdown; %llu events held",
+              p->at.t.host, p->at.region, (unsigned long long)p->b.held_events);
     lws_sul_cancel(&p->drain_sul);
     lws_sul_cancel(&p->probe_sul);
     lws_sul_cancel(&p->linger_sul);

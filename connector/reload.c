@@ -54,6 +54,8 @@ conn_reload(struct connector *c)
              c->cfg.properties_path);
     snprintf(fresh->settings_path, sizeof(fresh->settings_path), "%s",
              c->cfg.settings_path);
+    fresh->properties_required = c->cfg.properties_required;
+    fresh->settings_required = c->cfg.settings_required;
     if (conn_config_load(fresh, err, sizeof(err)) != 0) {
         cerror("reload (SIGHUP) refused: %s; the configuration in effect is "
                "kept",

@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 #include <time.h>
 
+#include "clog.h"
 #include "hostmap.h"
 #include "tlsalert.h"
 
@@ -327,7 +328,9 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
     char *ip = NULL;
     long port = 0;
     double t_connect = 0, t_tls = 0;
-    char addr[CONN_PROXY_FIELD + 300], trust[PATH_MAX * 2 + 8];
+    char addr[CONN_PROXY_FIELD + 300], trust[PATH_MAX * 2 + 16], words[96];
+    char mapped[300] = "";
+    long os_errno = 0;
     unsigned ms = conn_scaled_ms(cfg, cfg->connect_timeout_ms);
     size_t n;
 
@@ -346,15 +349,16 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
         conn_proxy_hostport(cfg->proxy.host, cfg->proxy.port, hp, sizeof(hp));
         snprintf(addr, sizeof(addr), "%s:%d through proxy %s", host, hport, hp);
     } else if (ip != NULL && ip[0] != '\0') {
-        snprintf(addr, sizeof(addr), "%s:%ld", ip, port);
+        char host[256];
+        int hport;
+
+        url_target(url, host, sizeof(host), &hport);
+        conn_proxy_hostport(ip, (int)port, addr, sizeof(addr));
+        hostmap_stands_for(host, hport, ip, (int)port, mapped, sizeof(mapped));
     } else {
         snprintf(addr, sizeof(addr), "%s", url);
     }
-    if (cfg->cert_store[0] != '\0')
-        snprintf(trust, sizeof(trust), "%s and %s", cfg->ca_file,
-                 cfg->cert_store);
-    else
-        snprintf(trust, sizeof(trust), "%s", cfg->ca_file);
+    conn_config_trust(cfg, trust, sizeof(trust));
     if (alert_detail[0] != '\0') {
         /* With TLS 1.3 a refused client certificate shows after the
          * client's side of the handshake: it is still the handshake. */
@@ -364,16 +368,20 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
     }
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
-        snprintf(err, errlen,
-                 "phase connect: dial tcp %s: connect: connection refused",
-                 addr);
+        /* The errno the connect met: refused, or no route, or ... */
+        if (curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK ||
+            os_errno <= 0)
+            os_errno = ECONNREFUSED;
+        snprintf(err, errlen, "phase connect: dial tcp %s: connect: %s%s%s%s",
+                 addr, clog_errno_words((int)os_errno, words, sizeof(words)),
+                 mapped[0] ? " (" : "", mapped, mapped[0] ? ")" : "");
         break;
     case CURLE_OPERATION_TIMEDOUT:
         if (t_connect <= 0)
             snprintf(err, errlen,
                      "phase connect: dial tcp %s: connect: connection timed "
-                     "out (no answer within %u ms)",
-                     addr, ms);
+                     "out (%s%sno answer within %u ms)",
+                     addr, mapped, mapped[0] ? "; " : "", ms);
         else if (t_tls <= 0)
             snprintf(err, errlen,
                      "phase tls: tls handshake with %s: timed out after %u "

@@ -97,6 +97,8 @@ set_status_locked(struct connector *c, enum conn_status s, const char *cause)
     if (old == s && strcmp(c->status_cause, cause) == 0)
         return;
     c->status = s;
+    if (s != CS_DEGRADED)
+        c->degraded_conn = false;
     snprintf(c->status_cause, sizeof(c->status_cause), "%s", cause);
     if (old != s) {
         c->status_prev = old;
@@ -174,6 +176,187 @@ conn_ep_ok(struct connector *c, enum conn_ep ep)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* Caller holds the lock. */
+static void
+forget_failure_locked(struct connector *c, int ep)
+{
+    c->ep[ep].fail_class[0] = '\0';
+    c->ep[ep].fail_count = 0;
+    c->ep[ep].fail_new = false;
+    c->ep[ep].nsaid = 0;
+}
+
+void
+conn_ep_next_retry(struct connector *c, enum conn_ep ep, int64_t retry_in_ms)
+{
+    pthread_mutex_lock(&c->lock);
+    c->ep[ep].next_retry_ms = retry_in_ms > 0 ? conn_now_ms() + retry_in_ms : 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Does the digit run at text[i] tell causes apart (a status, a code)? */
+static bool
+number_kept(const char *text, size_t i)
+{
+    static const char *const before[] = {"HTTP ", "HTTP/1.0 ", "HTTP/1.1 ",
+                                         "HTTP/2 ", "code "};
+
+    for (size_t k = 0; k < sizeof(before) / sizeof(before[0]); k++) {
+        size_t n = strlen(before[k]);
+
+        if (i >= n && strncmp(text + i - n, before[k], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+const char *
+conn_cause_class(const char *text, char *buf, size_t len)
+{
+    size_t o = 0;
+
+    if (len == 0)
+        return "";
+    for (size_t i = 0; text[i] != '\0' && o + 1 < len;) {
+        if (text[i] >= '0' && text[i] <= '9' && !number_kept(text, i)) {
+            buf[o++] = '#';
+            while (text[i] >= '0' && text[i] <= '9')
+                i++;
+        } else if (text[i] >= '0' && text[i] <= '9') {
+            while (text[i] >= '0' && text[i] <= '9' && o + 1 < len)
+                buf[o++] = text[i++];
+        } else {
+            buf[o++] = text[i++];
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+bool
+conn_ep_failure_at(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
+                   const char *cls, const char *file, int line,
+                   const char *func, const char *fmt, ...)
+{
+    struct conn_ep_state *e = &c->ep[ep];
+    char msg[1600], klass[sizeof(e->fail_class)], next[64] = "";
+    unsigned still = conn_scaled_ms(&c->cfg, CONN_EP_STILL_MS);
+    int64_t now = conn_now_ms(), mono = mono_ms();
+    enum sse_log_level level = SSE_LOG_DEBUG;
+    bool changed, said_still = false;
+    uint64_t count;
+    int64_t since;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(klass, sizeof(klass), "%s", cls != NULL && cls[0] ? cls : msg);
+    pthread_mutex_lock(&c->lock);
+    snprintf(e->last_error, sizeof(e->last_error), "%s", msg);
+    e->attempts++;
+    e->up = false;
+    e->last_error_ms = now;
+    e->next_retry_ms = retry_in_ms > 0 ? now + retry_in_ms : 0;
+    if (e->fail_class[0] == '\0') {
+        e->fail_since_ms = now;
+        e->fail_count = 0;
+        e->nsaid = 0;
+    }
+    changed = true;
+    for (unsigned i = 0; i < e->nsaid && i < CONN_EP_SAID; i++)
+        if (strcmp(e->said[i], klass) == 0)
+            changed = false;
+    e->fail_count++;
+    snprintf(e->fail_class, sizeof(e->fail_class), "%s", klass);
+    if (changed) {
+        snprintf(e->said[e->nsaid % CONN_EP_SAID], sizeof(e->said[0]), "%s",
+                 klass);
+        e->nsaid++;
+        e->fail_said_ms = mono;
+        level = SSE_LOG_ERROR;
+    } else if (mono - e->fail_said_ms >= (int64_t)still) {
+        e->fail_said_ms = mono;
+        said_still = true;
+    }
+    e->fail_new = changed;
+    count = e->fail_count;
+    since = e->fail_since_ms;
+    pthread_mutex_unlock(&c->lock);
+    if (sse_log_enabled(level))
+        clog_emit(level, file, line, func, "%s", msg);
+    if (said_still) {
+        if (retry_in_ms > 0)
+            snprintf(next, sizeof(next), "; next attempt in %lld ms",
+                     (long long)retry_in_ms);
+        clog_emit(SSE_LOG_WARN, file, line, func,
+                  "%s still failing: %llu attempts over %.1f s, the same "
+                  "cause%s: %s",
+                  conn_ep_name(ep), (unsigned long long)count,
+                  (double)(now - since) / 1000.0, next, msg);
+    }
+    return changed;
+}
+
+const char *
+conn_ep_recovered(struct connector *c, enum conn_ep ep, char *buf, size_t len)
+{
+    struct conn_ep_state *e = &c->ep[ep];
+    int64_t now = conn_now_ms(), before;
+
+    if (len == 0)
+        return "";
+    buf[0] = '\0';
+
+    pthread_mutex_lock(&c->lock);
+    before = e->answered_ms;
+    e->answered_ms = now;
+    if (e->fail_class[0] != '\0') {
+        if (before != 0)
+            snprintf(buf, len, " again after %llu failed attempts, down %.1f s",
+                     (unsigned long long)e->fail_count,
+                     (double)(now - e->fail_since_ms) / 1000.0);
+        else
+            snprintf(buf, len, " after %llu failed attempts over %.1f s",
+                     (unsigned long long)e->fail_count,
+                     (double)(now - e->fail_since_ms) / 1000.0);
+        e->fail_class[0] = '\0';
+        e->fail_count = 0;
+        e->fail_new = false;
+        e->nsaid = 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return buf;
+}
+
+bool
+conn_ep_failing(struct connector *c, enum conn_ep ep)
+{
+    bool f;
+
+    pthread_mutex_lock(&c->lock);
+    f = c->ep[ep].fail_class[0] != '\0';
+    pthread_mutex_unlock(&c->lock);
+    return f;
+}
+
+void
+conn_ep_forget(struct connector *c, enum conn_ep ep)
+{
+    pthread_mutex_lock(&c->lock);
+    forget_failure_locked(c, ep);
+    pthread_mutex_unlock(&c->lock);
+}
+
 void
 conn_ep_down(struct connector *c, enum conn_ep ep)
 {
@@ -232,6 +415,11 @@ forget_locked(struct connector *c)
     c->refresh_due = false;
     memset(&c->id, 0, sizeof(c->id));
     memset(&c->reg, 0, sizeof(c->reg));
+    /* The cloud's ends are no longer wanted: a failure from here on is
+     * news (EventHandler's socket is the device's own). */
+    for (int i = 0; i < EP_COUNT; i++)
+        if (i != EP_EVENTHANDLER)
+            forget_failure_locked(c, i);
     /* The client certificate goes with the identity. */
     for (size_t i = 0; i < c->ncerts;)
         if (strcmp(c->certs[i].role, "client") == 0)
@@ -292,6 +480,9 @@ conn_activate(struct connector *c, json_t *token_doc)
         c->halted = false;
         c->token_ever = true;
         c->generation++;
+        /* A new token is a new story for registration and enrolment. */
+        forget_failure_locked(c, EP_API);
+        forget_failure_locked(c, EP_EST);
         set_status_locked(c, CS_REGISTERING,
                           c->replace_next ? "token received, replacing the "
                                             "registration of this device"
@@ -429,6 +620,74 @@ conn_reset(struct connector *c)
     pthread_mutex_unlock(&c->lock);
     conn_persist(c);
     conn_wake(c);
+}
+
+void
+conn_check_degraded(struct connector *c)
+{
+    static const enum conn_ep needed[] = {EP_INGEST, EP_MX};
+    unsigned grace = conn_scaled_ms(&c->cfg, CONN_DEGRADED_GRACE_MS);
+    int64_t now = conn_now_ms();
+    char cause[256] = "", since[32];
+    const struct conn_ep_state *e;
+    struct tm tm;
+    time_t t;
+
+    pthread_mutex_lock(&c->lock);
+    if (!c->enrolled || c->stop ||
+        (c->status != CS_ENROLLED && c->status != CS_DEGRADED)) {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+        e = &c->ep[needed[i]];
+        if (needed[i] == EP_MX && !c->cfg.messaging_enabled)
+            continue;
+        if (e->fail_class[0] == '\0' || now - e->fail_since_ms < grace)
+            continue;
+        t = (time_t)(e->fail_since_ms / 1000);
+        gmtime_r(&t, &tm);
+        strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(cause, sizeof(cause), "%s (%s) down since %s: %.160s",
+                 conn_ep_name(needed[i]), e->host, since, e->last_error);
+        break;
+    }
+    if (cause[0] != '\0' && c->status == CS_ENROLLED) {
+        c->degraded_conn = true;
+        set_status_locked(c, CS_DEGRADED, cause);
+    } else if (cause[0] == '\0' && c->status == CS_DEGRADED &&
+               c->degraded_conn && atomic_load(&c->count.spool_full) == 0) {
+        c->degraded_conn = false;
+        set_status_locked(c, CS_ENROLLED, "the connections answer again");
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void
+conn_teardown_reason(struct connector *c, char *buf, size_t len)
+{
+    const char *why;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->stop)
+        why = "shutdown";
+    else if (c->enrolled)
+        why = "new identity";
+    else if (c->status == CS_REGISTERING || c->status == CS_ENROLLING)
+        why = "re-registering";
+    else if (c->status == CS_DISABLED)
+        why =
+            strcmp(c->status_cause, "reset") == 0 ? "reset" : "context deleted";
+    else if (c->status == CS_DEREGISTERED)
+        why = "deregistered by cloud";
+    else
+        why = "registration stopped";
+    if (c->status_cause[0] == '\0' || strcmp(c->status_cause, why) == 0)
+        snprintf(buf, len, "%s (status %s)", why, conn_status_name(c->status));
+    else
+        snprintf(buf, len, "%s (status %s: %s)", why,
+                 conn_status_name(c->status), c->status_cause);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void

@@ -47,6 +47,8 @@ enum conn_ep {
     EP_COUNT,
 };
 
+#define CONN_EP_SAID 4 /* causes of one failure remembered as said */
+
 struct conn_ep_state {
     char host[128];        /* host name, or the ipc path */
     char last_error[256];  /* "" when the last attempt succeeded */
@@ -57,6 +59,23 @@ struct conn_ep_state {
     bool up;
     bool ka_known;       /* ka was read back from a socket of this end */
     struct sse_tcpka ka; /* TCP keepalive of its last connection */
+
+    /*
+     * The log's view (conn_ep_failure, conn_ep_recovered): failing from
+     * the first failure until the end answers again, one error line per
+     * change of cause, not per retry (docs/connector.md, "Logs").
+     */
+    char fail_class[200]; /* the last failure's class; "" not failing */
+    /* The classes said at error since it went failing: a cause that
+     * comes back (two that alternate, as a reset that lws sees in one
+     * phase or the next) is not said again. */
+    char said[CONN_EP_SAID][200];
+    unsigned nsaid;
+    uint64_t fail_count;   /* failures since it went failing */
+    int64_t fail_since_ms; /* wall clock: when it went failing */
+    int64_t fail_said_ms;  /* monotonic: its last error or still line */
+    bool fail_new;         /* the last failure was said at error */
+    int64_t answered_ms;   /* wall clock: the end last answered, 0 never */
 };
 
 /* What registration and enrolment produced. */
@@ -169,6 +188,7 @@ struct connector {
     int64_t status_since_ms; /* wall clock of the last status change */
     struct conn_cert certs[CONN_CERTS];
     size_t ncerts;
+    bool degraded_conn; /* Degraded because a connection is down */
 };
 
 const char *conn_status_name(enum conn_status s);
@@ -192,6 +212,49 @@ void conn_ep_fail(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void conn_ep_ok(struct connector *c, enum conn_ep ep);
 void conn_ep_down(struct connector *c, enum conn_ep ep);
+/* When the next attempt is due, once the backoff chose it. */
+void conn_ep_next_retry(struct connector *c, enum conn_ep ep,
+                        int64_t retry_in_ms);
+
+/*
+ * A failed attempt at ep, recorded as conn_ep_fail does, and its line: at
+ * error when the end goes from working (or never tried) to failing or the
+ * cause class is one not said since (of the last CONN_EP_SAID); at debug
+ * when it was, plus one warning
+ * "still failing" every CONN_EP_STILL_MS (scaled) with the attempts and
+ * the next retry. cls is the cause without its volatile parts (see
+ * conn_cause_class); the line is fmt. The line carries the caller's file,
+ * line and function. True when it was said at error.
+ */
+#define CONN_EP_STILL_MS (5 * 60 * 1000)
+#define conn_ep_failure(c, ep, retry_in_ms, cls, ...)                          \
+    conn_ep_failure_at(c, ep, retry_in_ms, cls, __FILE__, __LINE__, __func__,  \
+                       __VA_ARGS__)
+bool conn_ep_failure_at(struct connector *c, enum conn_ep ep,
+                        int64_t retry_in_ms, const char *cls, const char *file,
+                        int line, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+/*
+ * The end answers again (a REST answer, a WebSocket peer that spoke, a
+ * ZeroMQ peer): when it was failing, buf gets what the recovery line adds,
+ * " after N failed attempts over D s" (it never worked before) or " again
+ * after N failed attempts, down D s", and the failure is over; else buf is
+ * "". Returns buf.
+ */
+const char *conn_ep_recovered(struct connector *c, enum conn_ep ep, char *buf,
+                              size_t len);
+/* Is ep failing (said at error, not answered since)? */
+bool conn_ep_failing(struct connector *c, enum conn_ep ep);
+/* Forget ep's failure without a line: the connector stopped wanting the
+ * end (its own teardown, a new token); the next failure is news. */
+void conn_ep_forget(struct connector *c, enum conn_ep ep);
+/*
+ * A cause as a class for conn_ep_failure: text with every run of digits
+ * as "#" (ports, addresses, counters, times), except the status after
+ * "HTTP " or "HTTP/1.1 " and a close code after "code ", which tell
+ * causes apart. Returns buf.
+ */
+const char *conn_cause_class(const char *text, char *buf, size_t len);
 /* TCP keepalive as read back from the endpoint's last socket. */
 void conn_ep_keepalive(struct connector *c, enum conn_ep ep,
                        const struct sse_tcpka *ka);
@@ -219,6 +282,25 @@ void conn_request_stop(struct connector *c);
 /* SIGTERM: stop taking events, deliver what is held, then stop. */
 void conn_request_drain(struct connector *c);
 bool conn_stopping(struct connector *c);
+
+/*
+ * Why the connector ends its own connections to mx01 and eventing-ingest
+ * now, for their info lines: "shutdown", "re-registering", "reset",
+ * "context deleted", "deregistered by cloud", "registration stopped",
+ * "new identity", each with the status and its cause. Lock free.
+ */
+void conn_teardown_reason(struct connector *c, char *buf, size_t len);
+
+/*
+ * Enrolled or Degraded as the connections the device needs stand
+ * (lws thread, once a second of scaled time): Degraded once
+ * eventing-ingest, or mx01 while messaging is enabled, has failed for
+ * CONN_DEGRADED_GRACE_MS (scaled) without answering since, so that a
+ * reconnect that works does not flap the status; Enrolled again once
+ * they answer (and the spool has room). One status line per transition.
+ */
+#define CONN_DEGRADED_GRACE_MS 15000
+void conn_check_degraded(struct connector *c);
 
 /* Wall clock in ms. */
 int64_t conn_now_ms(void);

@@ -186,24 +186,14 @@ tunnel_close(struct tunnel *t)
         kill_end(&t->end[i]);
 }
 
-/* errno in Go's words, as the real connector prints it: lower case. */
-static const char *
-go_words(int err, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s",
-             err == ETIMEDOUT ? "connection timed out" : strerror(err));
-    if (buf[0] >= 'A' && buf[0] <= 'Z')
-        buf[0] = (char)(buf[0] - 'A' + 'a');
-    return buf;
-}
-
 static void
 connect_failed(struct tunnel *t, int err)
 {
     char words[96];
 
     tunnel_fail(t, "connect", "dial tcp %s: connect: %s (the proxy, from %s)",
-                t->hp, go_words(err, words, sizeof(words)), t->px.source);
+                t->hp, clog_errno_words(err, words, sizeof(words)),
+                t->px.source);
 }
 
 static void
@@ -441,7 +431,7 @@ send_request(struct tunnel *t)
 
             tunnel_fail(t, "proxy", "proxy %s: sending CONNECT %s:%d: %s",
                         t->hp, t->host, t->port,
-                        go_words(errno, words, sizeof(words)));
+                        clog_errno_words(errno, words, sizeof(words)));
             return;
         }
         t->req_off += (size_t)n;
@@ -484,7 +474,7 @@ read_reply(struct tunnel *t)
                     "proxy %s closed the connection without answering "
                     "CONNECT %s:%d%s%s",
                     t->hp, t->host, t->port, n < 0 ? ": " : "",
-                    n < 0 ? go_words(errno, words, sizeof(words)) : "");
+                    n < 0 ? clog_errno_words(errno, words, sizeof(words)) : "");
         return;
     }
     t->reply_len += (size_t)n;

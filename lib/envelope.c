@@ -120,6 +120,10 @@ sse_codec_strerror(int err)
         return "trailing bytes after the last record";
     case SSE_CODEC_SEQ:
         return "sequence number 0";
+    case SSE_CODEC_SEQ_RANGE:
+        return "sequence number above 2^32 - 1";
+    case SSE_CODEC_ENV_SIZE:
+        return "envelope frame not 32 bytes";
     default:
         return "unknown codec error";
     }
@@ -183,6 +187,23 @@ sse_envelope_decode(const uint8_t *buf, size_t len, struct sse_envelope *env)
         return SSE_CODEC_SEQ;
     e.time_ns = get64(buf + ENV_OFF_TIME);
     *env = e;
+    return SSE_CODEC_OK;
+}
+
+int
+sse_envelope_accept(const uint8_t *buf, size_t len, struct sse_envelope *env)
+{
+    int rc;
+
+    if (buf == NULL || len != SSE_ENV_SIZE)
+        return SSE_CODEC_ENV_SIZE;
+    rc = sse_envelope_decode(buf, len, env);
+    if (rc != SSE_CODEC_OK)
+        return rc;
+    /* The ledger counts ids up to 2^32 - 1; a larger seq would read as a
+     * gap of billions to whoever counts sequence numbers. */
+    if (env->seq > SSE_ENV_SEQ_MAX)
+        return SSE_CODEC_SEQ_RANGE;
     return SSE_CODEC_OK;
 }
 

@@ -6,7 +6,7 @@
  *   u8 version (1) | u8 type | u16 flags | u32 reserved (0)
  *   u64 epoch | u64 seq | u64 time_ns
  * The event id is (epoch, seq): epoch changes on every EventHandler start,
- * seq counts from 1 within an epoch.
+ * seq counts from 1 within an epoch, up to SSE_ENV_SEQ_MAX.
  *
  * Batch frame (one WebSocket binary message, connector to ingest):
  *   "SSEB" | u8 version (1) | u8 flags | u16 count | u64 batch_seq
@@ -30,6 +30,8 @@
 #define SSE_BATCH_REC_HDR (SSE_ENV_SIZE + 4)
 #define SSE_BATCH_MAX_COUNT 65535
 #define SSE_EVENT_MAX_PAYLOAD (1024 * 1024)
+/* The highest seq of an epoch (docs/protocol.md): 2^32 - 1. */
+#define SSE_ENV_SEQ_MAX 4294967295ULL
 
 enum sse_event_type {
     SSE_EV_UNKNOWN = 0,
@@ -51,13 +53,15 @@ struct sse_envelope {
 
 enum sse_codec_err {
     SSE_CODEC_OK = 0,
-    SSE_CODEC_SHORT = -1,    /* fewer bytes than the format needs */
-    SSE_CODEC_VERSION = -2,  /* unknown version */
-    SSE_CODEC_MAGIC = -3,    /* not a batch frame */
-    SSE_CODEC_TYPE = -4,     /* event type out of range */
-    SSE_CODEC_TOO_BIG = -5,  /* payload over SSE_EVENT_MAX_PAYLOAD */
-    SSE_CODEC_TRAILING = -6, /* bytes left after the last record */
-    SSE_CODEC_SEQ = -7,      /* seq 0 is never valid */
+    SSE_CODEC_SHORT = -1,     /* fewer bytes than the format needs */
+    SSE_CODEC_VERSION = -2,   /* unknown version */
+    SSE_CODEC_MAGIC = -3,     /* not a batch frame */
+    SSE_CODEC_TYPE = -4,      /* event type out of range */
+    SSE_CODEC_TOO_BIG = -5,   /* payload over SSE_EVENT_MAX_PAYLOAD */
+    SSE_CODEC_TRAILING = -6,  /* bytes left after the last record */
+    SSE_CODEC_SEQ = -7,       /* seq 0 is never valid */
+    SSE_CODEC_SEQ_RANGE = -8, /* seq above SSE_ENV_SEQ_MAX */
+    SSE_CODEC_ENV_SIZE = -9,  /* an envelope frame not SSE_ENV_SIZE long */
 };
 
 const char *sse_codec_strerror(int err);
@@ -76,6 +80,15 @@ void sse_envelope_encode(const struct sse_envelope *env,
  * ZeroMQ frame checks that len is exactly SSE_ENV_SIZE.
  */
 int sse_envelope_decode(const uint8_t *buf, size_t len,
+                        struct sse_envelope *env);
+/*
+ * An envelope frame as a receiver of EventHandler's messages takes it:
+ * exactly SSE_ENV_SIZE bytes (SSE_CODEC_ENV_SIZE), decodable (as
+ * sse_envelope_decode), and seq at most SSE_ENV_SEQ_MAX
+ * (SSE_CODEC_SEQ_RANGE, env then filled in, so that the caller can name the
+ * id). Returns the first check that failed, or SSE_CODEC_OK.
+ */
+int sse_envelope_accept(const uint8_t *buf, size_t len,
                         struct sse_envelope *env);
 /* Room for the longest event id and its NUL. */
 #define SSE_EVENT_ID_MAX 42

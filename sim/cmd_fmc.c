@@ -756,10 +756,15 @@ note_status(const struct fmc *f, const json_t *doc, char *last, size_t len)
              cause != NULL && cause[0] != '\0' ? ": " : "",
              cause != NULL ? cause : "");
     snprintf(last, len, "%s", status);
-    if (strcmp(status, "Enrolled") == 0) {
-        step(f, "enrolled: device %s, tenant %s, region %s",
+    /* Degraded is enrolled with a connection down (docs/local-api.md):
+     * the manager's part is done; the connector reconnects by itself. */
+    if (strcmp(status, "Enrolled") == 0 || strcmp(status, "Degraded") == 0) {
+        step(f, "enrolled: device %s, tenant %s, region %s%s",
              jstr(doc, "device_id"), jstr(doc, "tenant_id"),
-             jstr(doc, "region"));
+             jstr(doc, "region"),
+             strcmp(status, "Degraded") == 0
+                 ? " (Degraded: a connection is down)"
+                 : "");
         return FMC_ENROLLED;
     }
     if (strcmp(status, "Error") == 0 || strcmp(status, "Deregistered") == 0)

@@ -3,6 +3,7 @@
  * shape, as text and as JSON; secrets redacted.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -231,6 +232,23 @@ START_TEST(body_start_redacts_secret_members_of_a_cut_document)
 }
 END_TEST
 
+/* errno as Go prints it, for the greps of the troubleshooting guide. */
+START_TEST(errno_words_are_gos)
+{
+    char buf[64];
+
+    ck_assert_str_eq(clog_errno_words(ECONNREFUSED, buf, sizeof(buf)),
+                     "connection refused");
+    ck_assert_str_eq(clog_errno_words(ENOENT, buf, sizeof(buf)),
+                     "no such file or directory");
+    ck_assert_str_eq(clog_errno_words(ETIMEDOUT, buf, sizeof(buf)),
+                     "connection timed out");
+    ck_assert_str_eq(clog_errno_words(EHOSTUNREACH, buf, sizeof(buf)),
+                     "no route to host");
+    ck_assert_str_eq(clog_errno_words(ECONNREFUSED, buf, 5), "conn");
+}
+END_TEST
+
 static Suite *
 clog_suite(void)
 {
@@ -244,6 +262,7 @@ clog_suite(void)
     tcase_add_test(tc, clog_json_format);
     tcase_add_test(tc, clog_default_hostname_is_the_hosts);
     tcase_add_test(tc, redact_hides_secret);
+    tcase_add_test(tc, errno_words_are_gos);
     tcase_add_test(tc, body_start_redacts_secret_members_of_a_cut_document);
     suite_add_tcase(s, tc);
     return s;

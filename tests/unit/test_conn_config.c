@@ -13,6 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "config.h"
 
 /* Each test runs in a directory of its own, removed when it ends. */
@@ -698,6 +702,193 @@ START_TEST(proxy_url_password_never_shown)
 }
 END_TEST
 
+/* A file named on the command line must exist: the defaults never stand
+ * in silently for a file someone asked for. */
+START_TEST(explicit_files_missing_are_errors)
+{
+    struct conn_config cfg;
+    char err[512] = "", want[PATH_MAX + 64];
+
+    defaults_here(&cfg);
+    snprintf(cfg.settings_path, sizeof(cfg.settings_path), "%s/none.yaml", dir);
+    cfg.settings_required = true;
+    ck_assert_int_eq(conn_config_load(&cfg, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want),
+             "%s/none.yaml: cannot read: No such file or directory (named "
+             "by --settings)",
+             dir);
+    ck_assert_str_eq(err, want);
+
+    defaults_here(&cfg);
+    snprintf(cfg.properties_path, sizeof(cfg.properties_path),
+             "%s/none.properties", dir);
+    cfg.properties_required = true;
+    ck_assert_int_eq(conn_config_load(&cfg, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "none.properties: cannot read: ") != NULL &&
+                      strstr(err, "(named by --properties)") != NULL,
+                  "%s", err);
+
+    /* Present, they are read as ever. */
+    defaults_here(&cfg);
+    snprintf(cfg.settings_path, sizeof(cfg.settings_path), "%s",
+             put_file("named.yaml", "Globals:\n  Log: {log_level: debug}\n"));
+    cfg.settings_required = true;
+    ck_assert_msg(conn_config_load(&cfg, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(cfg.log_level, "debug");
+}
+END_TEST
+
+/* A self-signed certificate in PEM, for a trust store that is good. */
+static void
+write_cert(FILE *f)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+
+    ck_assert_ptr_nonnull(key);
+    ck_assert_ptr_nonnull(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"test CA", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509_set_pubkey(x, key);
+    ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
+    ck_assert_int_eq(PEM_write_X509(f, x), 1);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
+
+START_TEST(ca_file_garbage_is_an_error_naming_file)
+{
+    struct conn_config cfg;
+    char err[512] = "", want[PATH_MAX + 64];
+    FILE *f;
+
+    defaults_here(&cfg);
+    put_file("ngfw/etc/sf/connectorCA.pem", "garbage\n");
+    ck_assert_int_eq(conn_config_check_ca(&cfg, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "Globals.ca_file: %s holds no PEM certificate",
+             cfg.ca_file);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+
+    /* A block that does not decode is named by its place. */
+    put_file("ngfw/etc/sf/connectorCA.pem", "");
+    f = fopen(cfg.ca_file, "a");
+    ck_assert_ptr_nonnull(f);
+    write_cert(f);
+    fputs("-----BEGIN CERTIFICATE-----\nnot base64 at all!\n"
+          "-----END CERTIFICATE-----\n",
+          f);
+    fclose(f);
+    ck_assert_int_eq(conn_config_check_ca(&cfg, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, ": certificate 2 cannot be read: ") != NULL, "%s",
+                  err);
+
+    /* Set in the settings file: the line that set it comes first. */
+    snprintf(want, sizeof(want),
+             "Globals:\n  ca_file: %s/ngfw/etc/sf/connectorCA.pem\n", "");
+    put_file("ngfw/etc/sf/connector.yaml", want);
+    ck_assert_msg(conn_config_load(&cfg, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(conn_config_check_ca(&cfg, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s:2: Globals.ca_file: ", cfg.settings_path);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(ca_file_missing_warns_and_good_one_passes)
+{
+    struct conn_config cfg;
+    char err[512] = "", want[PATH_MAX + 64];
+    FILE *f;
+
+    defaults_here(&cfg);
+    ck_assert_int_eq(conn_config_check_ca(&cfg, err, sizeof(err)), 1);
+    snprintf(want, sizeof(want),
+             "Globals.ca_file: %s: missing: no connection to the cloud can be "
+             "verified until it is there",
+             cfg.ca_file);
+    ck_assert_str_eq(err, want);
+
+    put_file("ngfw/etc/sf/connectorCA.pem", "# the bundle\n");
+    f = fopen(cfg.ca_file, "a");
+    ck_assert_ptr_nonnull(f);
+    write_cert(f);
+    fputs("# and another\n", f);
+    write_cert(f);
+    fclose(f);
+    ck_assert_msg(conn_config_check_ca(&cfg, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_ptr_nonnull(strstr(err, ": 2 certificates"));
+
+    /* A directory is no trust store. */
+    unlink(cfg.ca_file);
+    ck_assert_int_eq(mkdir(cfg.ca_file, 0755), 0);
+    ck_assert_int_eq(conn_config_check_ca(&cfg, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, cfg.ca_file) != NULL, "%s", err);
+}
+END_TEST
+
+/* The extra-CA store: nothing said when absent at its default place, a
+ * warning naming the line when the file names a store that is not there;
+ * error lines mark it missing rather than claim trust in it. */
+START_TEST(cert_store_missing_said_only_when_configured)
+{
+    struct conn_config cfg;
+    char err[512] = "", msg[PATH_MAX + 256], want[PATH_MAX * 2 + 64];
+
+    defaults_here(&cfg);
+    ck_assert_int_eq(conn_config_check_cert_store(&cfg, msg, sizeof(msg)), 1);
+    ck_assert_str_eq(msg, "");
+    snprintf(want, sizeof(want), "%s and %s (missing)", cfg.ca_file,
+             cfg.cert_store);
+    ck_assert_str_eq(conn_config_trust(&cfg, msg, sizeof(msg)), want);
+
+    put_file("ngfw/etc/sf/connector.yaml",
+             "Globals:\n  cert_store: /etc/extra-cas\n");
+    ck_assert_msg(conn_config_load(&cfg, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(conn_config_check_cert_store(&cfg, msg, sizeof(msg)), 2);
+    snprintf(want, sizeof(want),
+             "%s:2: Globals.cert_store: %s/etc/extra-cas: No such file or "
+             "directory: no extra CAs are trusted until it exists",
+             cfg.settings_path, dir);
+    ck_assert_msg(strncmp(msg, want, strlen(want)) == 0, "%s", msg);
+
+    put_file("etc/extra-cas", "a file, not a directory\n");
+    ck_assert_int_eq(conn_config_check_cert_store(&cfg, msg, sizeof(msg)), 3);
+    ck_assert_ptr_nonnull(strstr(msg, "is not a directory"));
+
+    defaults_here(&cfg);
+    put_file("ngfw/etc/sf/sse-connector/certs/placeholder", "");
+    ck_assert_int_eq(conn_config_check_cert_store(&cfg, msg, sizeof(msg)), 0);
+    snprintf(want, sizeof(want), "%s and %s", cfg.ca_file, cfg.cert_store);
+    ck_assert_str_eq(conn_config_trust(&cfg, msg, sizeof(msg)), want);
+}
+END_TEST
+
+/* Only http:// proxies: another scheme is refused by the key's name. */
+START_TEST(proxy_url_other_scheme_names_the_key)
+{
+    static const char *const urls[] = {"ftp://proxy:21", "socks5://proxy:1080",
+                                       "https://proxy:3128", "proxy:3128"};
+    struct conn_config cfg;
+    char err[512] = "", text[128];
+    const char *p;
+
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        defaults_here(&cfg);
+        snprintf(text, sizeof(text), "HTTPProxy:\n  url: \"%s\"\n", urls[i]);
+        p = put_file("proxy.yaml", text);
+        ck_assert_int_eq(conn_config_load_settings(&cfg, p, err, sizeof(err)),
+                         -1);
+        ck_assert_msg(strstr(err, "proxy.yaml:2:8: HTTPProxy.url: expected "
+                                  "empty, or an http://") != NULL,
+                      "%s: %s", urls[i], err);
+    }
+}
+END_TEST
+
 /* The repository's top: this file is <top>/tests/unit/test_conn_config.c. */
 static void
 source_dir(char *buf, size_t len)
@@ -860,6 +1051,11 @@ config_suite(void)
     tcase_add_test(settings, server_port_overrides_connector_port);
     tcase_add_test(settings, missing_files_keep_defaults);
     tcase_add_test(settings, unreadable_file_is_an_error);
+    tcase_add_test(settings, explicit_files_missing_are_errors);
+    tcase_add_test(settings, ca_file_garbage_is_an_error_naming_file);
+    tcase_add_test(settings, ca_file_missing_warns_and_good_one_passes);
+    tcase_add_test(settings, proxy_url_other_scheme_names_the_key);
+    tcase_add_test(settings, cert_store_missing_said_only_when_configured);
     tcase_add_test(settings, dump_names_every_key_and_source);
     tcase_add_test(settings, proxy_url_password_never_shown);
     tcase_add_test(settings,

@@ -227,6 +227,26 @@ START_TEST(hostmap_write_leaves_no_temp_file)
 }
 END_TEST
 
+/* A connect line names the address dialled and what it stands for. */
+START_TEST(stands_for_names_the_mapped_host)
+{
+    char buf[128];
+
+    ck_assert_str_eq(hostmap_stands_for("eventing-ingest.sse.itd.cisco.com",
+                                        443, "127.0.0.1", 39795, buf,
+                                        sizeof(buf)),
+                     "eventing-ingest.sse.itd.cisco.com:443 in the host map");
+    ck_assert_str_eq(hostmap_stands_for("api-sse.cisco.com", 443,
+                                        "api-sse.cisco.com", 443, buf,
+                                        sizeof(buf)),
+                     "");
+    ck_assert_str_eq(hostmap_stands_for("api-sse.cisco.com", 443,
+                                        "api-sse.cisco.com", 8443, buf,
+                                        sizeof(buf)),
+                     "api-sse.cisco.com:443 in the host map");
+}
+END_TEST
+
 static Suite *
 hostmap_suite(void)
 {
@@ -240,6 +260,7 @@ hostmap_suite(void)
     tcase_add_test(tc, hostmap_ipv6_address);
     tcase_add_test(tc, hostmap_curl_list_entries);
     tcase_add_test(tc, hostmap_write_leaves_no_temp_file);
+    tcase_add_test(tc, stands_for_names_the_mapped_host);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -147,6 +147,57 @@ START_TEST(seq_zero_refused)
 }
 END_TEST
 
+/* What a receiver of EventHandler's messages takes: 32 bytes exactly and
+ * seq within 1 .. 2^32 - 1; each refusal says which check failed. */
+START_TEST(accept_takes_seq_up_to_limit_only)
+{
+    struct sse_envelope in = sample(SSE_ENV_SEQ_MAX), out;
+    uint8_t buf[SSE_ENV_SIZE + 1];
+
+    sse_envelope_encode(&in, buf);
+    ck_assert_int_eq(sse_envelope_accept(buf, SSE_ENV_SIZE, &out),
+                     SSE_CODEC_OK);
+    ck_assert_uint_eq(out.seq, 4294967295u);
+    in.seq = SSE_ENV_SEQ_MAX + 1;
+    sse_envelope_encode(&in, buf);
+    ck_assert_int_eq(sse_envelope_accept(buf, SSE_ENV_SIZE, &out),
+                     SSE_CODEC_SEQ_RANGE);
+    /* Filled in, so that the refusal can name the id. */
+    ck_assert_uint_eq(out.seq, UINT64_C(4294967296));
+    ck_assert_uint_eq(out.epoch, in.epoch);
+    in.seq = UINT64_MAX;
+    sse_envelope_encode(&in, buf);
+    ck_assert_int_eq(sse_envelope_accept(buf, SSE_ENV_SIZE, &out),
+                     SSE_CODEC_SEQ_RANGE);
+    /* The plain decoder keeps reading them: the ingest counts such records
+     * as rejected rather than refusing the batch. */
+    ck_assert_int_eq(sse_envelope_decode(buf, SSE_ENV_SIZE, &out),
+                     SSE_CODEC_OK);
+    in.seq = 0;
+    sse_envelope_encode(&in, buf);
+    ck_assert_int_eq(sse_envelope_accept(buf, SSE_ENV_SIZE, &out),
+                     SSE_CODEC_SEQ);
+}
+END_TEST
+
+START_TEST(accept_refuses_frame_of_other_size)
+{
+    struct sse_envelope in = sample(7), out;
+    uint8_t buf[SSE_ENV_SIZE + 1] = {0};
+
+    sse_envelope_encode(&in, buf);
+    ck_assert_int_eq(sse_envelope_accept(buf, SSE_ENV_SIZE + 1, &out),
+                     SSE_CODEC_ENV_SIZE);
+    ck_assert_int_eq(sse_envelope_accept(buf, SSE_ENV_SIZE - 1, &out),
+                     SSE_CODEC_ENV_SIZE);
+    ck_assert_int_eq(sse_envelope_accept(NULL, SSE_ENV_SIZE, &out),
+                     SSE_CODEC_ENV_SIZE);
+    buf[1] = 9;
+    ck_assert_int_eq(sse_envelope_accept(buf, SSE_ENV_SIZE, &out),
+                     SSE_CODEC_TYPE);
+}
+END_TEST
+
 START_TEST(envelope_reserved_word_ignored)
 {
     struct sse_envelope in = sample(3), out;
@@ -469,7 +520,7 @@ END_TEST
 
 START_TEST(codec_errors_have_messages)
 {
-    for (int err = SSE_CODEC_SEQ; err <= SSE_CODEC_OK; err++) {
+    for (int err = SSE_CODEC_ENV_SIZE; err <= SSE_CODEC_OK; err++) {
         ck_assert_ptr_nonnull(sse_codec_strerror(err));
         ck_assert_str_ne(sse_codec_strerror(err), "unknown codec error");
     }
@@ -491,6 +542,8 @@ envelope_suite(void)
     tcase_add_test(env, envelope_unknown_version_refused);
     tcase_add_test(env, envelope_type_out_of_range_refused);
     tcase_add_test(env, seq_zero_refused);
+    tcase_add_test(env, accept_takes_seq_up_to_limit_only);
+    tcase_add_test(env, accept_refuses_frame_of_other_size);
     tcase_add_test(env, envelope_reserved_word_ignored);
     tcase_add_test(env, event_id_format);
     tcase_add_test(env, event_id_small_buffer_stays_terminated);
