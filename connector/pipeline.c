@@ -1,12 +1,17 @@
 /*
  * pipeline.c: ZeroMQ in, batches out, acknowledgements back.
  *
- * Every event taken off ZeroMQ is copied once, into the batcher
- * (batcher.h), and stays in memory until the ingest acknowledges its
- * batch; a lost connection sends the unacknowledged batches again, in
- * order. When the bytes held pass queue_max_bytes the source stops reading
- * and ZeroMQ's own high-water mark pushes back on EventHandler; it reads
- * again below three quarters.
+ * Every event taken off ZeroMQ is copied into the batcher (batcher.h) and
+ * stays in memory until the ingest acknowledges its batch; a lost
+ * connection sends the unacknowledged batches again, in order. Memory
+ * holds at most queue_max_bytes. Without the spool, the source stops
+ * reading there and ZeroMQ's own high-water mark pushes back on
+ * EventHandler; it reads again below three quarters. With the spool, every
+ * event is appended there first, and past queue_max_bytes it waits on disk
+ * only: the spool is read back, in order, as acknowledgements make room,
+ * and reading from ZeroMQ stops only when the spool is full. Events left
+ * in libzmq's queues are the ones a killed connector loses (DESIGN §9),
+ * so it keeps taking them as long as it has room anywhere.
  *
  * All of it runs on the lws thread: no locks, counters are atomics.
  */
@@ -33,8 +38,13 @@
 #include "spool.h"
 
 #define DRAIN_BUDGET 4096 /* messages per turn, then let the loop breathe */
-#define SINK_BACKOFF_START_MS 500
+/* The sink's first wait after a lost connection: short, because a
+ * connection that delivered is worth having back at once (every 100 ms
+ * away at 5,000 events/s is 500 events late); a peer that fails before it
+ * acknowledges anything makes the waits double up to sink_backoff_max. */
+#define SINK_BACKOFF_START_MS 100
 #define SPOOL_RETRY_MS 250 /* a full disk is tried again this often */
+#define WINDOW_DOUBLING_MS 250
 #define SOURCE_BACKOFF_START_MS 500
 
 struct pipeline {
@@ -59,7 +69,9 @@ struct pipeline {
     /* the disk spool (cfg.spool): every event is written there before it
      * is batched, and forgotten once acknowledged */
     struct spool *spool;
-    bool disk_full; /* an append failed: reads stop */
+    uint64_t disk_from; /* the first spooled event not in memory; 0: none */
+    bool refill_full;   /* a read from the spool filled memory */
+    bool disk_full;     /* an append failed: reads stop */
     enum conn_status before_full;
     struct sse_envelope pending_env; /* the event taken off ZeroMQ that */
     uint8_t *pending;                /* could not be spooled yet */
@@ -74,6 +86,8 @@ struct pipeline {
     struct net_attempt at;
     struct lws *sink;
     bool sink_open;
+    bool sink_proven;      /* this connection had an acknowledgement */
+    int64_t sink_since_ms; /* when it was established */
     uint64_t sink_gen;
     char sink_url[256];
     char region[8];
@@ -96,6 +110,8 @@ pipeline_session_size(void)
 /* ---- sink ---------------------------------------------------------- */
 
 static void spool_publish(struct pipeline *p);
+static void publish_held(struct pipeline *p);
+static void refill(struct pipeline *p, bool force);
 
 static void sink_connect(struct pipeline *p);
 
@@ -167,10 +183,48 @@ sink_lost(struct pipeline *p, const char *why)
     sink_schedule_retry(p, line);
 }
 
+/*
+ * What may be written and not yet acknowledged: a connection that dies
+ * may have stored that much without saying so, which the ingest then gets
+ * twice (and a killed connector sends again). A new connection starts at
+ * one batch frame and doubles its window every WINDOW_DOUBLING_MS it
+ * lives, up to inflight_max_bytes: connections die young far more often
+ * than old, and one that just came back after a fault is the likeliest
+ * to meet the next. A batch may always go when nothing is in flight.
+ */
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t
+window_bytes(const struct pipeline *p)
+{
+    const struct conn_config *cfg = &p->c->cfg;
+    int64_t age = mono_ms() - p->sink_since_ms;
+    unsigned step = conn_scaled_ms(cfg, WINDOW_DOUBLING_MS);
+    size_t w = cfg->batch_max_bytes;
+
+    for (int64_t t = step; t <= age && w < cfg->inflight_max_bytes; t += step)
+        w *= 2;
+    return w < cfg->inflight_max_bytes ? w : cfg->inflight_max_bytes;
+}
+
+static bool
+window_open(const struct pipeline *p)
+{
+    return p->b.inflight_bytes == 0 || p->b.inflight_bytes < window_bytes(p);
+}
+
 static void
 request_write(struct pipeline *p)
 {
-    if (p->sink != NULL && p->sink_open && batcher_peek(&p->b) != NULL)
+    if (p->sink != NULL && p->sink_open && batcher_peek(&p->b) != NULL &&
+        window_open(p))
         lws_callback_on_writable(p->sink);
 }
 
@@ -263,7 +317,7 @@ sink_write(struct pipeline *p, struct lws *wsi)
     uint32_t count;
     bool again;
 
-    if (b == NULL) {
+    if (b == NULL || !window_open(p)) {
         if (!p->ping_due)
             return 0;
         p->ping_due = false;
@@ -306,6 +360,7 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     acked = batcher_ack(&p->b, seq);
     if (p->spool != NULL && acked > 0) {
         spool_ack(p->spool, p->b.acked_index);
+        refill(p, false);
         spool_publish(p);
     }
     /* Progress: the deadline starts again for what is still out. */
@@ -315,7 +370,16 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
         lws_sul_cancel(&p->ack_sul);
     arm_idle_timer(p);
     atomic_fetch_add(&p->c->count.acked, acked);
-    atomic_store(&p->c->count.held, p->b.held_events);
+    publish_held(p);
+    request_write(p);
+    if (acked > 0 && !p->sink_proven) {
+        /* The ingest stores what we send: backoff starts over, with the
+         * first wait drawn from [base, 2 base] so that devices a restart
+         * of the ingest dropped at once do not come back in step. */
+        p->sink_proven = true;
+        sse_backoff_reset(&p->sink_bo);
+        sse_backoff_next(&p->sink_bo, 0);
+    }
     if (p->paused && p->b.held_bytes < p->c->cfg.queue_max_bytes / 4 * 3) {
         p->paused = false;
         cinfo("eventing: backlog down to %zu bytes, reading events again",
@@ -358,7 +422,7 @@ add_event(struct pipeline *p, const struct sse_envelope *env,
     if (p->b.open == NULL)
         lws_sul_cancel(&p->linger_sul);
     atomic_fetch_add(&p->c->count.received, 1);
-    atomic_store(&p->c->count.held, p->b.held_events);
+    publish_held(p);
     if (p->b.ready.tail != last_ready)
         request_write(p);
     return 0;
@@ -367,6 +431,82 @@ add_event(struct pipeline *p, const struct sse_envelope *env,
 /* ---- spool --------------------------------------------------------- */
 
 static void on_full_retry(lws_sorted_usec_list_t *sul);
+
+/* Events held: in memory, and spooled behind it. */
+static void
+publish_held(struct pipeline *p)
+{
+    struct spool_stats st;
+    uint64_t held = p->b.held_events;
+
+    if (p->spool != NULL && p->disk_from != 0) {
+        spool_stats(p->spool, &st);
+        held += st.next_index - p->disk_from;
+    }
+    atomic_store(&p->c->count.held, held);
+}
+
+/* A spooled event: into memory while there is room and nothing waits on
+ * disk before it; else it waits there. */
+static int
+keep_spooled(struct pipeline *p, const struct sse_envelope *env,
+             const void *payload, uint32_t len, uint64_t index)
+{
+    if (p->disk_from == 0 && p->b.held_bytes < p->c->cfg.queue_max_bytes)
+        return add_event(p, env, payload, len, index);
+    if (p->disk_from == 0) {
+        p->disk_from = index;
+        cinfo("events: %zu bytes held in memory; the next events wait in "
+              "%s/spool until the ingest takes more",
+              p->b.held_bytes, p->c->cfg.data_dir);
+    }
+    atomic_fetch_add(&p->c->count.received, 1);
+    publish_held(p);
+    return 0;
+}
+
+static int
+refill_one(void *arg, uint64_t index, const struct sse_envelope *env,
+           const void *payload, uint32_t len)
+{
+    struct pipeline *p = arg;
+
+    if (batcher_add(&p->b, env, payload, len, index) < 0) {
+        p->refill_full = true;
+        return 1;
+    }
+    p->disk_from = index + 1;
+    p->refill_full = p->b.held_bytes >= p->c->cfg.queue_max_bytes;
+    return p->refill_full;
+}
+
+/*
+ * Events waiting in the spool come into memory, oldest first, once it is
+ * below three quarters of queue_max_bytes (at once when force), up to
+ * queue_max_bytes. When the read ends before memory fills, nothing waits
+ * on disk any more.
+ */
+static void
+refill(struct pipeline *p, bool force)
+{
+    const struct batch *last_ready = p->b.ready.tail;
+
+    if (p->spool == NULL || p->disk_from == 0 ||
+        (!force && p->b.held_bytes >= p->c->cfg.queue_max_bytes / 4 * 3))
+        return;
+    p->refill_full = false;
+    spool_read(p->spool, p->disk_from, refill_one, p);
+    if (!p->refill_full) {
+        p->disk_from = 0;
+        cinfo("events: every event waiting in %s/spool is in memory again",
+              p->c->cfg.data_dir);
+    }
+    batcher_seal(&p->b);
+    lws_sul_cancel(&p->linger_sul);
+    publish_held(p);
+    if (p->b.ready.tail != last_ready)
+        request_write(p);
+}
 
 /*
  * The event is ours now: spool it (accepted once written), then batch it.
@@ -389,7 +529,7 @@ accept_event(struct pipeline *p, const struct sse_envelope *env,
     rc = spool_append(p->spool, env, payload, len, &index);
     if (rc == SPOOL_OK) {
         conn_audit_accepted(&p->c->cfg, env);
-        return add_event(p, env, payload, len, index);
+        return keep_spooled(p, env, payload, len, index);
     }
     p->pending = malloc(len > 0 ? len : 1);
     if (p->pending == NULL)
@@ -427,7 +567,7 @@ on_full_retry(lws_sorted_usec_list_t *sul)
         return;
     }
     conn_audit_accepted(&p->c->cfg, &p->pending_env);
-    add_event(p, &p->pending_env, p->pending, p->pending_len, index);
+    keep_spooled(p, &p->pending_env, p->pending, p->pending_len, index);
     free(p->pending);
     p->pending = NULL;
     p->disk_full = false;
@@ -454,12 +594,10 @@ spool_publish(struct pipeline *p)
 }
 
 static int
-replay_one(void *arg, uint64_t index, const struct sse_envelope *env,
-           const void *payload, uint32_t len)
+count_one(void *arg, uint64_t index, const struct sse_envelope *env,
+          const void *payload, uint32_t len)
 {
-    struct pipeline *p = arg;
-
-    return add_event(p, env, payload, len, index);
+    return 0;
 }
 
 static int
@@ -469,7 +607,7 @@ open_spool(struct pipeline *p)
     char dir[PATH_MAX + 8], err[512];
     struct spool_opts o = {
         .dir = dir,
-        .max_bytes = 2ull * cfg->queue_max_bytes,
+        .max_bytes = cfg->spool_max_bytes,
         .segment_bytes = 8u << 20,
         .sync_ms = cfg->spool_sync_ms,
         .sync_events = 1000,
@@ -481,8 +619,16 @@ open_spool(struct pipeline *p)
         cerror("events: cannot open the spool: %s", err);
         return -1;
     }
-    n = spool_replay(p->spool, replay_one, p);
-    seal(p);
+    /* What the last run left: counted, then read into memory as far as it
+     * goes; the rest waits on disk. */
+    n = spool_replay(p->spool, count_one, NULL);
+    if (n > 0) {
+        struct spool_stats st;
+
+        spool_stats(p->spool, &st);
+        p->disk_from = st.acked_index + 1;
+        refill(p, true);
+    }
     spool_publish(p);
     if (n > 0)
         cinfo("events: %llu events kept in %s from the last run will be "
@@ -586,7 +732,7 @@ source_drain(struct pipeline *p)
     for (n = 0; n < DRAIN_BUDGET && !p->disk_full; n++) {
         int rc;
 
-        if (p->b.held_bytes >= p->c->cfg.queue_max_bytes) {
+        if (p->spool == NULL && p->b.held_bytes >= p->c->cfg.queue_max_bytes) {
             if (!p->paused)
                 cwarn("eventing: %zu bytes unacknowledged, pausing reads "
                       "from %s",
@@ -750,7 +896,7 @@ pipeline_attach(struct pipeline *p, struct lws_vhost *vhost)
     const char *uri = p->c->cfg.events_uri;
     lws_sock_file_fd_type fd;
     size_t fdlen = sizeof(fd.filefd);
-    int hwm = 10000, linger = 0;
+    int hwm = 1000, linger = 0;
     int ivl = (int)conn_scaled_ms(&p->c->cfg, SOURCE_BACKOFF_START_MS);
     int ivl_max =
         (int)conn_scaled_ms(&p->c->cfg, p->c->cfg.source_zeromq_backoff_max_ms);
@@ -853,7 +999,11 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return 0;
         net_attempt_established(&p->at);
         p->sink_open = true;
-        sse_backoff_reset(&p->sink_bo);
+        /* Backoff starts over at the first acknowledgement, not here: a
+         * peer that upgrades and then drops us must not be retried at the
+         * shortest wait forever. */
+        p->sink_proven = false;
+        p->sink_since_ms = mono_ms();
         conn_ep_ok(c, EP_INGEST);
         cinfo("eventing connected to %s (region %s)", p->sink_url, p->region);
         request_write(p);
@@ -862,6 +1012,11 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (wsi != p->sink)
             return 0;
         return sink_write(p, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* Kept for the line sink_lost writes: code and reason. */
+        if (wsi == p->sink)
+            net_attempt_peer_close(&p->at, in, len);
+        return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (wsi == p->sink && !lws_frame_is_binary(wsi) &&
             lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi))
