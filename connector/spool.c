@@ -223,6 +223,8 @@ struct spool {
     uint64_t acked_index;
     uint64_t bytes;
     uint64_t corrupt;
+    struct sse_envelope last_env; /* of the newest record, if any */
+    bool have_last_env;
     /* The read cursor: spool_read stopped in segment rd_seg at byte rd_off,
      * before index rd_next (0: none). */
     uint64_t rd_seg, rd_off, rd_next;
@@ -490,10 +492,11 @@ resync(struct reader *r, uint64_t from, uint64_t lo, uint64_t end, uint64_t *at)
 
 struct scan {
     uint64_t first, last, nvalid;
-    uint64_t corrupt; /* damaged records skipped */
-    uint64_t end;     /* just after the last valid record */
-    bool tail;        /* bytes after end hold no valid record */
-    bool torn;        /* and they start with a record cut short */
+    struct sse_envelope last_env; /* of the record with index last */
+    uint64_t corrupt;             /* damaged records skipped */
+    uint64_t end;                 /* just after the last valid record */
+    bool tail;                    /* bytes after end hold no valid record */
+    bool torn;                    /* and they start with a record cut short */
 };
 
 /* What replay hands records to. */
@@ -527,6 +530,7 @@ scan_segment(struct reader *r, uint64_t lo, struct scan *sc, struct visit *v,
             off += rec.size;
             sc->end = off;
             sc->last = rec.index;
+            sc->last_env = rec.env;
             if (sc->nvalid++ == 0)
                 sc->first = rec.index;
             lo = rec.index + 1;
@@ -1117,8 +1121,11 @@ open_one(struct spool *s, struct reader *r, uint64_t index, uint64_t *prev,
                                        .corrupt = sc->corrupt};
     s->bytes += r->size;
     s->corrupt += sc->corrupt;
-    if (sc->nvalid > 0)
+    if (sc->nvalid > 0) {
         *prev = sc->last;
+        s->last_env = sc->last_env;
+        s->have_last_env = true;
+    }
     *added = true;
     return 0;
 }
@@ -1457,6 +1464,8 @@ spool_append(struct spool *s, const struct sse_envelope *env,
     if (cur->nvalid++ == 0)
         cur->first = s->next_index;
     s->bytes += total;
+    s->last_env = *env;
+    s->have_last_env = true;
     if (index != NULL)
         *index = s->next_index;
     pthread_mutex_lock(&s->lock);
@@ -1570,6 +1579,14 @@ uint64_t
 spool_replay(struct spool *s, spool_fn fn, void *arg)
 {
     return spool_read(s, 0, fn, arg);
+}
+
+bool
+spool_last_envelope(const struct spool *s, struct sse_envelope *out)
+{
+    if (s->have_last_env)
+        *out = s->last_env;
+    return s->have_last_env;
 }
 
 void

@@ -99,6 +99,12 @@ uint64_t spool_replay(struct spool *s, spool_fn fn, void *arg);
 uint64_t spool_read(struct spool *s, uint64_t from, spool_fn fn, void *arg);
 
 void spool_stats(struct spool *s, struct spool_stats *out);
+/*
+ * The envelope of the newest record the spool holds or was appended
+ * (acknowledged or not), so that a new run knows where the producer's
+ * sequence stood; false when there is none.
+ */
+bool spool_last_envelope(const struct spool *s, struct sse_envelope *out);
 /* Force the group commit now and wait for it (SIGTERM, tests). */
 int spool_sync(struct spool *s);
 
