@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,9 @@
 #define SINK_BACKOFF_START_MS 100
 #define SPOOL_RETRY_MS 250 /* a full disk is tried again this often */
 #define WINDOW_DOUBLING_MS 250
+#define GAPS_LOGGED 10 /* gap lines per producer epoch */
+#define SEGMENT_MAX (8u << 20)
+#define SEGMENT_MIN (256u << 10)
 #define SOURCE_BACKOFF_START_MS 500
 
 struct pipeline {
@@ -64,7 +68,8 @@ struct pipeline {
     lws_sorted_usec_list_t drain_sul;
     lws_sorted_usec_list_t probe_sul;
     unsigned source_backoff_ms;
-    uint64_t last_epoch, last_seq;
+    uint64_t last_epoch, last_seq; /* the producer's, last seen */
+    unsigned gaps_logged;          /* in this epoch */
 
     /* the disk spool (cfg.spool): every event is written there before it
      * is batched, and forgotten once acknowledged */
@@ -111,6 +116,7 @@ pipeline_session_size(void)
 
 static void spool_publish(struct pipeline *p);
 static void publish_held(struct pipeline *p);
+static void on_full_retry(lws_sorted_usec_list_t *sul);
 static void refill(struct pipeline *p, bool force);
 
 static void sink_connect(struct pipeline *p);
@@ -362,6 +368,9 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
         spool_ack(p->spool, p->b.acked_index);
         refill(p, false);
         spool_publish(p);
+        /* Acknowledged segments are gone: a full disk may have room. */
+        if (p->disk_full)
+            lws_sul_schedule(p->c->lws, 0, &p->full_sul, on_full_retry, 1);
     }
     /* Progress: the deadline starts again for what is still out. */
     if (batcher_inflight_events(&p->b) > 0)
@@ -429,8 +438,6 @@ add_event(struct pipeline *p, const struct sse_envelope *env,
 }
 
 /* ---- spool --------------------------------------------------------- */
-
-static void on_full_retry(lws_sorted_usec_list_t *sul);
 
 /* Events held: in memory, and spooled behind it. */
 static void
@@ -600,15 +607,36 @@ count_one(void *arg, uint64_t index, const struct sse_envelope *env,
     return 0;
 }
 
+/*
+ * Segments of 8 MiB, but at most a sixteenth of the file system: a
+ * segment is deleted only once all of it is acknowledged, so on a small
+ * disk a large one would fill it with acknowledged records.
+ */
+static uint64_t
+segment_size(const char *dir)
+{
+    struct statvfs fs;
+    uint64_t total, seg = SEGMENT_MAX;
+
+    if (statvfs(dir, &fs) != 0)
+        return seg;
+    total = (uint64_t)fs.f_blocks * fs.f_frsize;
+    if (total / 16 < seg)
+        seg = total / 16;
+    return seg < SEGMENT_MIN ? SEGMENT_MIN : seg;
+}
+
 static int
 open_spool(struct pipeline *p)
 {
     const struct conn_config *cfg = &p->c->cfg;
     char dir[PATH_MAX + 8], err[512];
+    struct spool_stats st;
+    struct sse_envelope last;
     struct spool_opts o = {
         .dir = dir,
         .max_bytes = cfg->spool_max_bytes,
-        .segment_bytes = 8u << 20,
+        .segment_bytes = segment_size(cfg->data_dir),
         .sync_ms = cfg->spool_sync_ms,
         .sync_events = 1000,
     };
@@ -623,8 +651,6 @@ open_spool(struct pipeline *p)
      * goes; the rest waits on disk. */
     n = spool_replay(p->spool, count_one, NULL);
     if (n > 0) {
-        struct spool_stats st;
-
         spool_stats(p->spool, &st);
         p->disk_from = st.acked_index + 1;
         refill(p, true);
@@ -634,21 +660,54 @@ open_spool(struct pipeline *p)
         cinfo("events: %llu events kept in %s from the last run will be "
               "sent again",
               (unsigned long long)n, dir);
+    /* Where the producer stood when the last run ended: events libzmq
+     * still held when it was killed show as a gap. */
+    if (spool_last_envelope(p->spool, &last)) {
+        p->last_epoch = last.epoch;
+        p->last_seq = last.seq;
+    }
+    spool_stats(p->spool, &st);
+    if (st.corrupt > 0)
+        cwarn("events: %llu damaged records in %s skipped: their events "
+              "are lost (CRC or length wrong; docs/spool.md)",
+              (unsigned long long)st.corrupt, dir);
     return 0;
 }
 
 /* ---- source -------------------------------------------------------- */
 
+/*
+ * A producer numbers its events 1, 2, 3, ... within an epoch (a new epoch
+ * per EventHandler run): a seq that skips some is events ZeroMQ lost
+ * (or the producer never sent), counted for the status. The first few of
+ * an epoch are logged, then only counted.
+ */
 static void
 note_sequence(struct pipeline *p, const struct sse_envelope *env)
 {
+    uint64_t missed;
+
     if (env->epoch != p->last_epoch) {
         p->last_epoch = env->epoch;
         p->last_seq = env->seq;
+        p->gaps_logged = 0;
         return;
     }
-    if (env->seq > p->last_seq + 1)
-        atomic_fetch_add(&p->c->count.gaps, env->seq - p->last_seq - 1);
+    if (env->seq > p->last_seq + 1) {
+        missed = env->seq - p->last_seq - 1;
+        atomic_fetch_add(&p->c->count.gaps, missed);
+        if (p->gaps_logged < GAPS_LOGGED) {
+            cwarn("events: producer epoch %llu went from seq %llu to %llu: "
+                  "%llu events never arrived (lost by ZeroMQ, or never "
+                  "sent)%s",
+                  (unsigned long long)env->epoch,
+                  (unsigned long long)p->last_seq, (unsigned long long)env->seq,
+                  (unsigned long long)missed,
+                  ++p->gaps_logged == GAPS_LOGGED
+                      ? "; further gaps of this epoch are only counted"
+                      : "");
+        }
+    }
     if (env->seq > p->last_seq)
         p->last_seq = env->seq;
 }
@@ -749,6 +808,9 @@ source_drain(struct pipeline *p)
             break;
         }
     }
+    /* The status shows the spool growing while nothing is acknowledged. */
+    if (n > 0)
+        spool_publish(p);
     if (n == DRAIN_BUDGET)
         lws_sul_schedule(p->c->lws, 0, &p->drain_sul, on_drain, 1);
 }
