@@ -46,7 +46,8 @@
 #define SINK_BACKOFF_START_MS 100
 #define SPOOL_RETRY_MS 250 /* a full disk is tried again this often */
 #define WINDOW_DOUBLING_MS 250
-#define GAPS_LOGGED 10 /* gap lines per producer epoch */
+#define GAPS_LOGGED 10     /* gap lines per producer epoch */
+#define SPILL_LOG_MS 10000 /* at most one "wait in the spool" line */
 #define SEGMENT_MAX (8u << 20)
 #define SEGMENT_MIN (256u << 10)
 #define SOURCE_BACKOFF_START_MS 500
@@ -75,8 +76,11 @@ struct pipeline {
      * is batched, and forgotten once acknowledged */
     struct spool *spool;
     uint64_t disk_from; /* the first spooled event not in memory; 0: none */
-    bool refill_full;   /* a read from the spool filled memory */
-    bool disk_full;     /* an append failed: reads stop */
+    uint64_t spills;    /* times memory filled since the last line said so */
+    int64_t spill_logged_ms;
+    bool caught_up_logged; /* the end of the last spill was logged */
+    bool refill_full;      /* a read from the spool filled memory */
+    bool disk_full;        /* an append failed: reads stop */
     enum conn_status before_full;
     struct sse_envelope pending_env; /* the event taken off ZeroMQ that */
     uint8_t *pending;                /* could not be spooled yet */
@@ -463,9 +467,19 @@ keep_spooled(struct pipeline *p, const struct sse_envelope *env,
         return add_event(p, env, payload, len, index);
     if (p->disk_from == 0) {
         p->disk_from = index;
-        cinfo("events: %zu bytes held in memory; the next events wait in "
-              "%s/spool until the ingest takes more",
-              p->b.held_bytes, p->c->cfg.data_dir);
+        p->spills++;
+        /* At saturation memory fills and empties often: one line per
+         * SPILL_LOG_MS says so, with how often it happened since. */
+        if (mono_ms() - p->spill_logged_ms >= SPILL_LOG_MS) {
+            cinfo("events: %zu bytes held in memory; the next events wait "
+                  "in %s/spool until the ingest takes more (%llu times "
+                  "since the last such line)",
+                  p->b.held_bytes, p->c->cfg.data_dir,
+                  (unsigned long long)p->spills);
+            p->spill_logged_ms = mono_ms();
+            p->spills = 0;
+            p->caught_up_logged = false;
+        }
     }
     atomic_fetch_add(&p->c->count.received, 1);
     publish_held(p);
@@ -497,16 +511,33 @@ static void
 refill(struct pipeline *p, bool force)
 {
     const struct batch *last_ready = p->b.ready.tail;
+    struct spool_stats st;
+    int err;
 
     if (p->spool == NULL || p->disk_from == 0 ||
         (!force && p->b.held_bytes >= p->c->cfg.queue_max_bytes / 4 * 3))
         return;
+    spool_stats(p->spool, &st);
+    err = st.last_errno;
     p->refill_full = false;
     spool_read(p->spool, p->disk_from, refill_one, p);
-    if (!p->refill_full) {
+    spool_stats(p->spool, &st);
+    if (!p->refill_full && st.last_errno != err && st.last_errno != 0) {
+        /* A read failed: what is left stays on disk, tried again at the
+         * next acknowledgement. */
+        cerror("events: cannot read %s/spool back from event index %llu: "
+               "%s; trying again",
+               p->c->cfg.data_dir, (unsigned long long)p->disk_from,
+               strerror(st.last_errno));
+    } else if (!p->refill_full) {
+        /* The rest of the spool was read (damaged records skipped). */
         p->disk_from = 0;
-        cinfo("events: every event waiting in %s/spool is in memory again",
-              p->c->cfg.data_dir);
+        if (!p->caught_up_logged) {
+            cinfo("events: every event waiting in %s/spool is in memory "
+                  "again",
+                  p->c->cfg.data_dir);
+            p->caught_up_logged = true;
+        }
     }
     batcher_seal(&p->b);
     lws_sul_cancel(&p->linger_sul);
