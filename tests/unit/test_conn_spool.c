@@ -1213,6 +1213,26 @@ START_TEST(read_in_pieces_gives_every_record_once_in_order)
 }
 END_TEST
 
+START_TEST(newest_envelope_survives_acks_and_reopen)
+{
+    struct spool *s = open_spool(4 * REC_SIZE(20), 0);
+    struct sse_envelope env;
+
+    ck_assert(!spool_last_envelope(s, &env));
+    append_range(s, 1, 10, 20);
+    ck_assert(spool_last_envelope(s, &env));
+    ck_assert_uint_eq(env.seq, 10);
+    spool_ack(s, 10); /* every record acknowledged, old segments gone */
+    spool_close(s);
+    s = open_spool(4 * REC_SIZE(20), 0);
+    ck_assert_uint_eq(replay(s)->n, 0);
+    ck_assert(spool_last_envelope(s, &env));
+    ck_assert_uint_eq(env.epoch, EPOCH);
+    ck_assert_uint_eq(env.seq, 10);
+    spool_close(s);
+}
+END_TEST
+
 START_TEST(append_rate_of_1kib_records)
 {
     enum { N = 200000 };
@@ -1269,6 +1289,7 @@ spool_suite(void)
     tcase_add_test(tc, commit_rule_is_due_after_sync_ms_or_sync_events);
     tcase_add_test(tc, appends_and_acks_never_wait_for_a_sync);
     tcase_add_test(tc, read_in_pieces_gives_every_record_once_in_order);
+    tcase_add_test(tc, newest_envelope_survives_acks_and_reopen);
     tcase_add_test(tc, append_rate_of_1kib_records);
     suite_add_tcase(s, tc);
     return s;
