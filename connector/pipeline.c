@@ -358,10 +358,17 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     json_t *seqv = json_object_get(msg, "seq");
     uint64_t seq, acked;
 
+    if (type != NULL && strcmp(type, "pong") == 0) {
+        /* The ingest is there: the idle ping is answered. */
+        json_decref(msg);
+        p->ping_pending = false;
+        if (batcher_inflight_events(&p->b) == 0)
+            lws_sul_cancel(&p->ack_sul);
+        arm_idle_timer(p);
+        return;
+    }
     if (type == NULL || strcmp(type, "ack") != 0 || !json_is_integer(seqv)) {
-        if (type == NULL || strcmp(type, "pong") != 0)
-            cwarn("eventing: unexpected message from %s: %.80s", p->sink_url,
-                  text);
+        cwarn("eventing: unexpected message from %s: %.80s", p->sink_url, text);
         json_decref(msg);
         return;
     }
@@ -1097,6 +1104,9 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
          * shortest wait forever. */
         p->sink_proven = false;
         p->sink_since_ms = mono_ms();
+        /* An idle new connection is asked too, not only one that had
+         * acknowledgements. */
+        arm_idle_timer(p);
         conn_ep_ok(c, EP_INGEST);
         cinfo("eventing connected to %s (region %s)", p->sink_url, p->region);
         request_write(p);
