@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
@@ -21,6 +22,8 @@
 #include "net.h"
 #include "pipeline.h"
 #include "ports.h"
+
+#define STOP_SETTLE_MS 2000 /* a stop waits this long for acknowledgements */
 
 static volatile sig_atomic_t stop_signalled;
 static struct lws_context *signal_ctx;
@@ -138,6 +141,31 @@ make_context(struct connector *c)
     return ctx;
 }
 
+/*
+ * Batches the ingest has stored but not yet acknowledged would be sent
+ * again by the next run (at least once, but twice for nothing): a stop
+ * waits up to STOP_SETTLE_MS (scaled) for their acknowledgements, writing
+ * nothing new. A kill, of course, cannot.
+ */
+static void
+settle(struct connector *c)
+{
+    int64_t end;
+    struct timespec ts;
+
+    if (c->pipeline == NULL || c->lws == NULL)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+          conn_scaled_ms(&c->cfg, STOP_SETTLE_MS);
+    while (pipeline_settling(c->pipeline)) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >= end ||
+            lws_service(c->lws, 0) < 0)
+            break;
+    }
+}
+
 int
 conn_run(struct connector *c, const char *ports_file)
 {
@@ -189,6 +217,7 @@ conn_run(struct connector *c, const char *ports_file)
             conn_request_stop(c);
     }
     cinfo("stopping");
+    settle(c);
 out:
     conn_request_stop(c);
     if (control_started)

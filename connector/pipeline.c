@@ -96,6 +96,7 @@ struct pipeline {
     struct lws *sink;
     bool sink_open;
     bool sink_proven;      /* this connection had an acknowledgement */
+    bool settling;         /* stopping: nothing new is written */
     int64_t sink_since_ms; /* when it was established */
     uint64_t sink_gen;
     char sink_url[256];
@@ -234,7 +235,7 @@ static void
 request_write(struct pipeline *p)
 {
     if (p->sink != NULL && p->sink_open && batcher_peek(&p->b) != NULL &&
-        window_open(p))
+        window_open(p) && !p->settling)
         lws_callback_on_writable(p->sink);
 }
 
@@ -327,7 +328,7 @@ sink_write(struct pipeline *p, struct lws *wsi)
     uint32_t count;
     bool again;
 
-    if (b == NULL || !window_open(p)) {
+    if (b == NULL || !window_open(p) || p->settling) {
         if (!p->ping_due)
             return 0;
         p->ping_due = false;
@@ -1047,19 +1048,22 @@ void
 pipeline_on_wake(struct pipeline *p)
 {
     struct connector *c = p->c;
-    bool enrolled;
+    bool enrolled, stopping;
     uint64_t gen;
 
     pthread_mutex_lock(&c->lock);
-    enrolled = c->enrolled && !c->stop;
+    enrolled = c->enrolled;
+    stopping = c->stop;
     gen = c->device_gen;
     pthread_mutex_unlock(&c->lock);
+    /* A stop keeps the connection while it settles (pipeline_settling);
+     * pipeline_free ends it. */
     if (p->sink != NULL && (!enrolled || gen != p->sink_gen)) {
         lws_set_timeout(p->sink, PENDING_TIMEOUT_KILLED_BY_PARENT,
                         LWS_TO_KILL_ASYNC);
         return;
     }
-    if (p->sink == NULL && enrolled &&
+    if (p->sink == NULL && enrolled && !stopping &&
         lws_dll2_is_detached(&p->sink_sul.list)) {
         sse_backoff_reset(&p->sink_bo);
         sink_connect(p);
@@ -1144,6 +1148,14 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     default:
         return 0;
     }
+}
+
+bool
+pipeline_settling(struct pipeline *p)
+{
+    p->settling = true;
+    return p->sink != NULL && p->sink_open &&
+           batcher_inflight_events(&p->b) > 0;
 }
 
 void
