@@ -71,6 +71,7 @@ batcher_free(struct batcher *b)
     q_free(&b->ready);
     q_free(&b->inflight);
     b->held_bytes = 0;
+    b->inflight_bytes = 0;
     b->held_events = 0;
 }
 
@@ -148,6 +149,7 @@ batcher_sent(struct batcher *b, bool *again)
     }
     *again = s->sent_before;
     s->sent_before = true;
+    b->inflight_bytes += s->len;
     q_push(&b->inflight, s);
     return s->count;
 }
@@ -164,6 +166,7 @@ batcher_ack(struct batcher *b, uint64_t seq)
         if (s->last_index > b->acked_index)
             b->acked_index = s->last_index;
         b->held_bytes -= s->len;
+        b->inflight_bytes -= s->len;
         b->held_events -= s->count;
         free(s);
     }
@@ -176,6 +179,7 @@ batcher_requeue(struct batcher *b)
     uint64_t events = batcher_inflight_events(b);
 
     q_prepend(&b->ready, &b->inflight);
+    b->inflight_bytes = 0;
     return events;
 }
 

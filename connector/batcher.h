@@ -44,9 +44,10 @@ struct batcher {
     struct batch *open;
     struct batch_queue ready, inflight;
     uint64_t next_seq;
-    size_t held_bytes;    /* frames sealed and not yet acknowledged */
-    uint64_t acked_index; /* highest spool index acknowledged so far */
-    uint64_t held_events; /* events added and not yet acknowledged */
+    size_t held_bytes;     /* frames sealed and not yet acknowledged */
+    size_t inflight_bytes; /* frames written and not yet acknowledged */
+    uint64_t acked_index;  /* highest spool index acknowledged so far */
+    uint64_t held_events;  /* events added and not yet acknowledged */
 };
 
 void batcher_init(struct batcher *b, unsigned max_events, size_t max_bytes,

@@ -167,6 +167,10 @@ static const struct conf_key settings_keys[] = {
         .help = "keep every event held for the ingest in data_dir/spool "
                 "too, so that a killed connector loses none (sselab)",
     },
+    NUM("Globals.Contexts.Events.spool_max_bytes", CT_UINT, spool_max_bytes,
+        1048576, UINT32_MAX, "1073741824",
+        "the spool's size at most: past queue_max_bytes events wait there, "
+        "and reading from EventHandler stops only when it is full (sselab)"),
     NUM("Globals.Contexts.Events.spool_sync", CT_DURATION, spool_sync_ms, 1,
         10 * MS_SECOND, "100ms",
         "the spool's group commit: fdatasync at least this often (sselab)"),
@@ -180,12 +184,16 @@ static const struct conf_key settings_keys[] = {
     NUM("Globals.Contexts.Events.batch_max_events", CT_UINT, batch_max_events,
         1, 65536, "256", "events in one batch at most (sselab)"),
     NUM("Globals.Contexts.Events.batch_max_bytes", CT_UINT, batch_max_bytes,
-        1024, 16777216, "262144", "bytes in one batch at most (sselab)"),
+        1024, 16777216, "32768", "bytes in one batch at most (sselab)"),
     NUM("Globals.Contexts.Events.batch_linger", CT_DURATION, batch_linger_ms, 0,
         10 * MS_SECOND, "2ms", "how long a batch waits to fill up (sselab)"),
     NUM("Globals.Contexts.Events.queue_max_bytes", CT_UINT, queue_max_bytes,
         65536, UINT32_MAX, "16777216",
         "unacknowledged events held in memory, in bytes (sselab)"),
+    NUM("Globals.Contexts.Events.inflight_max_bytes", CT_UINT,
+        inflight_max_bytes, 1024, UINT32_MAX, "131072",
+        "batch frames written and not yet acknowledged, in bytes at most: "
+        "what a lost connection may have to send again (sselab)"),
     NUM("Globals.Contexts.Events.ack_timeout", CT_DURATION, ack_timeout_ms, 100,
         MS_HOUR, "30s",
         "a batch not acknowledged in this time is sent again (sselab)"),

@@ -72,9 +72,11 @@ struct conn_config {
     unsigned batch_max_events;
     unsigned batch_max_bytes;
     unsigned batch_linger_ms;
-    unsigned queue_max_bytes; /* unacknowledged events held in memory */
-    bool spool;               /* keep held events in data_dir/spool too */
-    unsigned spool_sync_ms;   /* group commit period */
+    unsigned queue_max_bytes;    /* unacknowledged events held in memory */
+    unsigned inflight_max_bytes; /* written to the ingest, unacknowledged */
+    bool spool;                  /* keep held events in data_dir/spool too */
+    unsigned spool_max_bytes;    /* the spool's segments at most */
+    unsigned spool_sync_ms;      /* group commit period */
     unsigned ack_timeout_ms;
     unsigned connect_timeout_ms; /* one deadline per connection attempt */
     unsigned drain_timeout_ms;   /* SIGTERM: wait this long for acks */

@@ -25,6 +25,8 @@
 #include "ports.h"
 #include "reload.h"
 
+#define STOP_SETTLE_MS 2000 /* a stop waits this long for acknowledgements */
+
 static volatile sig_atomic_t term_signals; /* SIGTERM and SIGINT so far */
 static volatile sig_atomic_t reload_signalled;
 static struct lws_context *signal_ctx;
@@ -317,6 +319,32 @@ on_degraded_tick(lws_sorted_usec_list_t *sul)
                      (lws_usec_t)conn_scaled_ms(&c->cfg, 1000) * 1000);
 }
 
+/*
+ * Batches the ingest has stored but not yet acknowledged would be sent
+ * again by the next run (at least once, but twice for nothing): a stop
+ * waits up to STOP_SETTLE_MS (scaled) for their acknowledgements, writing
+ * nothing new. A kill, of course, cannot.
+ */
+static void
+settle(struct connector *c)
+{
+    int64_t end;
+    struct timespec ts;
+
+    /* A second SIGTERM asked for a stop at once. */
+    if (c->pipeline == NULL || c->lws == NULL || term_signals >= 2)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+          conn_scaled_ms(&c->cfg, STOP_SETTLE_MS);
+    while (pipeline_settling(c->pipeline)) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >= end ||
+            lws_service(c->lws, 0) < 0)
+            break;
+    }
+}
+
 int
 conn_run(struct connector *c, const char *ports_file)
 {
@@ -371,6 +399,7 @@ conn_run(struct connector *c, const char *ports_file)
         handle_signals(c);
     }
     cinfo("stopping");
+    settle(c);
 out:
     lws_sul_cancel(&drain.tick);
     lws_sul_cancel(&degraded_tick);

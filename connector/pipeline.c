@@ -1,12 +1,17 @@
 /*
  * pipeline.c: ZeroMQ in, batches out, acknowledgements back.
  *
- * Every event taken off ZeroMQ is copied once, into the batcher
- * (batcher.h), and stays in memory until the ingest acknowledges its
- * batch; a lost connection sends the unacknowledged batches again, in
- * order. When the bytes held pass queue_max_bytes the source stops reading
- * and ZeroMQ's own high-water mark pushes back on EventHandler; it reads
- * again below three quarters.
+ * Every event taken off ZeroMQ is copied into the batcher (batcher.h) and
+ * stays in memory until the ingest acknowledges its batch; a lost
+ * connection sends the unacknowledged batches again, in order. Memory
+ * holds at most queue_max_bytes. Without the spool, the source stops
+ * reading there and ZeroMQ's own high-water mark pushes back on
+ * EventHandler; it reads again below three quarters. With the spool, every
+ * event is appended there first, and past queue_max_bytes it waits on disk
+ * only: the spool is read back, in order, as acknowledgements make room,
+ * and reading from ZeroMQ stops only when the spool is full. Events left
+ * in libzmq's queues are the ones a killed connector loses (DESIGN §9),
+ * so it keeps taking them as long as it has room anywhere.
  *
  * All of it runs on the lws thread: no locks, counters are atomics.
  */
@@ -18,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,8 +40,17 @@
 #include "spool.h"
 
 #define DRAIN_BUDGET 4096 /* messages per turn, then let the loop breathe */
-#define SINK_BACKOFF_START_MS 500
+/* The sink's first wait after a lost connection: short, because a
+ * connection that delivered is worth having back at once (every 100 ms
+ * away at 5,000 events/s is 500 events late); a peer that fails before it
+ * acknowledges anything makes the waits double up to sink_backoff_max. */
+#define SINK_BACKOFF_START_MS 100
 #define SPOOL_RETRY_MS 250 /* a full disk is tried again this often */
+#define WINDOW_DOUBLING_MS 250
+#define GAPS_LOGGED 10     /* gap lines per producer epoch */
+#define SPILL_LOG_MS 10000 /* at most one "wait in the spool" line */
+#define SEGMENT_MAX (8u << 20)
+#define SEGMENT_MIN (256u << 10)
 #define SOURCE_BACKOFF_START_MS 500
 #define BAD_WARN_EVERY_MS 60000 /* a malformed message's check, said once */
 /* What a malformed message failed, for its warning's pace: the frames,
@@ -63,14 +78,20 @@ struct pipeline {
     lws_sorted_usec_list_t drain_sul;
     lws_sorted_usec_list_t probe_sul;
     unsigned source_backoff_ms;
-    uint64_t last_epoch, last_seq;
+    uint64_t last_epoch, last_seq;  /* the producer's, last seen */
+    unsigned gaps_logged;           /* in this epoch */
     int64_t bad_said_ms[BAD_KINDS]; /* monotonic: a kind's last warning */
     uint64_t bad_quiet[BAD_KINDS];  /* dropped since, said at debug */
 
     /* the disk spool (cfg.spool): every event is written there before it
      * is batched, and forgotten once acknowledged */
     struct spool *spool;
-    bool disk_full; /* an append failed: reads stop */
+    uint64_t disk_from; /* the first spooled event not in memory; 0: none */
+    uint64_t spills;    /* times memory filled since the last line said so */
+    int64_t spill_logged_ms;
+    bool caught_up_logged; /* the end of the last spill was logged */
+    bool refill_full;      /* a read from the spool filled memory */
+    bool disk_full;        /* an append failed: reads stop */
     enum conn_status before_full;
     struct sse_envelope pending_env; /* the event taken off ZeroMQ that */
     uint8_t *pending;                /* could not be spooled yet */
@@ -85,6 +106,9 @@ struct pipeline {
     struct net_attempt at;
     struct lws *sink;
     bool sink_open;
+    bool sink_proven;      /* this connection had an acknowledgement */
+    bool settling;         /* stopping: nothing new is written */
+    int64_t sink_since_ms; /* when it was established */
     uint64_t sink_gen;
     char sink_url[256];
     char region[8];
@@ -107,6 +131,9 @@ pipeline_session_size(void)
 /* ---- sink ---------------------------------------------------------- */
 
 static void spool_publish(struct pipeline *p);
+static void publish_held(struct pipeline *p);
+static void on_full_retry(lws_sorted_usec_list_t *sul);
+static void refill(struct pipeline *p, bool force);
 
 static void sink_connect(struct pipeline *p);
 
@@ -208,10 +235,48 @@ sink_lost(struct pipeline *p, const char *why)
     sink_retry_in(p, delay);
 }
 
+/*
+ * What may be written and not yet acknowledged: a connection that dies
+ * may have stored that much without saying so, which the ingest then gets
+ * twice (and a killed connector sends again). A new connection starts at
+ * one batch frame and doubles its window every WINDOW_DOUBLING_MS it
+ * lives, up to inflight_max_bytes: connections die young far more often
+ * than old, and one that just came back after a fault is the likeliest
+ * to meet the next. A batch may always go when nothing is in flight.
+ */
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t
+window_bytes(const struct pipeline *p)
+{
+    const struct conn_config *cfg = &p->c->cfg;
+    int64_t age = mono_ms() - p->sink_since_ms;
+    unsigned step = conn_scaled_ms(cfg, WINDOW_DOUBLING_MS);
+    size_t w = cfg->batch_max_bytes;
+
+    for (int64_t t = step; t <= age && w < cfg->inflight_max_bytes; t += step)
+        w *= 2;
+    return w < cfg->inflight_max_bytes ? w : cfg->inflight_max_bytes;
+}
+
+static bool
+window_open(const struct pipeline *p)
+{
+    return p->b.inflight_bytes == 0 || p->b.inflight_bytes < window_bytes(p);
+}
+
 static void
 request_write(struct pipeline *p)
 {
-    if (p->sink != NULL && p->sink_open && batcher_peek(&p->b) != NULL)
+    if (p->sink != NULL && p->sink_open && batcher_peek(&p->b) != NULL &&
+        window_open(p) && !p->settling)
         lws_callback_on_writable(p->sink);
 }
 
@@ -316,7 +381,7 @@ sink_write(struct pipeline *p, struct lws *wsi)
     uint32_t count;
     bool again;
 
-    if (b == NULL) {
+    if (b == NULL || !window_open(p) || p->settling) {
         if (!p->ping_due)
             return 0;
         p->ping_due = false;
@@ -358,7 +423,15 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
          * CASES K30). */
         char back[96];
 
-        sse_backoff_reset(&p->sink_bo);
+        if (!p->sink_proven &&
+            (strcmp(type, "ack") == 0 || batcher_inflight_events(&p->b) == 0)) {
+            /* The first wait after this is drawn from [base, 2 base], so
+             * that devices a restart of the ingest dropped at once do not
+             * come back in step. */
+            p->sink_proven = true;
+            sse_backoff_reset(&p->sink_bo);
+            sse_backoff_next(&p->sink_bo, 0);
+        }
         if ((strcmp(type, "ack") == 0 || batcher_inflight_events(&p->b) == 0) &&
             conn_ep_recovered(p->c, EP_INGEST, back, sizeof(back))[0])
             cinfo("eventing connected to %s (region %s)%s and answering%s",
@@ -383,7 +456,11 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     acked = batcher_ack(&p->b, seq);
     if (p->spool != NULL && acked > 0) {
         spool_ack(p->spool, p->b.acked_index);
+        refill(p, false);
         spool_publish(p);
+        /* Acknowledged segments are gone: a full disk may have room. */
+        if (p->disk_full)
+            lws_sul_schedule(p->c->lws, 0, &p->full_sul, on_full_retry, 1);
     }
     /* Progress: the deadline starts again for what is still out. */
     if (batcher_inflight_events(&p->b) > 0)
@@ -392,7 +469,8 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
         lws_sul_cancel(&p->ack_sul);
     arm_idle_timer(p);
     atomic_fetch_add(&p->c->count.acked, acked);
-    atomic_store(&p->c->count.held, p->b.held_events);
+    publish_held(p);
+    request_write(p);
     if (p->paused && p->b.held_bytes < p->c->cfg.queue_max_bytes / 4 * 3) {
         p->paused = false;
         cinfo("eventing: backlog down to %zu bytes, reading events again",
@@ -437,7 +515,7 @@ add_event(struct pipeline *p, const struct sse_envelope *env,
     if (p->b.open == NULL)
         lws_sul_cancel(&p->linger_sul);
     atomic_fetch_add(&p->c->count.received, 1);
-    atomic_store(&p->c->count.held, p->b.held_events);
+    publish_held(p);
     if (p->b.ready.tail != last_ready) {
         spool_publish(p);
         request_write(p);
@@ -447,7 +525,108 @@ add_event(struct pipeline *p, const struct sse_envelope *env,
 
 /* ---- spool --------------------------------------------------------- */
 
-static void on_full_retry(lws_sorted_usec_list_t *sul);
+/* Events held: in memory, and spooled behind it. */
+static void
+publish_held(struct pipeline *p)
+{
+    struct spool_stats st;
+    uint64_t held = p->b.held_events;
+
+    if (p->spool != NULL && p->disk_from != 0) {
+        spool_stats(p->spool, &st);
+        held += st.next_index - p->disk_from;
+    }
+    atomic_store(&p->c->count.held, held);
+}
+
+/* A spooled event: into memory while there is room and nothing waits on
+ * disk before it; else it waits there. */
+static int
+keep_spooled(struct pipeline *p, const struct sse_envelope *env,
+             const void *payload, uint32_t len, uint64_t index)
+{
+    if (p->disk_from == 0 && p->b.held_bytes < p->c->cfg.queue_max_bytes)
+        return add_event(p, env, payload, len, index);
+    if (p->disk_from == 0) {
+        p->disk_from = index;
+        p->spills++;
+        /* At saturation memory fills and empties often: one line per
+         * SPILL_LOG_MS says so, with how often it happened since. */
+        if (mono_ms() - p->spill_logged_ms >= SPILL_LOG_MS) {
+            cinfo("events: %zu bytes held in memory; the next events wait "
+                  "in %s/spool until the ingest takes more (%llu times "
+                  "since the last such line)",
+                  p->b.held_bytes, p->c->cfg.data_dir,
+                  (unsigned long long)p->spills);
+            p->spill_logged_ms = mono_ms();
+            p->spills = 0;
+            p->caught_up_logged = false;
+        }
+    }
+    atomic_fetch_add(&p->c->count.received, 1);
+    publish_held(p);
+    return 0;
+}
+
+static int
+refill_one(void *arg, uint64_t index, const struct sse_envelope *env,
+           const void *payload, uint32_t len)
+{
+    struct pipeline *p = arg;
+
+    if (batcher_add(&p->b, env, payload, len, index) < 0) {
+        p->refill_full = true;
+        return 1;
+    }
+    p->disk_from = index + 1;
+    p->refill_full = p->b.held_bytes >= p->c->cfg.queue_max_bytes;
+    return p->refill_full;
+}
+
+/*
+ * Events waiting in the spool come into memory, oldest first, once it is
+ * below three quarters of queue_max_bytes (at once when force), up to
+ * queue_max_bytes. When the read ends before memory fills, nothing waits
+ * on disk any more.
+ */
+static void
+refill(struct pipeline *p, bool force)
+{
+    const struct batch *last_ready = p->b.ready.tail;
+    struct spool_stats st;
+    int err;
+
+    if (p->spool == NULL || p->disk_from == 0 ||
+        (!force && p->b.held_bytes >= p->c->cfg.queue_max_bytes / 4 * 3))
+        return;
+    spool_stats(p->spool, &st);
+    err = st.last_errno;
+    p->refill_full = false;
+    spool_read(p->spool, p->disk_from, refill_one, p);
+    spool_stats(p->spool, &st);
+    if (!p->refill_full && st.last_errno != err && st.last_errno != 0) {
+        /* A read failed: what is left stays on disk, tried again at the
+         * next acknowledgement. */
+        cerror("events: cannot read %s/spool back from event index %llu: "
+               "%s; trying again",
+               p->c->cfg.data_dir, (unsigned long long)p->disk_from,
+               strerror(st.last_errno));
+    } else if (!p->refill_full) {
+        /* The rest of the spool was read (damaged records skipped). */
+        p->disk_from = 0;
+        if (!p->caught_up_logged) {
+            cinfo("events: every event waiting in %s/spool is in memory "
+                  "again",
+                  p->c->cfg.data_dir);
+            p->caught_up_logged = true;
+        }
+    }
+    batcher_seal(&p->b);
+    lws_sul_cancel(&p->linger_sul);
+    publish_held(p);
+    if (p->b.ready.tail != last_ready)
+        request_write(p);
+}
 
 /*
  * The event is ours now: spool it (accepted once written), then batch it.
@@ -470,7 +649,7 @@ accept_event(struct pipeline *p, const struct sse_envelope *env,
     rc = spool_append(p->spool, env, payload, len, &index);
     if (rc == SPOOL_OK) {
         conn_audit_accepted(&p->c->cfg, env);
-        return add_event(p, env, payload, len, index);
+        return keep_spooled(p, env, payload, len, index);
     }
     p->pending = malloc(len > 0 ? len : 1);
     if (p->pending == NULL)
@@ -508,7 +687,7 @@ on_full_retry(lws_sorted_usec_list_t *sul)
         return;
     }
     conn_audit_accepted(&p->c->cfg, &p->pending_env);
-    add_event(p, &p->pending_env, p->pending, p->pending_len, index);
+    keep_spooled(p, &p->pending_env, p->pending, p->pending_len, index);
     free(p->pending);
     p->pending = NULL;
     p->disk_full = false;
@@ -535,12 +714,29 @@ spool_publish(struct pipeline *p)
 }
 
 static int
-replay_one(void *arg, uint64_t index, const struct sse_envelope *env,
-           const void *payload, uint32_t len)
+count_one(void *arg, uint64_t index, const struct sse_envelope *env,
+          const void *payload, uint32_t len)
 {
-    struct pipeline *p = arg;
+    return 0;
+}
 
-    return add_event(p, env, payload, len, index);
+/*
+ * Segments of 8 MiB, but at most a sixteenth of the file system: a
+ * segment is deleted only once all of it is acknowledged, so on a small
+ * disk a large one would fill it with acknowledged records.
+ */
+static uint64_t
+segment_size(const char *dir)
+{
+    struct statvfs fs;
+    uint64_t total, seg = SEGMENT_MAX;
+
+    if (statvfs(dir, &fs) != 0)
+        return seg;
+    total = (uint64_t)fs.f_blocks * fs.f_frsize;
+    if (total / 16 < seg)
+        seg = total / 16;
+    return seg < SEGMENT_MIN ? SEGMENT_MIN : seg;
 }
 
 static int
@@ -548,10 +744,12 @@ open_spool(struct pipeline *p)
 {
     const struct conn_config *cfg = &p->c->cfg;
     char dir[PATH_MAX + 8], err[512];
+    struct spool_stats st;
+    struct sse_envelope last;
     struct spool_opts o = {
         .dir = dir,
-        .max_bytes = 2ull * cfg->queue_max_bytes,
-        .segment_bytes = 8u << 20,
+        .max_bytes = cfg->spool_max_bytes,
+        .segment_bytes = segment_size(cfg->data_dir),
         .sync_ms = cfg->spool_sync_ms,
         .sync_events = 1000,
     };
@@ -562,28 +760,67 @@ open_spool(struct pipeline *p)
         cerror("events: cannot open the spool: %s", err);
         return -1;
     }
-    n = spool_replay(p->spool, replay_one, p);
-    seal(p);
+    /* What the last run left: counted, then read into memory as far as it
+     * goes; the rest waits on disk. */
+    n = spool_replay(p->spool, count_one, NULL);
+    if (n > 0) {
+        spool_stats(p->spool, &st);
+        p->disk_from = st.acked_index + 1;
+        refill(p, true);
+    }
     spool_publish(p);
     if (n > 0)
         cinfo("events: %llu events kept in %s from the last run will be "
               "sent again",
               (unsigned long long)n, dir);
+    /* Where the producer stood when the last run ended: events libzmq
+     * still held when it was killed show as a gap. */
+    if (spool_last_envelope(p->spool, &last)) {
+        p->last_epoch = last.epoch;
+        p->last_seq = last.seq;
+    }
+    spool_stats(p->spool, &st);
+    if (st.corrupt > 0)
+        cwarn("events: %llu damaged records in %s skipped: their events "
+              "are lost (CRC or length wrong; docs/spool.md)",
+              (unsigned long long)st.corrupt, dir);
     return 0;
 }
 
 /* ---- source -------------------------------------------------------- */
 
+/*
+ * A producer numbers its events 1, 2, 3, ... within an epoch (a new epoch
+ * per EventHandler run): a seq that skips some is events ZeroMQ lost
+ * (or the producer never sent), counted for the status. The first few of
+ * an epoch are logged, then only counted.
+ */
 static void
 note_sequence(struct pipeline *p, const struct sse_envelope *env)
 {
+    uint64_t missed;
+
     if (env->epoch != p->last_epoch) {
         p->last_epoch = env->epoch;
         p->last_seq = env->seq;
+        p->gaps_logged = 0;
         return;
     }
-    if (env->seq > p->last_seq + 1)
-        atomic_fetch_add(&p->c->count.gaps, env->seq - p->last_seq - 1);
+    if (env->seq > p->last_seq + 1) {
+        missed = env->seq - p->last_seq - 1;
+        atomic_fetch_add(&p->c->count.gaps, missed);
+        if (p->gaps_logged < GAPS_LOGGED) {
+            cwarn("events: producer epoch %llu went from seq %llu to %llu: "
+                  "%llu events never arrived (lost by ZeroMQ, or never "
+                  "sent)%s",
+                  (unsigned long long)env->epoch,
+                  (unsigned long long)p->last_seq, (unsigned long long)env->seq,
+                  (unsigned long long)missed,
+                  ++p->gaps_logged == GAPS_LOGGED
+                      ? "; further gaps of this epoch are only counted"
+                      : "");
+        }
+    }
     if (env->seq > p->last_seq)
         p->last_seq = env->seq;
 }
@@ -756,7 +993,7 @@ source_drain(struct pipeline *p)
     for (n = 0; n < DRAIN_BUDGET && !p->disk_full; n++) {
         int rc;
 
-        if (p->b.held_bytes >= p->c->cfg.queue_max_bytes) {
+        if (p->spool == NULL && p->b.held_bytes >= p->c->cfg.queue_max_bytes) {
             if (!p->paused)
                 cwarn("eventing: %zu bytes unacknowledged, pausing reads "
                       "from %s",
@@ -773,6 +1010,9 @@ source_drain(struct pipeline *p)
             break;
         }
     }
+    /* The status shows the spool growing while nothing is acknowledged. */
+    if (n > 0)
+        spool_publish(p);
     if (n == DRAIN_BUDGET)
         lws_sul_schedule(p->c->lws, 0, &p->drain_sul, on_drain, 1);
 }
@@ -912,7 +1152,7 @@ pipeline_attach(struct pipeline *p, struct lws_vhost *vhost)
     const char *uri = p->c->cfg.events_uri;
     lws_sock_file_fd_type fd;
     size_t fdlen = sizeof(fd.filefd);
-    int hwm = 10000, linger = 0;
+    int hwm = 1000, linger = 0;
     int ivl = (int)conn_scaled_ms(&p->c->cfg, SOURCE_BACKOFF_START_MS);
     int ivl_max =
         (int)conn_scaled_ms(&p->c->cfg, p->c->cfg.source_zeromq_backoff_max_ms);
@@ -963,13 +1203,16 @@ void
 pipeline_on_wake(struct pipeline *p)
 {
     struct connector *c = p->c;
-    bool enrolled;
+    bool enrolled, stopping;
     uint64_t gen;
 
     pthread_mutex_lock(&c->lock);
-    enrolled = c->enrolled && !c->stop;
+    enrolled = c->enrolled;
+    stopping = c->stop;
     gen = c->device_gen;
     pthread_mutex_unlock(&c->lock);
+    /* A stop keeps the connection while it settles (pipeline_settling);
+     * pipeline_free ends it. */
     if (p->sink != NULL && (!enrolled || gen != p->sink_gen)) {
         char why[300];
 
@@ -979,7 +1222,7 @@ pipeline_on_wake(struct pipeline *p)
         }
         return;
     }
-    if (p->sink == NULL && enrolled &&
+    if (p->sink == NULL && enrolled && !stopping &&
         lws_dll2_is_detached(&p->sink_sul.list)) {
         sse_backoff_reset(&p->sink_bo);
         sink_connect(p);
@@ -1019,6 +1262,11 @@ pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return 0;
         net_attempt_established(&p->at);
         p->sink_open = true;
+        /* Backoff starts over at the first answer, not here: a peer that
+         * upgrades and then drops us must not be retried at the shortest
+         * wait forever. */
+        p->sink_proven = false;
+        p->sink_since_ms = mono_ms();
         conn_ep_ok(c, EP_INGEST);
         /* After failures the ingest must answer before it is back (a
          * peer that takes the upgrade and drops every connection is no
@@ -1111,6 +1359,14 @@ pipeline_config_changed(struct pipeline *p)
     if (p->zsock != NULL)
         zmq_setsockopt(p->zsock, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
                        sizeof(ivl_max));
+}
+
+bool
+pipeline_settling(struct pipeline *p)
+{
+    p->settling = true;
+    return p->sink != NULL && p->sink_open &&
+           batcher_inflight_events(&p->b) > 0;
 }
 
 void

@@ -45,5 +45,12 @@ void pipeline_config_changed(struct pipeline *p);
 int pipeline_callback(struct lws *wsi, enum lws_callback_reasons reason,
                       void *user, void *in, size_t len);
 size_t pipeline_session_size(void);
+/*
+ * Stopping: no new batch is written from now on, and true while batches
+ * written on an open connection still wait for their acknowledgement.
+ * The loop services lws a little longer while it is true, so that what
+ * the ingest stored is not sent again by the next run.
+ */
+bool pipeline_settling(struct pipeline *p);
 
 #endif

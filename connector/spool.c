@@ -55,8 +55,12 @@
 #define SEG_SUFFIX ".log"
 #define SEG_NAME_LEN 24 /* "seg-" + 16 hex digits + ".log" */
 #define ACKED_NAME "acked"
-#define ACKED_TMP "acked.tmp"
+#define ACKED_TMP "acked.tmp" /* of earlier builds, which renamed it */
 #define ACKED_MAX_LEN 32
+/* "acked": 20 decimal digits, a space, the CRC-32C of the digits in 8 hex
+ * digits, a newline. One fixed size, so that it is rewritten in place. */
+#define ACKED_DIGITS 20
+#define ACKED_LINE (ACKED_DIGITS + 1 + 8 + 1)
 #define CORRUPT_SUFFIX ".corrupt"
 
 #define DEFAULT_SEGMENT_BYTES (64u << 20)
@@ -219,6 +223,11 @@ struct spool {
     uint64_t acked_index;
     uint64_t bytes;
     uint64_t corrupt;
+    struct sse_envelope last_env; /* of the newest record, if any */
+    bool have_last_env;
+    /* The read cursor: spool_read stopped in segment rd_seg at byte rd_off,
+     * before index rd_next (0: none). */
+    uint64_t rd_seg, rd_off, rd_next;
 
     /* Shared: under lock. */
     pthread_mutex_t lock;
@@ -233,15 +242,15 @@ struct spool {
     uint64_t appended;     /* highest index written */
     unsigned pending;      /* appends since the last turn began */
     uint64_t synced;       /* highest index on stable storage */
-    uint64_t ack_want;     /* highest acknowledged index to write */
+    uint64_t ack_want;     /* highest index written to "acked" */
+    int ack_fd;            /* "acked", once opened; -1 before */
     uint64_t sync_req, sync_done;
     int sync_err; /* of the last turn */
     int last_errno;
 
     /* The commit thread's. */
     struct fdlist syncing; /* swapped with closing at each turn */
-    uint64_t ack_written;
-    struct timespec ack_written_at;
+    uint64_t ack_synced;   /* highest index of "acked" on stable storage */
 };
 
 static void
@@ -483,10 +492,11 @@ resync(struct reader *r, uint64_t from, uint64_t lo, uint64_t end, uint64_t *at)
 
 struct scan {
     uint64_t first, last, nvalid;
-    uint64_t corrupt; /* damaged records skipped */
-    uint64_t end;     /* just after the last valid record */
-    bool tail;        /* bytes after end hold no valid record */
-    bool torn;        /* and they start with a record cut short */
+    struct sse_envelope last_env; /* of the record with index last */
+    uint64_t corrupt;             /* damaged records skipped */
+    uint64_t end;                 /* just after the last valid record */
+    bool tail;                    /* bytes after end hold no valid record */
+    bool torn;                    /* and they start with a record cut short */
 };
 
 /* What replay hands records to. */
@@ -496,15 +506,18 @@ struct visit {
     uint64_t after; /* only records above this index */
     uint64_t given;
     bool stop;
+    uint64_t stop_off;   /* when stopped: just after the last record given */
+    uint64_t stop_index; /* and its index */
 };
 
-/* Every record of one segment, in order; -1 on a read error (errno). */
+/* Every record of one segment from off on, in order; -1 on a read error
+ * (errno). off is 0, or where an earlier scan stopped. */
 static int
-scan_segment(struct reader *r, uint64_t lo, struct scan *sc, struct visit *v)
+scan_segment(struct reader *r, uint64_t lo, struct scan *sc, struct visit *v,
+             uint64_t off)
 {
-    uint64_t off = 0;
-
     memset(sc, 0, sizeof(*sc));
+    sc->end = off;
     while (off < r->size) {
         struct rec rec;
         enum rec_rc rc = rec_check(r, off, lo, INDEX_MAX, &rec);
@@ -517,6 +530,7 @@ scan_segment(struct reader *r, uint64_t lo, struct scan *sc, struct visit *v)
             off += rec.size;
             sc->end = off;
             sc->last = rec.index;
+            sc->last_env = rec.env;
             if (sc->nvalid++ == 0)
                 sc->first = rec.index;
             lo = rec.index + 1;
@@ -525,6 +539,8 @@ scan_segment(struct reader *r, uint64_t lo, struct scan *sc, struct visit *v)
                 if (v->fn(v->arg, rec.index, &rec.env, rec.payload, rec.len) !=
                     0) {
                     v->stop = true;
+                    v->stop_off = off;
+                    v->stop_index = rec.index;
                     return 0;
                 }
             }
@@ -725,46 +741,36 @@ reclaim_current(struct spool *s)
 
 /* ---- the commit thread --------------------------------------------- */
 
-/* "acked": temp file, sync, rename, sync the directory. 0 or errno. */
 static int
-acked_write(struct spool *s, uint64_t index)
+datasync(struct spool *s, int fd)
 {
-    char text[ACKED_MAX_LEN];
-    int n = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)index);
-    int fd, err = 0;
-    ssize_t w;
+    if (s->o.datasync != NULL)
+        return s->o.datasync(fd, s->o.datasync_arg);
+    return fdatasync(fd);
+}
 
-    fd = openat(s->dirfd, ACKED_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                0600);
-    if (fd < 0)
-        return errno;
-    do {
-        w = write(fd, text, (size_t)n);
-    } while (w < 0 && errno == EINTR);
-    if (w != n)
-        err = w < 0 ? errno : ENOSPC;
-    if (err == 0 && fdatasync(fd) != 0)
-        err = errno;
-    close(fd);
-    if (err == 0 && renameat(s->dirfd, ACKED_TMP, s->dirfd, ACKED_NAME) != 0)
-        err = errno;
-    if (err == 0 && fsync(s->dirfd) != 0)
-        err = errno;
-    if (err != 0)
-        unlinkat(s->dirfd, ACKED_TMP, 0);
-    return err;
+uint64_t
+spool_commit_wait_ms(const struct spool_opts *o, uint64_t pending,
+                     uint64_t ms_since_turn)
+{
+    uint64_t period = o->sync_ms > 0 ? o->sync_ms : DEFAULT_SYNC_MS;
+    uint64_t count = o->sync_events > 0 ? o->sync_events : DEFAULT_SYNC_EVENTS;
+
+    if (pending >= count || ms_since_turn >= period)
+        return 0;
+    return period - ms_since_turn;
 }
 
 /*
  * One group commit: called and returns with the lock held, drops it
  * around the syncs. What was appended before the lock was taken here is
- * what this turn makes durable.
+ * what this turn makes durable; so is the "acked" the lws thread wrote.
  */
 static void
-commit_turn(struct spool *s, bool forced)
+commit_turn(struct spool *s)
 {
     uint64_t req = s->sync_req, target = s->appended, ack = s->ack_want;
-    int fd = s->cur_fd, data_err = 0, ack_err = 0;
+    int fd = s->cur_fd, ack_fd = s->ack_fd, data_err = 0, ack_err = 0;
     bool dir = s->dir_dirty, data, ack_due;
     struct fdlist swap = s->closing;
 
@@ -773,32 +779,28 @@ commit_turn(struct spool *s, bool forced)
     s->dir_dirty = false;
     s->pending = 0;
     data = target > s->synced || s->syncing.n > 0;
-    ack_due =
-        ack > s->ack_written &&
-        (forced || ms_between(s->ack_written_at, now_mono()) >= s->o.sync_ms);
+    ack_due = ack > s->ack_synced && ack_fd >= 0;
     if (data || dir || ack_due) {
         pthread_mutex_unlock(&s->lock);
         for (size_t i = 0; i < s->syncing.n; i++) {
-            if (fdatasync(s->syncing.e[i].fd) != 0 && data_err == 0)
+            if (datasync(s, s->syncing.e[i].fd) != 0 && data_err == 0)
                 data_err = errno;
             close(s->syncing.e[i].fd);
         }
         s->syncing.n = 0;
-        if (data && fd >= 0 && fdatasync(fd) != 0 && data_err == 0)
+        if (data && fd >= 0 && datasync(s, fd) != 0 && data_err == 0)
             data_err = errno;
-        if (dir && fsync(s->dirfd) != 0 && data_err == 0)
+        if (ack_due && datasync(s, ack_fd) != 0)
+            ack_err = errno;
+        /* Last: new names (segments, "acked") whose data is synced. */
+        if (dir && datasync(s, s->dirfd) != 0 && data_err == 0)
             data_err = errno;
-        if (ack_due) {
-            ack_err = acked_write(s, ack);
-            if (ack_err == 0) {
-                s->ack_written = ack;
-                s->ack_written_at = now_mono();
-            }
-        }
         pthread_mutex_lock(&s->lock);
     }
     if (data_err == 0 && target > s->synced)
         s->synced = target;
+    if (ack_due && ack_err == 0)
+        s->ack_synced = ack;
     s->sync_err = data_err != 0 ? data_err : ack_err;
     if (s->sync_err != 0)
         s->last_errno = s->sync_err;
@@ -806,30 +808,43 @@ commit_turn(struct spool *s, bool forced)
     pthread_cond_broadcast(&s->done);
 }
 
+static struct timespec
+plus_ms(struct timespec t, uint64_t ms)
+{
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
+    }
+    return t;
+}
+
+/* Turns as spool_commit_wait_ms says, and whenever spool_sync asks. */
 static void *
 commit_main(void *arg)
 {
     struct spool *s = arg;
+    struct timespec began = now_mono();
 
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        struct timespec deadline = now_mono();
         bool stop;
 
-        deadline.tv_sec += s->o.sync_ms / 1000;
-        deadline.tv_nsec += (long)(s->o.sync_ms % 1000) * 1000000;
-        if (deadline.tv_nsec >= 1000000000) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000;
-        }
-        while (!s->stop && s->pending < s->o.sync_events &&
-               s->sync_req == s->sync_done) {
-            if (pthread_cond_timedwait(&s->wake, &s->lock, &deadline) ==
-                ETIMEDOUT)
+        for (;;) {
+            uint64_t wait = spool_commit_wait_ms(&s->o, s->pending,
+                                                 ms_between(began, now_mono()));
+
+            struct timespec until;
+
+            if (s->stop || s->sync_req != s->sync_done || wait == 0)
                 break;
+            until = plus_ms(now_mono(), wait);
+            pthread_cond_timedwait(&s->wake, &s->lock, &until);
         }
         stop = s->stop;
-        commit_turn(s, stop || s->sync_req != s->sync_done);
+        began = now_mono();
+        commit_turn(s);
         if (stop)
             break;
     }
@@ -863,13 +878,39 @@ make_dirs(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-/* 0 for a missing file; the index must be decimal, one line. */
+/* The line of "acked" for index. */
+static void
+acked_format(char line[ACKED_LINE + 1], uint64_t index)
+{
+    snprintf(line, ACKED_LINE + 1, "%0*llu", ACKED_DIGITS,
+             (unsigned long long)index);
+    snprintf(line + ACKED_DIGITS, ACKED_LINE + 1 - ACKED_DIGITS, " %08x\n",
+             spool_crc32c(0, line, ACKED_DIGITS));
+}
+
+/* Digits only, at most max of them, into *v: the count, 0 for none. */
+static size_t
+take_digits(const char *t, size_t n, size_t max, uint64_t *v)
+{
+    size_t i = 0;
+
+    *v = 0;
+    for (; i < n && i < max && t[i] >= '0' && t[i] <= '9'; i++)
+        *v = *v * 10 + (uint64_t)(t[i] - '0');
+    return i;
+}
+
+/*
+ * 0 for a missing file. The line of acked_format, its checksum right, or
+ * (written by earlier builds) decimal digits and a newline.
+ */
 static int
 acked_read(struct spool *s, uint64_t *out, char *err, size_t errlen)
 {
     char text[ACKED_MAX_LEN + 1];
-    size_t got = 0, i = 0;
+    size_t got = 0, i;
     uint64_t v = 0;
+    const char *why = "not an index";
     int fd = openat(s->dirfd, ACKED_NAME, O_RDONLY | O_CLOEXEC);
 
     *out = 0;
@@ -893,19 +934,66 @@ acked_read(struct spool *s, uint64_t *out, char *err, size_t errlen)
         got += (size_t)k;
     }
     close(fd);
-    for (; i < got && text[i] >= '0' && text[i] <= '9' && i < 19; i++)
-        v = v * 10 + (uint64_t)(text[i] - '0');
-    if (i < got && text[i] == '\n')
-        i++;
-    if (i == 0 || i != got || v > INDEX_MAX) {
-        snprintf(err, errlen,
-                 "spool %s/%s: not an index (%zu bytes): remove it to "
-                 "replay every record kept",
-                 s->dir, ACKED_NAME, got);
-        return -1;
+    /* Made, and killed before its first write: as good as missing. */
+    if (got == 0)
+        return 0;
+    if (got == ACKED_LINE && text[ACKED_DIGITS] == ' ' &&
+        text[ACKED_LINE - 1] == '\n' &&
+        take_digits(text, got, ACKED_DIGITS, &v) == ACKED_DIGITS) {
+        char want[ACKED_LINE + 1];
+
+        acked_format(want, v);
+        if (memcmp(want, text, ACKED_LINE) == 0 && v <= INDEX_MAX) {
+            *out = v;
+            return 0;
+        }
+        why = "its checksum does not match";
+    } else {
+        i = take_digits(text, got, 19, &v);
+        if (i < got && text[i] == '\n')
+            i++;
+        if (i > 0 && i == got && v <= INDEX_MAX) {
+            *out = v;
+            return 0;
+        }
     }
-    *out = v;
-    return 0;
+    snprintf(err, errlen,
+             "spool %s/%s: %s (%zu bytes): remove it to replay every record "
+             "kept",
+             s->dir, ACKED_NAME, why, got);
+    return -1;
+}
+
+/*
+ * Write index into "acked" in place: one pwrite of one fixed-size line,
+ * no sync (the page cache outlives a killed process; the commit thread
+ * syncs it). The file is made on the first acknowledgement, its name
+ * synced by the next turn. 0 or errno.
+ */
+static int
+acked_put(struct spool *s, uint64_t index)
+{
+    char line[ACKED_LINE + 1];
+    ssize_t n;
+
+    if (s->ack_fd < 0) {
+        int fd =
+            openat(s->dirfd, ACKED_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+        if (fd < 0)
+            return errno;
+        pthread_mutex_lock(&s->lock);
+        s->ack_fd = fd;
+        s->dir_dirty = true;
+        pthread_mutex_unlock(&s->lock);
+    }
+    acked_format(line, index);
+    do {
+        n = pwrite(s->ack_fd, line, ACKED_LINE, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n == ACKED_LINE)
+        return 0;
+    return n < 0 ? errno : EIO;
 }
 
 static int
@@ -1006,7 +1094,7 @@ open_one(struct spool *s, struct reader *r, uint64_t index, uint64_t *prev,
         return 0;
     }
     reader_use(r, fd, (uint64_t)st.st_size);
-    rc = scan_segment(r, index > *prev ? index : *prev + 1, sc, NULL);
+    rc = scan_segment(r, index > *prev ? index : *prev + 1, sc, NULL, 0);
     if (rc != 0) {
         int e = errno;
 
@@ -1020,7 +1108,7 @@ open_one(struct spool *s, struct reader *r, uint64_t index, uint64_t *prev,
         return set_aside(s, name, err, errlen);
     }
     /* The last run may have died before its group commit. */
-    if (fdatasync(fd) != 0)
+    if (datasync(s, fd) != 0)
         s->last_errno = errno;
     close(fd);
     if (segs_reserve(s, 1) != 0)
@@ -1033,8 +1121,11 @@ open_one(struct spool *s, struct reader *r, uint64_t index, uint64_t *prev,
                                        .corrupt = sc->corrupt};
     s->bytes += r->size;
     s->corrupt += sc->corrupt;
-    if (sc->nvalid > 0)
+    if (sc->nvalid > 0) {
         *prev = sc->last;
+        s->last_env = sc->last_env;
+        s->have_last_env = true;
+    }
     *added = true;
     return 0;
 }
@@ -1115,7 +1206,7 @@ open_segments(struct spool *s, char *err, size_t errlen)
     }
     delete_acked(s);
     /* Entries of segments the last run created, possibly not synced. */
-    if (fsync(s->dirfd) != 0)
+    if (datasync(s, s->dirfd) != 0)
         s->last_errno = errno;
     return 0;
 }
@@ -1143,6 +1234,7 @@ spool_new(const struct spool_opts *o)
     if (s->o.sync_events == 0)
         s->o.sync_events = DEFAULT_SYNC_EVENTS;
     s->cur_fd = -1;
+    s->ack_fd = -1;
     s->dirfd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_init(&ca);
@@ -1165,6 +1257,8 @@ spool_free(struct spool *s)
         close(s->syncing.e[i].fd);
     if (s->cur_fd >= 0)
         close(s->cur_fd);
+    if (s->ack_fd >= 0)
+        close(s->ack_fd);
     if (s->dirfd >= 0)
         close(s->dirfd); /* releases the lock */
     free(s->closing.e);
@@ -1210,9 +1304,12 @@ spool_open(const struct spool_opts *o, struct spool **out, char *err,
     if (acked_read(s, &s->acked_index, err, errlen) != 0 ||
         open_segments(s, err, errlen) != 0)
         goto fail;
+    /* The last run's "acked" may be in the page cache only. */
+    s->ack_fd = openat(s->dirfd, ACKED_NAME, O_RDWR | O_CLOEXEC);
+    if (s->ack_fd >= 0 && datasync(s, s->ack_fd) != 0)
+        s->last_errno = errno;
     s->ack_want = s->acked_index;
-    s->ack_written = s->acked_index;
-    s->ack_written_at = now_mono();
+    s->ack_synced = s->acked_index;
     s->appended = s->next_index - 1;
     s->synced = s->last_errno == 0 ? s->appended : 0;
     e = pthread_create(&s->thread, NULL, commit_main, s);
@@ -1367,6 +1464,8 @@ spool_append(struct spool *s, const struct sse_envelope *env,
     if (cur->nvalid++ == 0)
         cur->first = s->next_index;
     s->bytes += total;
+    s->last_env = *env;
+    s->have_last_env = true;
     if (index != NULL)
         *index = s->next_index;
     pthread_mutex_lock(&s->lock);
@@ -1383,22 +1482,31 @@ spool_append(struct spool *s, const struct sse_envelope *env,
 void
 spool_ack(struct spool *s, uint64_t index)
 {
+    int err;
+
     if (index >= s->next_index)
         index = s->next_index - 1;
     if (index <= s->acked_index)
         return;
     s->acked_index = index;
-    pthread_mutex_lock(&s->lock);
-    s->ack_want = index;
-    pthread_mutex_unlock(&s->lock);
+    /* Deleting first gives "acked" the room on a full disk; a process
+     * killed in between replays again what it had acknowledged, and the
+     * names of the segments left keep the indices rising. */
     delete_acked(s);
+    err = acked_put(s, index);
+    pthread_mutex_lock(&s->lock);
+    if (err == 0)
+        s->ack_want = index;
+    else
+        s->last_errno = err;
+    pthread_mutex_unlock(&s->lock);
 }
 
-/* Replay one segment; its damage is counted once, however often it is
- * read. */
+/* Replay one segment from off (0, or the read cursor's); its damage is
+ * counted once, however often it is read. */
 static int
 replay_one(struct spool *s, struct reader *r, size_t i, uint64_t prev,
-           struct visit *v)
+           struct visit *v, uint64_t off)
 {
     struct seg *g = &s->segs[i];
     bool is_cur = s->have_cur && i == s->nsegs - 1;
@@ -1417,39 +1525,68 @@ replay_one(struct spool *s, struct reader *r, size_t i, uint64_t prev,
         return -1;
     }
     reader_use(r, fd, (uint64_t)st.st_size);
-    rc = scan_segment(r, g->name > prev ? g->name : prev + 1, &sc, v);
+    rc = scan_segment(r, g->name > prev ? g->name : prev + 1, &sc, v,
+                      off <= (uint64_t)st.st_size ? off : 0);
     if (rc != 0)
         set_errno_locked(s, errno);
     close(fd);
     damaged = sc.corrupt + (sc.torn && !is_cur ? 1 : 0);
-    if (rc == 0 && !v->stop && damaged > g->corrupt) {
+    if (rc == 0 && !v->stop && off == 0 && damaged > g->corrupt) {
         s->corrupt += damaged - g->corrupt;
         g->corrupt = damaged;
+    }
+    if (rc == 0 && v->stop) {
+        /* Where the next read from the following index can go on. */
+        s->rd_seg = g->name;
+        s->rd_off = v->stop_off;
+        s->rd_next = v->stop_index + 1;
     }
     return rc;
 }
 
 uint64_t
-spool_replay(struct spool *s, spool_fn fn, void *arg)
+spool_read(struct spool *s, uint64_t from, spool_fn fn, void *arg)
 {
     struct visit v = {.fn = fn, .arg = arg, .after = s->acked_index};
     struct reader r;
     uint64_t prev = 0;
+    bool resume;
 
+    if (from > 0 && from - 1 > v.after)
+        v.after = from - 1;
+    /* Sequential reads (the pipeline's) go on where the last one
+     * stopped instead of scanning its segment from the start again. */
+    resume = s->rd_next != 0 && s->rd_next == v.after + 1;
     if (reader_init(&r) != 0) {
         set_errno_locked(s, ENOMEM);
         return 0;
     }
+    s->rd_next = 0;
     for (size_t i = 0; i < s->nsegs && !v.stop; i++) {
         const struct seg *g = &s->segs[i];
 
-        if (g->nvalid > 0 && g->last > s->acked_index)
-            replay_one(s, &r, i, prev, &v);
+        if (g->nvalid > 0 && g->last > v.after)
+            replay_one(s, &r, i, prev, &v,
+                       resume && g->name == s->rd_seg ? s->rd_off : 0);
         if (g->nvalid > 0)
             prev = g->last;
     }
     free(r.buf);
     return v.given;
+}
+
+uint64_t
+spool_replay(struct spool *s, spool_fn fn, void *arg)
+{
+    return spool_read(s, 0, fn, arg);
+}
+
+bool
+spool_last_envelope(const struct spool *s, struct sse_envelope *out)
+{
+    if (s->have_last_env)
+        *out = s->last_env;
+    return s->have_last_env;
 }
 
 void

@@ -10,8 +10,9 @@
  *     u32 magic | u32 length of what follows the crc | u32 crc32c |
  *     u64 index | envelope (32 bytes) | payload
  * (little endian), and "acked" holding the highest index the ingest has
- * acknowledged, written atomically (temp file, fsync, rename). Indices
- * rise by one per record for the life of the spool, across restarts.
+ * acknowledged with its checksum, rewritten in place on every
+ * acknowledgement and synced by the group commit. Indices rise by one per
+ * record for the life of the spool, across restarts.
  *
  * Durability: spool_append() returns once the record is in the file (a
  * killed process loses nothing appended: the page cache keeps it). A
@@ -21,7 +22,7 @@
  *
  * Threads: append, ack, replay and the stats are called from one thread
  * (the lws thread); the group commit thread only syncs file descriptors
- * under the spool's lock.
+ * it takes under the spool's lock.
  */
 #ifndef CONN_SPOOL_H
 #define CONN_SPOOL_H
@@ -40,6 +41,11 @@ struct spool_opts {
     uint64_t segment_bytes; /* a new segment past this size */
     unsigned sync_ms;       /* group commit period (100) */
     unsigned sync_events;   /* or after this many appends (1000) */
+    /* How the commit thread makes a file durable: fdatasync(2) when NULL.
+     * Tests count the syncs with it, or hold one to show that appends
+     * and acknowledgements never wait for the disk. 0 or -1 with errno. */
+    int (*datasync)(int fd, void *arg);
+    void *datasync_arg;
 };
 
 struct spool_stats {
@@ -68,8 +74,9 @@ void spool_close(struct spool *s);
 enum spool_rc spool_append(struct spool *s, const struct sse_envelope *env,
                            const void *payload, uint32_t len, uint64_t *index);
 /* The ingest acknowledged every record up to index: forget them (whole
- * segments are deleted once all their records are acknowledged; the
- * "acked" file is rewritten at most every sync_ms). */
+ * segments are deleted once all their records are acknowledged). The
+ * "acked" file is rewritten at once, without a sync: a killed process
+ * replays nothing acknowledged; the group commit makes it durable. */
 void spool_ack(struct spool *s, uint64_t index);
 
 /*
@@ -82,10 +89,35 @@ typedef int (*spool_fn)(void *arg, uint64_t index,
                         const struct sse_envelope *env, const void *payload,
                         uint32_t len);
 uint64_t spool_replay(struct spool *s, spool_fn fn, void *arg);
+/*
+ * The same from index from on (records below it, or acknowledged, are
+ * skipped). A read that goes on from the index after the last record an
+ * earlier read gave before fn stopped it continues where that one ended
+ * in its segment, so that reading the spool piece by piece costs one
+ * pass over it.
+ */
+uint64_t spool_read(struct spool *s, uint64_t from, spool_fn fn, void *arg);
 
 void spool_stats(struct spool *s, struct spool_stats *out);
+/*
+ * The envelope of the newest record the spool holds or was appended
+ * (acknowledged or not), so that a new run knows where the producer's
+ * sequence stood; false when there is none.
+ */
+bool spool_last_envelope(const struct spool *s, struct sse_envelope *out);
 /* Force the group commit now and wait for it (SIGTERM, tests). */
 int spool_sync(struct spool *s);
+
+/*
+ * The group commit's rule, which its thread follows: with pending appends
+ * since the last turn began, ms_since_turn ago, how many ms the next turn
+ * may still wait; 0 means it is due now. A turn is due once sync_events
+ * appends are pending or sync_ms have passed since the last one began
+ * (start to start, so that a slow sync does not stretch the period).
+ * Zeros in o stand for the defaults, as in spool_open.
+ */
+uint64_t spool_commit_wait_ms(const struct spool_opts *o, uint64_t pending,
+                              uint64_t ms_since_turn);
 
 /*
  * CRC-32C (Castagnoli) of buf, continuing from crc (0 to start): what

@@ -2529,6 +2529,117 @@ chaos_below(uint64_t *state, uint64_t n)
     return n == 0 ? 0 : chaos_next(state) % n;
 }
 
+/* Faults that take the host away for a while spread as one: two of them
+ * side by side would make one long outage. */
+static int
+chaos_group(enum scn_chaos_kind k)
+{
+    return k == SCN_CHAOS_RESTART || k == SCN_CHAOS_PARTITION ||
+                   k == SCN_CHAOS_WITHHOLD
+               ? SCN_CHAOS_RESTART
+               : (int)k;
+}
+
+/*
+ * The k faults of one group in an order that spreads each kind over it:
+ * the j-th of a kind's c faults sorts at (j + u) / c, u drawn from [0, 1).
+ */
+static void
+spread_within(enum scn_chaos_kind *g, size_t k, double *key, uint64_t *state)
+{
+    size_t seen[SCN_CHAOS_KIND_COUNT] = {0}, total[SCN_CHAOS_KIND_COUNT] = {0};
+
+    for (size_t i = 0; i < k; i++)
+        total[g[i]]++;
+    for (size_t i = 0; i < k; i++) {
+        double u = (double)chaos_below(state, 1u << 20) / (double)(1u << 20);
+
+        key[i] = ((double)seen[g[i]]++ + u) / (double)total[g[i]];
+    }
+    /* Insertion sort: a group holds at most the faults of a programme,
+     * and ties keep their order. */
+    for (size_t i = 1; i < k; i++)
+        for (size_t j = i; j > 0 && key[j] < key[j - 1]; j--) {
+            double tk = key[j];
+            enum scn_chaos_kind tg = g[j];
+
+            key[j] = key[j - 1];
+            g[j] = g[j - 1];
+            key[j - 1] = tk;
+            g[j - 1] = tg;
+        }
+}
+
+/*
+ * The n faults into the n slots so that each group of kinds is spread
+ * over the whole programme: the k faults of a group go one to each k-th of
+ * the slots, at a random place in it (the nearest free slot when taken),
+ * rarest groups first; within a group the kinds are shuffled. A plain
+ * shuffle lets outages bunch up into one long outage that the other
+ * faults of that stretch never meet; spread, every part of the programme
+ * gets its share of every kind.
+ */
+static void
+spread_kinds(const enum scn_chaos_kind *kinds, size_t n,
+             struct scn_chaos_item *items, uint64_t *state)
+{
+    size_t per[SCN_CHAOS_KIND_COUNT] = {0};
+    enum scn_chaos_kind *mine = calloc(n > 0 ? n : 1, sizeof(*mine));
+    bool *taken = calloc(n > 0 ? n : 1, sizeof(*taken));
+    double *key = calloc(n > 0 ? n : 1, sizeof(*key));
+    int order[SCN_CHAOS_KIND_COUNT];
+
+    if (taken == NULL || mine == NULL || key == NULL) {
+        for (size_t i = 0; i < n; i++)
+            items[i].kind = kinds[i];
+        free(taken);
+        free(mine);
+        free(key);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        per[chaos_group(kinds[i])]++;
+    for (int j = 0; j < SCN_CHAOS_KIND_COUNT; j++)
+        order[j] = j;
+    /* Rarest first (ties by kind): they get the places they drew. */
+    for (int a = 1; a < SCN_CHAOS_KIND_COUNT; a++)
+        for (int b = a; b > 0 && per[order[b]] < per[order[b - 1]]; b--) {
+            int t = order[b];
+
+            order[b] = order[b - 1];
+            order[b - 1] = t;
+        }
+    for (int o = 0; o < SCN_CHAOS_KIND_COUNT; o++) {
+        int group = order[o];
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++)
+            if (chaos_group(kinds[i]) == group)
+                mine[k++] = kinds[i];
+        spread_within(mine, k, key, state);
+        for (size_t i = 0; i < k; i++) {
+            size_t lo = i * n / k, hi = (i + 1) * n / k;
+            size_t want = lo + (size_t)chaos_below(state, hi - lo);
+
+            for (size_t d = 0; d < n; d++) {
+                if (want + d < n && !taken[want + d]) {
+                    want += d;
+                    break;
+                }
+                if (d <= want && !taken[want - d]) {
+                    want -= d;
+                    break;
+                }
+            }
+            taken[want] = true;
+            items[want].kind = mine[i];
+        }
+    }
+    free(taken);
+    free(mine);
+    free(key);
+}
+
 int
 scenario_chaos_plan(const struct scn_chaos *ch, uint64_t seed,
                     struct scn_chaos_item **out, size_t *n)
@@ -2536,35 +2647,34 @@ scenario_chaos_plan(const struct scn_chaos *ch, uint64_t seed,
     size_t count = ch->faults, k = 0, ndrawn = 0;
     enum scn_chaos_kind drawn[SCN_CHAOS_KIND_COUNT];
     struct scn_chaos_item *items;
+    enum scn_chaos_kind *kinds;
     uint64_t state = seed ^ 0x636861f5u;
     int64_t slot;
 
     *out = NULL;
     *n = 0;
     items = calloc(count > 0 ? count : 1, sizeof(*items));
-    if (items == NULL)
+    kinds = calloc(count > 0 ? count : 1, sizeof(*kinds));
+    if (items == NULL || kinds == NULL) {
+        free(items);
+        free(kinds);
         return -1;
+    }
     for (int j = 0; j < SCN_CHAOS_KIND_COUNT; j++)
         if (ch->actions & (1u << j))
             drawn[ndrawn++] = (enum scn_chaos_kind)j;
     /* The kinds: the counted ones, then the rest in turn over the actions,
-     * so that each appears about as often; then shuffled. */
+     * so that each appears about as often. */
     for (unsigned i = 0; i < ch->kills && k < count; i++)
-        items[k++].kind = SCN_CHAOS_KILL;
+        kinds[k++] = SCN_CHAOS_KILL;
     for (unsigned i = 0; i < ch->restarts && k < count; i++)
-        items[k++].kind = SCN_CHAOS_RESTART;
+        kinds[k++] = SCN_CHAOS_RESTART;
     for (int j = 0; ch->counted && j < SCN_CHAOS_KIND_COUNT; j++)
         for (unsigned i = 0; i < ch->counts[j] && k < count; i++)
-            items[k++].kind = (enum scn_chaos_kind)j;
+            kinds[k++] = (enum scn_chaos_kind)j;
     for (size_t i = 0; k < count; i++)
-        items[k++].kind = ndrawn > 0 ? drawn[i % ndrawn] : SCN_CHAOS_DROP;
-    for (size_t i = count; i > 1; i--) {
-        size_t j = (size_t)chaos_below(&state, i);
-        enum scn_chaos_kind t = items[i - 1].kind;
-
-        items[i - 1].kind = items[j].kind;
-        items[j].kind = t;
-    }
+        kinds[k++] = ndrawn > 0 ? drawn[i % ndrawn] : SCN_CHAOS_DROP;
+    spread_kinds(kinds, count, items, &state);
     /* One slot each, in order; each begins in the first half of its slot. */
     slot = ch->span_ms / (int64_t)(count > 0 ? count : 1);
     for (size_t i = 0; i < count; i++) {
@@ -2586,9 +2696,20 @@ scenario_chaos_plan(const struct scn_chaos *ch, uint64_t seed,
                 (int64_t)chaos_below(&state, (uint64_t)(ch->outage_max_ms -
                                                         ch->outage_min_ms + 1));
             break;
-        default:
-            /* A one-time rule waits up to two slots for a connection. */
+        case SCN_CHAOS_RESET:
+            /* It meets the next connection attempt, and attempts are
+             * frequent; waiting longer, resets would pile up and take
+             * every attempt for a while, and the faults that need a
+             * connection that works would find none. */
             it->for_ms = 2 * slot > 1000 ? 2 * slot : 1000;
+            break;
+        default:
+            /* A close or a drop waits for a working connection: up to four
+             * slots, and at least 5 s, longer than a connector that failed
+             * several attempts in a row waits for its next one (the
+             * scenarios cap that at 4 s); rules that wait meanwhile meet
+             * the connections after. */
+            it->for_ms = 4 * slot > 5000 ? 4 * slot : 5000;
             break;
         }
         if (it->for_ms > left)
@@ -2602,6 +2723,7 @@ scenario_chaos_plan(const struct scn_chaos *ch, uint64_t seed,
             it->param = (unsigned)chaos_below(&state, 1501);
         }
     }
+    free(kinds);
     *out = items;
     *n = count;
     return 0;

@@ -21,6 +21,8 @@
 
 #include "hosts.h"
 
+#define RESET_DROP_S 0.25 /* the life of a reset's drop, scenario seconds */
+
 /* A moment of the programme: a fault begins or ends. */
 struct moment {
     int64_t at_ms; /* wall, from the start of the step */
@@ -105,6 +107,11 @@ rule_of(const struct chaos_run *cr, const struct scn_chaos_item *it,
     /* Restarts and partitions act on the host as a whole: on or off. */
     if (it->kind != SCN_CHAOS_RESTART && it->kind != SCN_CHAOS_PARTITION)
         json_object_set_new(trigger, "times", json_integer(1));
+    /* The drop that goes with a reset is for the connection up now (its
+     * next frame comes within milliseconds): left waiting, it would take
+     * a later connection that other faults are waiting for. */
+    if (second && until > RESET_DROP_S)
+        until = RESET_DROP_S;
     json_object_set_new(trigger, "until_s", json_real(until));
     json_object_set_new(r, "trigger", trigger);
     return r;

@@ -282,6 +282,18 @@ on_writable(struct lws *wsi, struct ingest_session *s)
         return -1;
     if (sim_ws_faults_frozen(&s->faults))
         return 0;
+    /* A close frame is a goodbye: what was stored is acknowledged first,
+     * as the protocol promises for every batch. A drop says nothing. */
+    if (s->faults.ending && s->ack_pending &&
+        s->faults.end_action == FAULT_WS_CLOSE) {
+        n = snprintf(text, INGEST_REPLY_MAX,
+                     "{\"type\":\"ack\",\"seq\":%" PRIu64 "}", s->stored_seq);
+        s->ack_pending = 0;
+        if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_TEXT) < n)
+            return -1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (s->faults.ending) {
         char why[160];
         int code;

@@ -165,6 +165,32 @@ START_TEST(batch_seqs_rise_across_requeues)
 }
 END_TEST
 
+START_TEST(inflight_bytes_follow_writes_acks_and_requeues)
+{
+    bool again;
+    size_t one;
+
+    batcher_init(&b, 1, 1 << 16, HEADROOM);
+    for (uint64_t i = 1; i <= 3; i++)
+        add(i, 100);
+    ck_assert_uint_eq(b.inflight_bytes, 0);
+    one = batcher_peek(&b)->len;
+    batcher_sent(&b, &again);
+    batcher_sent(&b, &again);
+    ck_assert_uint_eq(b.inflight_bytes, 2 * one);
+    batcher_ack(&b, 1);
+    ck_assert_uint_eq(b.inflight_bytes, one);
+    /* A lost connection: nothing is in flight any more, all is held. */
+    batcher_requeue(&b);
+    ck_assert_uint_eq(b.inflight_bytes, 0);
+    ck_assert_uint_eq(b.held_bytes, 2 * one);
+    batcher_sent(&b, &again);
+    ck_assert_uint_eq(b.inflight_bytes, one);
+    batcher_ack(&b, 3);
+    ck_assert_uint_eq(b.inflight_bytes, 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -182,6 +208,7 @@ main(void)
     tcase_add_test(tc, ack_frees_inflight_up_to_its_seq);
     tcase_add_test(tc, requeue_sends_unacked_first_in_order);
     tcase_add_test(tc, batch_seqs_rise_across_requeues);
+    tcase_add_test(tc, inflight_bytes_follow_writes_acks_and_requeues);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

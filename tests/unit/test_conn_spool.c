@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -272,6 +273,113 @@ synced_within(struct spool *s, uint64_t target, double seconds)
     return true;
 }
 
+static const char *
+acked_path(void)
+{
+    static char path[PATH_MAX + 32];
+
+    snprintf(path, sizeof(path), "%s/acked", spool_dir);
+    return path;
+}
+
+static void
+put_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* ---- a sync hook: counts the commit's syncs, and can hold them ---- */
+
+struct hook {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned calls;   /* syncs begun */
+    unsigned held;    /* syncs waiting for the gate now */
+    bool gate_closed; /* syncs wait while it is closed */
+    ino_t inodes[64]; /* of the files synced, in order */
+    unsigned ninodes;
+};
+
+static struct hook hook = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static int
+hook_sync(int fd, void *arg)
+{
+    struct hook *h = arg;
+    struct stat st;
+
+    pthread_mutex_lock(&h->lock);
+    h->calls++;
+    if (fstat(fd, &st) == 0 && h->ninodes < 64)
+        h->inodes[h->ninodes++] = st.st_ino;
+    h->held++;
+    pthread_cond_broadcast(&h->cond);
+    while (h->gate_closed)
+        pthread_cond_wait(&h->cond, &h->lock);
+    h->held--;
+    pthread_mutex_unlock(&h->lock);
+    return fdatasync(fd);
+}
+
+static void
+hook_reset(bool closed)
+{
+    pthread_mutex_lock(&hook.lock);
+    hook.calls = 0;
+    hook.held = 0;
+    hook.ninodes = 0;
+    hook.gate_closed = closed;
+    pthread_mutex_unlock(&hook.lock);
+}
+
+/* Close or open the gate; the syncs begun so far. */
+static unsigned
+hook_gate(bool closed)
+{
+    unsigned calls;
+
+    pthread_mutex_lock(&hook.lock);
+    hook.gate_closed = closed;
+    calls = hook.calls;
+    pthread_cond_broadcast(&hook.cond);
+    pthread_mutex_unlock(&hook.lock);
+    return calls;
+}
+
+/* Wait, up to seconds, until a sync is held at the gate. */
+static bool
+hook_wait_held(double seconds)
+{
+    struct timespec end;
+    bool held;
+
+    clock_gettime(CLOCK_REALTIME, &end);
+    end.tv_sec += (time_t)seconds;
+    pthread_mutex_lock(&hook.lock);
+    while (hook.held == 0 &&
+           pthread_cond_timedwait(&hook.cond, &hook.lock, &end) == 0)
+        ;
+    held = hook.held > 0;
+    pthread_mutex_unlock(&hook.lock);
+    return held;
+}
+
+static bool
+hook_synced(ino_t ino)
+{
+    bool found = false;
+
+    pthread_mutex_lock(&hook.lock);
+    for (unsigned i = 0; i < hook.ninodes; i++)
+        found = found || hook.inodes[i] == ino;
+    pthread_mutex_unlock(&hook.lock);
+    return found;
+}
+
 /* ---- tests --------------------------------------------------------- */
 
 START_TEST(crc32c_known_vectors)
@@ -447,8 +555,9 @@ END_TEST
 
 START_TEST(index_continues_when_acked_lags_behind_deletions)
 {
-    /* The child acknowledges and deletes, then dies before "acked" is
-     * written (its period is a minute). */
+    /* The child acknowledges and deletes, then dies before its group
+     * commit (its period is a minute). Power loss then could keep the
+     * deletions and lose the "acked" written since: the test removes it. */
     pid_t pid = fork();
     int status;
 
@@ -471,6 +580,7 @@ START_TEST(index_continues_when_acked_lags_behind_deletions)
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    ck_assert_int_eq(unlink(acked_path()), 0);
 
     struct spool *s = open_spool(3 * REC_SIZE(10), 0);
     struct got *g;
@@ -883,6 +993,246 @@ START_TEST(unreadable_acked_file_is_named_in_the_error)
 }
 END_TEST
 
+START_TEST(killed_process_replays_nothing_it_acknowledged)
+{
+    /* No group commit in the child's life: "acked" is in the page cache
+     * only when it dies, and that is enough. */
+    pid_t pid = fork();
+    int status;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct spool_opts o = opts(1 << 20, 0);
+        struct spool *s = NULL;
+        char err[256];
+        uint64_t index;
+
+        o.sync_ms = 600000;
+        o.sync_events = 1000000;
+        if (spool_open(&o, &s, err, sizeof(err)) != 0)
+            _exit(2);
+        for (uint64_t seq = 1; seq <= 10; seq++)
+            if (append_seq(s, seq, 10, &index) != SPOOL_OK)
+                _exit(3);
+        spool_ack(s, 6);
+        raise(SIGKILL);
+        _exit(4);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    struct spool *s = open_spool(1 << 20, 0);
+    struct got *g;
+
+    ck_assert_uint_eq(stats(s).acked_index, 6);
+    g = replay(s);
+    ck_assert_uint_eq(g->n, 4);
+    ck_assert_uint_eq(g->index[0], 7);
+    spool_close(s);
+}
+END_TEST
+
+START_TEST(acked_is_written_at_once_and_synced_by_the_next_turn)
+{
+    struct spool_opts o = opts(1 << 20, 0);
+    struct spool *s;
+    struct stat st;
+    char text[64] = "";
+    FILE *f;
+
+    hook_reset(false);
+    o.sync_ms = 600000;
+    o.sync_events = 1000000;
+    o.datasync = hook_sync;
+    o.datasync_arg = &hook;
+    s = open_with(&o);
+    append_range(s, 1, 10, 100);
+    spool_ack(s, 7);
+    /* In the file already, checksummed, before any turn. */
+    f = fopen(acked_path(), "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(text, sizeof(text), f));
+    fclose(f);
+    ck_assert_str_eq(text, "00000000000000000007 98116b43\n");
+    ck_assert_int_eq(stat(acked_path(), &st), 0);
+    ck_assert(!hook_synced(st.st_ino));
+    ck_assert_int_eq(spool_sync(s), 0);
+    ck_assert(hook_synced(st.st_ino));
+    spool_close(s);
+
+    /* Earlier builds wrote the index alone: still read. */
+    put_text(acked_path(), "9\n");
+    s = open_spool(1 << 20, 0);
+    ck_assert_uint_eq(stats(s).acked_index, 9);
+    ck_assert_uint_eq(replay(s)->n, 1);
+    spool_close(s);
+}
+END_TEST
+
+START_TEST(acked_with_a_wrong_checksum_is_named_in_the_error)
+{
+    struct spool_opts o = opts(1 << 20, 0);
+    struct spool *s = open_with(&o);
+    char err[512] = "";
+
+    spool_close(s);
+    put_text(acked_path(), "00000000000000000007 00000000\n");
+    s = NULL;
+    ck_assert_int_ne(spool_open(&o, &s, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(strstr(err, acked_path()));
+    ck_assert_ptr_nonnull(strstr(err, "checksum"));
+}
+END_TEST
+
+START_TEST(commit_rule_is_due_after_sync_ms_or_sync_events)
+{
+    struct spool_opts d = {0}; /* the defaults: 100 ms, 1000 appends */
+    struct spool_opts o = {.sync_ms = 40, .sync_events = 5};
+
+    ck_assert_uint_eq(spool_commit_wait_ms(&d, 0, 0), 100);
+    ck_assert_uint_eq(spool_commit_wait_ms(&d, 1, 0), 100);
+    ck_assert_uint_eq(spool_commit_wait_ms(&d, 999, 0), 100);
+    ck_assert_uint_eq(spool_commit_wait_ms(&d, 999, 99), 1);
+    ck_assert_uint_eq(spool_commit_wait_ms(&d, 1000, 0), 0);
+    ck_assert_uint_eq(spool_commit_wait_ms(&d, 50000, 3), 0);
+    ck_assert_uint_eq(spool_commit_wait_ms(&d, 1, 100), 0);
+    ck_assert_uint_eq(spool_commit_wait_ms(&d, 0, 250), 0);
+    ck_assert_uint_eq(spool_commit_wait_ms(&d, 400, 60), 40);
+    /* Never a wait past the period, whatever came before. */
+    for (uint64_t ms = 0; ms <= 200; ms++)
+        for (uint64_t n = 0; n <= 1200; n += 7) {
+            uint64_t w = spool_commit_wait_ms(&d, n, ms);
+
+            ck_assert_uint_le(ms + w, ms >= 100 ? ms : 100);
+            ck_assert(n < 1000 || w == 0);
+        }
+    ck_assert_uint_eq(spool_commit_wait_ms(&o, 4, 10), 30);
+    ck_assert_uint_eq(spool_commit_wait_ms(&o, 5, 10), 0);
+    ck_assert_uint_eq(spool_commit_wait_ms(&o, 0, 40), 0);
+}
+END_TEST
+
+START_TEST(appends_and_acks_never_wait_for_a_sync)
+{
+    enum { N = 5000 };
+    struct spool_opts o = opts(256 * 1024, 0);
+    struct spool *s;
+    unsigned before, calls;
+
+    hook_reset(false);
+    o.sync_ms = 20;
+    o.sync_events = 100;
+    o.datasync = hook_sync;
+    o.datasync_arg = &hook;
+    s = open_with(&o);
+    /* The next sync the commit thread begins stays in the hook until the
+     * gate opens; a turn is due after 100 appends. */
+    before = hook_gate(true);
+    append_range(s, 1, 100, 1000);
+    ck_assert_msg(hook_wait_held(30), "no sync began in 30 s");
+    /* Meanwhile: thousands of appends, new segments, acknowledgements
+     * deleting them. Each returns although the disk never answers. */
+    append_range(s, 101, N - 100, 1000);
+    for (uint64_t i = 500; i <= N; i += 500)
+        spool_ack(s, i - 250);
+    ck_assert_uint_eq(stats(s).next_index, N + 1);
+    ck_assert_uint_eq(stats(s).acked_index, N - 250);
+    ck_assert_uint_lt(stats(s).synced_index, N);
+    pthread_mutex_lock(&hook.lock);
+    calls = hook.calls;
+    pthread_mutex_unlock(&hook.lock);
+    /* One sync begun since the gate closed: the commit thread is still in
+     * it, and nothing else waited. */
+    ck_assert_uint_eq(calls, before + 1);
+    hook_gate(false);
+    ck_assert_int_eq(spool_sync(s), 0);
+    ck_assert_uint_eq(stats(s).synced_index, N);
+    ck_assert_int_eq(stats(s).last_errno, 0);
+    spool_close(s);
+}
+END_TEST
+
+/* Records from index from on, handed over in pieces of at most n. */
+static uint64_t
+read_pieces(struct spool *s, uint64_t from, uint64_t n, struct got *all)
+{
+    static struct got piece;
+    uint64_t total = 0, given;
+
+    do {
+        memset(&piece, 0, sizeof(piece));
+        piece.stop_after = n;
+        given = spool_read(s, from, collect, &piece);
+        ck_assert_uint_eq(piece.bad, 0);
+        for (uint64_t i = 0; i < piece.n && all->n < 4096; i++) {
+            all->index[all->n] = piece.index[i];
+            all->seq[all->n++] = piece.seq[i];
+        }
+        if (piece.n > 0)
+            from = piece.index[piece.n - 1] + 1;
+        total += given;
+    } while (given == n);
+    return total;
+}
+
+START_TEST(read_in_pieces_gives_every_record_once_in_order)
+{
+    /* Four records to a segment: the pieces cross segment boundaries. */
+    struct spool *s = open_spool(4 * REC_SIZE(50), 0);
+    static struct got all;
+
+    append_range(s, 1, 30, 50);
+    memset(&all, 0, sizeof(all));
+    ck_assert_uint_eq(read_pieces(s, 1, 7, &all), 30);
+    for (uint64_t i = 0; i < 30; i++)
+        ck_assert_uint_eq(all.index[i], i + 1);
+    /* From the middle; acknowledged records are never given. */
+    spool_ack(s, 12);
+    memset(&all, 0, sizeof(all));
+    ck_assert_uint_eq(read_pieces(s, 10, 5, &all), 18);
+    ck_assert_uint_eq(all.index[0], 13);
+    ck_assert_uint_eq(all.index[17], 30);
+    /* The cursor ends in the segment being written; appends go on there
+     * and the next read continues with them. */
+    memset(&all, 0, sizeof(all));
+    ck_assert_uint_eq(read_pieces(s, 25, 3, &all), 6);
+    append_range(s, 31, 5, 50);
+    memset(&all, 0, sizeof(all));
+    ck_assert_uint_eq(read_pieces(s, 31, 2, &all), 5);
+    ck_assert_uint_eq(all.index[0], 31);
+    ck_assert_uint_eq(all.index[4], 35);
+    /* The cursor's segment deleted under it: read from the next one. */
+    memset(&all, 0, sizeof(all));
+    ck_assert_uint_eq(read_pieces(s, 13, 2, &all), 23);
+    spool_ack(s, 20);
+    memset(&all, 0, sizeof(all));
+    ck_assert_uint_eq(read_pieces(s, 15, 4, &all), 15);
+    ck_assert_uint_eq(all.index[0], 21);
+    ck_assert_uint_eq(stats(s).corrupt, 0);
+    spool_close(s);
+}
+END_TEST
+
+START_TEST(newest_envelope_survives_acks_and_reopen)
+{
+    struct spool *s = open_spool(4 * REC_SIZE(20), 0);
+    struct sse_envelope env;
+
+    ck_assert(!spool_last_envelope(s, &env));
+    append_range(s, 1, 10, 20);
+    ck_assert(spool_last_envelope(s, &env));
+    ck_assert_uint_eq(env.seq, 10);
+    spool_ack(s, 10); /* every record acknowledged, old segments gone */
+    spool_close(s);
+    s = open_spool(4 * REC_SIZE(20), 0);
+    ck_assert_uint_eq(replay(s)->n, 0);
+    ck_assert(spool_last_envelope(s, &env));
+    ck_assert_uint_eq(env.epoch, EPOCH);
+    ck_assert_uint_eq(env.seq, 10);
+    spool_close(s);
+}
+END_TEST
+
 START_TEST(append_rate_of_1kib_records)
 {
     enum { N = 200000 };
@@ -933,6 +1283,13 @@ spool_suite(void)
     tcase_add_test(tc, disk_full_gives_spool_full_and_keeps_the_spool_usable);
     tcase_add_test(tc, second_open_of_the_same_directory_is_refused);
     tcase_add_test(tc, unreadable_acked_file_is_named_in_the_error);
+    tcase_add_test(tc, killed_process_replays_nothing_it_acknowledged);
+    tcase_add_test(tc, acked_is_written_at_once_and_synced_by_the_next_turn);
+    tcase_add_test(tc, acked_with_a_wrong_checksum_is_named_in_the_error);
+    tcase_add_test(tc, commit_rule_is_due_after_sync_ms_or_sync_events);
+    tcase_add_test(tc, appends_and_acks_never_wait_for_a_sync);
+    tcase_add_test(tc, read_in_pieces_gives_every_record_once_in_order);
+    tcase_add_test(tc, newest_envelope_survives_acks_and_reopen);
     tcase_add_test(tc, append_rate_of_1kib_records);
     suite_add_tcase(s, tc);
     return s;

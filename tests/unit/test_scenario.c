@@ -619,6 +619,23 @@ START_TEST(chaos_plan_is_reproducible_counted_and_inside_its_span)
                       90);
     for (int k = SCN_CHAOS_RESET; k <= SCN_CHAOS_PARTITION; k++)
         ck_assert_uint_ge(kinds[k], 22);
+    /* Spread: each quarter of the programme has about a quarter of every
+     * kind, so that outages do not bunch up into one. */
+    for (int q = 0; q < 4; q++) {
+        unsigned in_q[SCN_CHAOS_KIND_COUNT] = {0};
+
+        for (size_t i = (size_t)q * na / 4; i < (size_t)(q + 1) * na / 4; i++)
+            in_q[a[i].kind]++;
+        for (int k = 0; k < SCN_CHAOS_KIND_COUNT; k++)
+            ck_assert_msg(in_q[k] * 4 + 8 >= kinds[k] &&
+                              in_q[k] * 4 <= kinds[k] + 8,
+                          "quarter %d has %u of kind %d, %u in all", q, in_q[k],
+                          k, kinds[k]);
+    }
+    /* Kills never come two slots in a row. */
+    for (size_t i = 1; i < na; i++)
+        ck_assert(a[i].kind != SCN_CHAOS_KILL ||
+                  a[i - 1].kind != SCN_CHAOS_KILL);
     free(b);
     ck_assert_int_eq(scenario_chaos_plan(&s->steps[0].u.chaos, 8, &b, &nb), 0);
     for (size_t i = 0; i < na && !differs; i++)
