@@ -46,6 +46,8 @@
  * acknowledges anything makes the waits double up to sink_backoff_max. */
 #define SINK_BACKOFF_START_MS 100
 #define SPOOL_RETRY_MS 250 /* a full disk is tried again this often */
+#define RETIRE_MS 2000     /* an old identity's connection: acks awaited */
+#define RETIRE_TICK_US 20000
 #define WINDOW_DOUBLING_MS 250
 #define GAPS_LOGGED 10     /* gap lines per producer epoch */
 #define SPILL_LOG_MS 10000 /* at most one "wait in the spool" line */
@@ -106,8 +108,14 @@ struct pipeline {
     struct net_attempt at;
     struct lws *sink;
     bool sink_open;
-    bool sink_proven;      /* this connection had an acknowledgement */
-    bool settling;         /* stopping: nothing new is written */
+    bool sink_proven; /* this connection had an acknowledgement */
+    bool settling;    /* stopping: nothing new is written */
+    /* The device changed under an open connection (reset, new identity,
+     * deregistered): nothing new is written, and it is closed once what
+     * it carries is acknowledged, or at retire_until_ms (monotonic). */
+    bool retiring;
+    int64_t retire_until_ms;
+    lws_sorted_usec_list_t retire_sul;
     int64_t sink_since_ms; /* when it was established */
     uint64_t sink_gen;
     char sink_url[256];
@@ -203,6 +211,8 @@ sink_lost(struct pipeline *p, const char *why)
     net_attempt_end(&p->at);
     lws_sul_cancel(&p->ack_sul);
     lws_sul_cancel(&p->idle_sul);
+    lws_sul_cancel(&p->retire_sul);
+    p->retiring = false;
     p->ping_due = false;
     p->ping_pending = false;
     p->sink = NULL;
@@ -276,7 +286,7 @@ static void
 request_write(struct pipeline *p)
 {
     if (p->sink != NULL && p->sink_open && batcher_peek(&p->b) != NULL &&
-        window_open(p) && !p->settling)
+        window_open(p) && !p->settling && !p->retiring)
         lws_callback_on_writable(p->sink);
 }
 
@@ -381,7 +391,7 @@ sink_write(struct pipeline *p, struct lws *wsi)
     uint32_t count;
     bool again;
 
-    if (b == NULL || !window_open(p) || p->settling) {
+    if (b == NULL || !window_open(p) || p->settling || p->retiring) {
         if (!p->ping_due)
             return 0;
         p->ping_due = false;
@@ -825,15 +835,6 @@ note_sequence(struct pipeline *p, const struct sse_envelope *env)
         p->last_seq = env->seq;
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * A malformed message from EventHandler: counted and dropped, never
  * forwarded nor seen by the gap count. Said at warning once per check
@@ -1199,6 +1200,38 @@ pipeline_attach(struct pipeline *p, struct lws_vhost *vhost)
     return 0;
 }
 
+static void
+on_retire_tick(lws_sorted_usec_list_t *sul)
+{
+    pipeline_on_wake(lws_container_of(sul, struct pipeline, retire_sul));
+}
+
+/*
+ * A connection whose device is gone still carries batches the ingest has
+ * stored or is storing: closing it now would send them again under the
+ * next identity (duplicates for nothing). It writes nothing new and waits
+ * for their acknowledgements, up to RETIRE_MS (scaled). True while it
+ * should wait.
+ */
+static bool
+retire_pending(struct pipeline *p)
+{
+    if (!p->sink_open || batcher_inflight_events(&p->b) == 0)
+        return false;
+    if (!p->retiring) {
+        p->retiring = true;
+        p->retire_until_ms = mono_ms() + conn_scaled_ms(&p->c->cfg, RETIRE_MS);
+        cdebug("eventing: the device changed; waiting for the ingest to "
+               "acknowledge %llu events in flight before closing",
+               (unsigned long long)batcher_inflight_events(&p->b));
+    }
+    if (mono_ms() >= p->retire_until_ms)
+        return false;
+    lws_sul_schedule(p->c->lws, 0, &p->retire_sul, on_retire_tick,
+                     RETIRE_TICK_US);
+    return true;
+}
+
 void
 pipeline_on_wake(struct pipeline *p)
 {
@@ -1216,7 +1249,7 @@ pipeline_on_wake(struct pipeline *p)
     if (p->sink != NULL && (!enrolled || gen != p->sink_gen)) {
         char why[300];
 
-        if (!p->at.local) {
+        if (!p->at.local && !retire_pending(p)) {
             conn_teardown_reason(c, why, sizeof(why));
             net_attempt_close(&p->at, why);
         }
@@ -1384,6 +1417,7 @@ pipeline_free(struct pipeline *p)
     lws_sul_cancel(&p->sink_sul);
     lws_sul_cancel(&p->ack_sul);
     lws_sul_cancel(&p->idle_sul);
+    lws_sul_cancel(&p->retire_sul);
     lws_sul_cancel(&p->full_sul);
     net_attempt_end(&p->at);
     batcher_free(&p->b);

@@ -267,7 +267,9 @@ conn_ep_failure_at(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
     e->up = false;
     e->last_error_ms = now;
     e->next_retry_ms = retry_in_ms > 0 ? now + retry_in_ms : 0;
+    e->answering_since_ms = 0;
     if (e->fail_class[0] == '\0') {
+        e->answered_before = e->answered_ms != 0;
         e->fail_since_ms = now;
         e->fail_count = 0;
         e->nsaid = 0;
@@ -311,17 +313,34 @@ const char *
 conn_ep_recovered(struct connector *c, enum conn_ep ep, char *buf, size_t len)
 {
     struct conn_ep_state *e = &c->ep[ep];
-    int64_t now = conn_now_ms(), before;
+    int64_t now = conn_now_ms();
 
     if (len == 0)
         return "";
     buf[0] = '\0';
 
     pthread_mutex_lock(&c->lock);
-    before = e->answered_ms;
     e->answered_ms = now;
+    /*
+     * A REST call's answer ends its outage. A WebSocket end must keep
+     * answering a while: an ingest that acknowledges a batch and then
+     * closes every connection (a crash loop behind a balancer) is one
+     * outage, said once, not a recovery and a failure per connection.
+     */
+    if (e->fail_class[0] != '\0' && (ep == EP_MX || ep == EP_INGEST)) {
+        int64_t mono = mono_ms();
+
+        if (e->answering_since_ms == 0)
+            e->answering_since_ms = mono;
+        if (mono - e->answering_since_ms <
+            (int64_t)conn_scaled_ms(&c->cfg, CONN_EP_STABLE_MS)) {
+            pthread_mutex_unlock(&c->lock);
+            return buf;
+        }
+    }
+    e->answering_since_ms = 0;
     if (e->fail_class[0] != '\0') {
-        if (before != 0)
+        if (e->answered_before)
             snprintf(buf, len, " again after %llu failed attempts, down %.1f s",
                      (unsigned long long)e->fail_count,
                      (double)(now - e->fail_since_ms) / 1000.0);

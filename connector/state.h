@@ -76,6 +76,11 @@ struct conn_ep_state {
     int64_t fail_said_ms;  /* monotonic: its last error or still line */
     bool fail_new;         /* the last failure was said at error */
     int64_t answered_ms;   /* wall clock: the end last answered, 0 never */
+    /* Monotonic: since when a failing WebSocket end has answered without
+     * failing again (0: not yet). It is back once that lasted
+     * CONN_EP_STABLE_MS; a failure before then is the same outage. */
+    int64_t answering_since_ms;
+    bool answered_before; /* it had answered before this outage began */
 };
 
 /* What registration and enrolment produced. */
@@ -227,6 +232,8 @@ void conn_ep_next_retry(struct connector *c, enum conn_ep ep,
  * line and function. True when it was said at error.
  */
 #define CONN_EP_STILL_MS (5 * 60 * 1000)
+/* A failing WebSocket end is back once it answered this long (scaled). */
+#define CONN_EP_STABLE_MS (10 * 1000)
 #define conn_ep_failure(c, ep, retry_in_ms, cls, ...)                          \
     conn_ep_failure_at(c, ep, retry_in_ms, cls, __FILE__, __LINE__, __func__,  \
                        __VA_ARGS__)
