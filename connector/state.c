@@ -662,7 +662,10 @@ conn_check_degraded(struct connector *c)
         e = &c->ep[needed[i]];
         if (needed[i] == EP_MX && !c->cfg.messaging_enabled)
             continue;
-        if (e->fail_class[0] == '\0' || now - e->fail_since_ms < grace)
+        /* Answering since its last failure: up, even while its outage
+         * is not yet declared over (conn_ep_recovered). */
+        if (e->fail_class[0] == '\0' || e->answering_since_ms != 0 ||
+            now - e->fail_since_ms < grace)
             continue;
         t = (time_t)(e->fail_since_ms / 1000);
         gmtime_r(&t, &tm);
