@@ -78,6 +78,26 @@ refused(unsigned port)
                     conn_cause_class(line, cls, sizeof(cls)), "%s", line);
 }
 
+/*
+ * A WebSocket end is back once it has answered for CONN_EP_STABLE_MS: at
+ * a time scale where that is a millisecond, answer until it says so.
+ * Returns what conn_ep_recovered said.
+ */
+static const char *
+answer_until_back(enum conn_ep ep, char *back, size_t len)
+{
+    struct timespec ms = {0, 1000000};
+    double scale = conn.cfg.time_scale;
+    time_t deadline = time(NULL) + 30;
+
+    conn.cfg.time_scale = 100000;
+    while (conn_ep_recovered(&conn, ep, back, len)[0] == '\0' &&
+           conn_ep_failing(&conn, ep) && time(NULL) < deadline)
+        nanosleep(&ms, NULL);
+    conn.cfg.time_scale = scale;
+    return back;
+}
+
 START_TEST(cause_class_drops_numbers_but_statuses_and_codes)
 {
     char buf[200];
@@ -120,7 +140,7 @@ START_TEST(failure_said_once_however_often_it_repeats)
     ck_assert_int_eq(count("error", "connection refused"), 1);
 
     /* It never answered before: "after", not "again". */
-    conn_ep_recovered(&conn, EP_INGEST, back, sizeof(back));
+    answer_until_back(EP_INGEST, back, sizeof(back));
     ck_assert_msg(strncmp(back, " after 51 failed attempts over ", 31) == 0,
                   "%s", back);
     ck_assert(!conn_ep_failing(&conn, EP_INGEST));
@@ -130,10 +150,41 @@ START_TEST(failure_said_once_however_often_it_repeats)
     /* Working, then failing: news again, and its recovery is "again". */
     refused(40125);
     ck_assert_int_eq(count("error", "connection refused"), 2);
-    conn_ep_recovered(&conn, EP_INGEST, back, sizeof(back));
+    answer_until_back(EP_INGEST, back, sizeof(back));
     ck_assert_msg(strncmp(back, " again after 1 failed attempts, down ", 37) ==
                       0,
                   "%s", back);
+}
+END_TEST
+
+/* An ingest that answers and fails again at once (it acknowledges a
+ * batch, then closes every connection) is one outage, said once; a REST
+ * end is back at its first answer. */
+START_TEST(websocket_end_back_only_once_it_keeps_answering)
+{
+    char back[96];
+
+    refused(40125);
+    for (int i = 0; i < 20; i++) {
+        ck_assert_str_eq(
+            conn_ep_recovered(&conn, EP_INGEST, back, sizeof(back)), "");
+        ck_assert(conn_ep_failing(&conn, EP_INGEST));
+        refused(40125);
+    }
+    ck_assert_int_eq(count("error", "connection refused"), 1);
+    ck_assert_uint_eq(conn.ep[EP_INGEST].fail_count, 21);
+    answer_until_back(EP_INGEST, back, sizeof(back));
+    ck_assert_msg(strncmp(back, " after 21 failed attempts over ", 31) == 0,
+                  "%s", back);
+    ck_assert(!conn_ep_failing(&conn, EP_INGEST));
+
+    conn_ep_failure(&conn, EP_API, 500, "HTTP 503",
+                    "registration answered HTTP 503");
+    ck_assert(conn_ep_failing(&conn, EP_API));
+    ck_assert_msg(strncmp(conn_ep_recovered(&conn, EP_API, back, sizeof(back)),
+                          " after 1 failed attempts over ", 30) == 0,
+                  "%s", back);
+    ck_assert(!conn_ep_failing(&conn, EP_API));
 }
 END_TEST
 
@@ -250,6 +301,7 @@ state_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, cause_class_drops_numbers_but_statuses_and_codes);
     tcase_add_test(tc, failure_said_once_however_often_it_repeats);
+    tcase_add_test(tc, websocket_end_back_only_once_it_keeps_answering);
     tcase_add_test(tc, new_cause_is_said_at_once);
     tcase_add_test(tc, still_failing_warned_at_the_long_interval);
     tcase_add_test(tc, degraded_while_a_needed_connection_is_down);
