@@ -86,6 +86,35 @@ admin_get() {
     curl -sS --max-time 30 "http://127.0.0.1:$(port_of admin)$1"
 }
 
+# admin_token: the bearer token of ssesim's admin API (start_ssesim).
+admin_token() {
+    sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p' "$T/ports"
+}
+
+# fault_add JSON: add a rule through the admin API; prints its id.
+fault_add() {
+    curl -sS --max-time 30 -H "Authorization: Bearer $(admin_token)" \
+        -H 'Content-Type: application/json' --data-binary "$1" \
+        -o "$T/fault.json" -w '%{http_code}' \
+        "http://127.0.0.1:$(port_of admin)/v1/faults" >"$T/fault.code"
+    [ "$(cat "$T/fault.code")" = 201 ] ||
+        fail "fault_add $1: HTTP $(cat "$T/fault.code") $(cat "$T/fault.json")"
+    jq -r .id "$T/fault.json"
+}
+
+# fault_del ID: remove a rule.
+fault_del() {
+    code=$(curl -sS --max-time 30 -X DELETE \
+        -H "Authorization: Bearer $(admin_token)" -o /dev/null \
+        -w '%{http_code}' "http://127.0.0.1:$(port_of admin)/v1/faults/$1")
+    [ "$code" = 200 ] || fail "fault_del $1: HTTP $code"
+}
+
+# journal_has ARGS PATTERN: a journal entry (filtered by ARGS) matches.
+journal_has() {
+    admin_get "/v1/journal?limit=5000&$1" | grep -q -- "$2"
+}
+
 # write_host_map FILE: a connect-to line for every emulated host.
 write_host_map() {
     grep '"host"' "$T/ports" |

@@ -17,17 +17,6 @@ TOKEN=$(sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p' "$T/ports")
 [ -n "$TOKEN" ] || fail "no admin token in $T/ports"
 ADMIN=$(port_of admin)
 
-# fault_add JSON: add a rule; prints its id.
-fault_add() {
-    curl -sS --max-time 30 -H "Authorization: Bearer $TOKEN" \
-        -H 'Content-Type: application/json' --data-binary "$1" \
-        -o "$T/fault.json" -w '%{http_code}' \
-        "http://127.0.0.1:$ADMIN/v1/faults" >"$T/fault.code"
-    [ "$(cat "$T/fault.code")" = 201 ] ||
-        fail "fault_add $1: HTTP $(cat "$T/fault.code") $(cat "$T/fault.json")"
-    jq -r .id "$T/fault.json"
-}
-
 # faults_clear: remove every rule (and restart the generator).
 faults_clear() {
     curl -sS --max-time 30 -X DELETE -H "Authorization: Bearer $TOKEN" \

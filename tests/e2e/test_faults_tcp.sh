@@ -13,30 +13,6 @@ start_ssesim
 TOKEN=$(sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p' "$T/ports")
 [ -n "$TOKEN" ] || fail "no admin token in $T/ports"
 
-# fault_add JSON: add a rule; prints its id.
-fault_add() {
-    curl -sS --max-time 30 -H "Authorization: Bearer $TOKEN" \
-        -H 'Content-Type: application/json' --data-binary "$1" \
-        -o "$T/fault.json" -w '%{http_code}' \
-        "http://127.0.0.1:$(port_of admin)/v1/faults" >"$T/fault.code"
-    [ "$(cat "$T/fault.code")" = 201 ] ||
-        fail "fault_add $1: HTTP $(cat "$T/fault.code") $(cat "$T/fault.json")"
-    jq -r .id "$T/fault.json"
-}
-
-# fault_del ID: remove a rule.
-fault_del() {
-    code=$(curl -sS --max-time 30 -X DELETE -H "Authorization: Bearer $TOKEN" \
-        -o /dev/null -w '%{http_code}' \
-        "http://127.0.0.1:$(port_of admin)/v1/faults/$1")
-    [ "$code" = 200 ] || fail "fault_del $1: HTTP $code"
-}
-
-# journal_has ARGS PATTERN: a journal entry (filtered by ARGS) matches.
-journal_has() {
-    admin_get "/v1/journal?$1" | grep -q -- "$2"
-}
-
 # status_of HOST PATH [curl args]: the HTTP status, "000" on failure; the
 # curl exit status in $T/rc and its stderr in $T/err.
 status_of() {

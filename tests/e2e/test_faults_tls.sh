@@ -17,29 +17,6 @@ TOKEN=$(sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p' "$T/ports")
 "$BIN/ssesim" certs --out "$C" --client-cert dev1 >"$T/certs.out" ||
     fail "ssesim certs --client-cert dev1"
 
-# fault_add JSON: add a rule; prints its id.
-fault_add() {
-    curl -sS --max-time 30 -H "Authorization: Bearer $TOKEN" \
-        -H 'Content-Type: application/json' --data-binary "$1" \
-        -o "$T/fault.json" -w '%{http_code}' \
-        "http://127.0.0.1:$(port_of admin)/v1/faults" >"$T/fault.code"
-    [ "$(cat "$T/fault.code")" = 201 ] ||
-        fail "fault_add $1: HTTP $(cat "$T/fault.code") $(cat "$T/fault.json")"
-    jq -r .id "$T/fault.json"
-}
-
-# fault_del ID: remove a rule.
-fault_del() {
-    code=$(curl -sS --max-time 30 -X DELETE -H "Authorization: Bearer $TOKEN" \
-        -o /dev/null -w '%{http_code}' \
-        "http://127.0.0.1:$(port_of admin)/v1/faults/$1")
-    [ "$code" = 200 ] || fail "fault_del $1: HTTP $code"
-}
-
-journal_has() {
-    admin_get "/v1/journal?$1" | grep -q -- "$2"
-}
-
 # s_client HOST OUT [args]: one request over TLS, verifying the server
 # against the private root with the host's name; all openssl says to OUT.
 s_client() {

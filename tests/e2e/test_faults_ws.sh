@@ -16,24 +16,9 @@ TOKEN=$(sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p' "$T/ports")
 "$BIN/ssesim" certs --out "$C" --client-cert dev1 >"$T/certs.out" ||
     fail "ssesim certs --client-cert dev1"
 
-# fault_add JSON: add a rule; prints its id.
-fault_add() {
-    curl -sS --max-time 30 -H "Authorization: Bearer $TOKEN" \
-        -H 'Content-Type: application/json' --data-binary "$1" \
-        -o "$T/fault.json" -w '%{http_code}' \
-        "http://127.0.0.1:$(port_of admin)/v1/faults" >"$T/fault.code"
-    [ "$(cat "$T/fault.code")" = 201 ] ||
-        fail "fault_add $1: HTTP $(cat "$T/fault.code") $(cat "$T/fault.json")"
-    jq -r .id "$T/fault.json"
-}
-
 faults_clear() {
     curl -sS --max-time 30 -X DELETE -H "Authorization: Bearer $TOKEN" \
         -o /dev/null "http://127.0.0.1:$(port_of admin)/v1/faults"
-}
-
-journal_has() {
-    admin_get "/v1/journal?$1" | grep -q -- "$2"
 }
 
 # ws HOST [ws-batch-client args]: one connection as dev1; stdout to

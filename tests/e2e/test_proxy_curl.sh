@@ -16,27 +16,6 @@ TOKEN=$(sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p' "$T/ports")
 [ -n "$TOKEN" ] || fail "no admin token in $T/ports"
 PX="http://127.0.0.1:$(port_of proxy)"
 
-fault_add() {
-    curl -sS --max-time 30 -H "Authorization: Bearer $TOKEN" \
-        -H 'Content-Type: application/json' --data-binary "$1" \
-        -o "$T/fault.json" -w '%{http_code}' \
-        "http://127.0.0.1:$(port_of admin)/v1/faults" >"$T/fault.code"
-    [ "$(cat "$T/fault.code")" = 201 ] ||
-        fail "fault_add $1: HTTP $(cat "$T/fault.code") $(cat "$T/fault.json")"
-    jq -r .id "$T/fault.json"
-}
-
-fault_del() {
-    code=$(curl -sS --max-time 30 -X DELETE -H "Authorization: Bearer $TOKEN" \
-        -o /dev/null -w '%{http_code}' \
-        "http://127.0.0.1:$(port_of admin)/v1/faults/$1")
-    [ "$code" = 200 ] || fail "fault_del $1: HTTP $code"
-}
-
-journal_has() {
-    admin_get "/v1/journal?limit=5000&$1" | grep -q -- "$2"
-}
-
 # via URL [curl args]: HTTPS through the proxy, trusting the private root
 # unless the arguments say otherwise; prints the status, then the CONNECT
 # status.
