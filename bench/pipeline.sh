@@ -10,6 +10,11 @@
 # envelope's send time to storage. Each is run RUNS (3) times; the median
 # is reported. Both with the connector's disk spool off and on. Everything
 # runs on loopback and stops by itself.
+#
+# After the figures, one line per target of issue 5 (throughput, the
+# connector's peak RSS, p99 at RATE) with PASS or MISS; the exit status is
+# 0 either way: a benchmark reports, it does not gate. Every wait has a
+# deadline, so a stuck run ends with an error rather than hanging.
 set -euo pipefail
 
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -137,8 +142,37 @@ report() {
         "$(median "${lp50[@]}")" "$(median "${lp99[@]}")"
     printf '  %-34s %s MiB\n' "connector peak RSS" \
         "$(( $(median "${rss[@]}") / 1024 ))"
+    # For the verdicts after both modes.
+    local m_eps m_rss m_p99
+    m_eps=$(median "${eps[@]}")
+    m_rss=$(($(median "${rss[@]}") / 1024))
+    m_p99=$(median "${lp99[@]}")
+    VERDICTS+="$(verdict "spool $spool: throughput" "$m_eps" ge \
+        "$([ "$spool" = true ] && echo 50000 || echo 100000)" events/s)"$'\n'
+    VERDICTS+="$(verdict "spool $spool: connector peak RSS" \
+        "$m_rss" le 32 MiB)"$'\n'
+    VERDICTS+="$(verdict "spool $spool: p99 at $RATE/s" \
+        "$m_p99" le 5000 us)"$'\n'
 }
 
+# One line per target of issue 5: the value, the target and PASS or MISS.
+# A benchmark reports; a miss does not change the exit status.
+verdict() {
+    local what=$1 value=$2 op=$3 target=$4 unit=$5 ok=MISS sign
+    if [ "$op" = ge ]; then
+        sign=">="
+        [ "$value" -ge "$target" ] && ok=PASS
+    else
+        sign="<="
+        [ "$value" -le "$target" ] && ok=PASS
+    fi
+    printf '  %-38s %8s %-8s (target %s %s)  %s\n' "$what" "$value" \
+        "$unit" "$sign" "$target" "$ok"
+}
+
+VERDICTS=""
 SPOOL=false
 report false
 report true
+echo "issue 5 targets (1 KiB events, this machine; a miss does not fail):"
+printf '%s' "$VERDICTS"

@@ -188,7 +188,7 @@ static const struct conf_key settings_keys[] = {
     NUM("Globals.Contexts.Events.batch_linger", CT_DURATION, batch_linger_ms, 0,
         10 * MS_SECOND, "2ms", "how long a batch waits to fill up (sselab)"),
     NUM("Globals.Contexts.Events.queue_max_bytes", CT_UINT, queue_max_bytes,
-        65536, UINT32_MAX, "16777216",
+        65536, UINT32_MAX, "4194304",
         "unacknowledged events held in memory, in bytes (sselab)"),
     NUM("Globals.Contexts.Events.inflight_max_bytes", CT_UINT,
         inflight_max_bytes, 1024, UINT32_MAX, "131072",

@@ -414,6 +414,7 @@ sink_write(struct pipeline *p, struct lws *wsi)
 }
 
 static void source_drain(struct pipeline *p);
+static void seal_if_idle(struct pipeline *p);
 
 static void
 sink_ack(struct pipeline *p, const char *text, size_t len)
@@ -480,6 +481,7 @@ sink_ack(struct pipeline *p, const char *text, size_t len)
     arm_idle_timer(p);
     atomic_fetch_add(&p->c->count.acked, acked);
     publish_held(p);
+    seal_if_idle(p);
     request_write(p);
     if (p->paused && p->b.held_bytes < p->c->cfg.queue_max_bytes / 4 * 3) {
         p->paused = false;
@@ -505,6 +507,24 @@ static void
 on_linger(lws_sorted_usec_list_t *sul)
 {
     seal(lws_container_of(sul, struct pipeline, linger_sul));
+}
+
+/*
+ * A batch waits for more events only while the connection is busy: with
+ * nothing written and unacknowledged, and nothing sealed waiting to be,
+ * the open batch goes now. At low rates an event then waits for no timer
+ * (lws 4.1 also rounds its poll timeout down to whole milliseconds, so
+ * the loop spins through the last one before every linger timer); under
+ * load, events keep arriving while a batch is out and the next one fills
+ * until its acknowledgement comes back. batch_linger stays the longest
+ * wait, for an ingest slow to acknowledge.
+ */
+static void
+seal_if_idle(struct pipeline *p)
+{
+    if (p->b.open != NULL && p->b.open->count > 0 && p->sink_open &&
+        p->b.ready.head == NULL && batcher_inflight_events(&p->b) == 0)
+        seal(p);
 }
 
 /* Copy one event into the batcher; -1 when memory ran out. */
@@ -1014,6 +1034,8 @@ source_drain(struct pipeline *p)
     /* The status shows the spool growing while nothing is acknowledged. */
     if (n > 0)
         spool_publish(p);
+    if (n > 0 && n < DRAIN_BUDGET)
+        seal_if_idle(p);
     if (n == DRAIN_BUDGET)
         lws_sul_schedule(p->c->lws, 0, &p->drain_sul, on_drain, 1);
 }

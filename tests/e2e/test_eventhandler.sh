@@ -237,6 +237,28 @@ want=$(jq '4000 / (.elapsed_s - .waiting_s) | floor' "$T/r7.json")
 pass "a late peer: waiting_s $waiting of elapsed_s $elapsed, and the rate" \
     "($rate events/s) is over the time spent sending"
 
+# A shorter wait for a peer (under the pacer's one second of tolerated
+# lag) moves the schedule on: the events due during it follow at the rate,
+# so the time spent sending is the count over the rate, not less (a burst
+# to catch up would send 1,000 of these 4,000 events at once).
+"$EH" --root "$T" --rate 2000 --count 4000 --report "$T/r9.json" \
+    >"$T/eh9.out" 2>"$T/eh9.log" &
+EH_PID=$!
+PIDS="$PIDS $EH_PID"
+wait_for "the wait for a peer" 60 grep -q "sending waits for one" \
+    "$T/eh9.log"
+sleep 0.5 # the stretch without a peer, shorter than the pacer's lag limit
+start_probe shortwait --count 4000
+wait_probe
+wrc=0
+wait "$EH_PID" || wrc=$?
+[ "$wrc" -eq 0 ] || fail "paced run with a peer 0.5 s late: exit $wrc"
+jq -e '.waiting_s >= 0.5 and .elapsed_s - .waiting_s >= 1.9' "$T/r9.json" \
+    >/dev/null || fail "a peer 0.5 s late: the events due meanwhile came in" \
+    "a burst: $(cat "$T/r9.json")"
+pass "a peer 0.5 s late: 4000 events at 2000/s still take 2 s of sending" \
+    "($(jq -c '{elapsed_s, waiting_s}' "$T/r9.json"))"
+
 # Stopped before anything could be sent: the time it tried is reported.
 "$EH" --root "$T" --count 10 --report "$T/r8.json" --linger-ms 0 \
     >"$T/eh8.out" 2>"$T/eh8.log" &

@@ -596,7 +596,7 @@ START_TEST(missing_files_keep_defaults)
     ck_assert_uint_eq(cfg.batch_max_events, 256);
     ck_assert_uint_eq(cfg.batch_max_bytes, 32768);
     ck_assert_uint_eq(cfg.batch_linger_ms, 2);
-    ck_assert_uint_eq(cfg.queue_max_bytes, 16777216);
+    ck_assert_uint_eq(cfg.queue_max_bytes, 4194304);
     ck_assert_uint_eq(cfg.inflight_max_bytes, 131072);
     ck_assert_uint_eq(cfg.spool_max_bytes, 1073741824);
     ck_assert_uint_eq(cfg.ack_timeout_ms, 30000);
