@@ -23,6 +23,9 @@
 #define REC_EVENTING "^eventing (connected to |.*answering again)"
 #define REC_MESSAGING "^messaging (connected to |.*answering again)"
 #define REC_WS "^(eventing|messaging) (connected to |.*answering again)"
+#define REC_ANY                                                                \
+    "^(registered with |enrolled at |renewed the certificate |(eventing|"      \
+    "messaging) (connected to |.*answering again))"
 
 const struct triage_case triage_cases[] = {
     {"K01", "Cloud integration switched off or never activated",
@@ -71,8 +74,7 @@ const struct triage_case triage_cases[] = {
      "k06-not-entitled.yaml"},
     {"K07", "Serial number already claimed",
      "api-sse answered 409: the device identity is registered to another "
-     "tenant or region (also after a reinstall, K10). No automatic "
-     "retries.",
+     "tenant or region (also after a reinstall, K10). No automatic retries.",
      "Deregister it in the owner's tenant, or replace the registration: "
      "POST /v1/action?type=replace on the local API; quote the "
      "correlation id to support.",
@@ -91,8 +93,7 @@ const struct triage_case triage_cases[] = {
      "k09-clock-skew-401.yaml"},
     {"K10", "Lost credentials after a reinstall",
      "The device lost its identity and the cloud already knows its guid.",
-     "POST /v1/action?type=replace registers the guid again for this "
-     "tenant.",
+     "POST /v1/action?type=replace registers the guid again for this tenant.",
      "k10-reinstall-lost-credentials.yaml"},
     {"K11", "Wrong region answered with a bare 403",
      "api-sse answered a plain 403 \"Forbidden\" with nothing more: most "
@@ -239,31 +240,24 @@ const size_t triage_ncases = sizeof(triage_cases) / sizeof(triage_cases[0]);
 const struct triage_sig triage_sigs[] = {
     /* Lifecycle */
     {"K01", "context-deleted", I,
-     "^status [A-Za-z]+ -> Disabled: context "
-     "deleted",
+     "^status [A-Za-z]+ -> Disabled: context deleted",
      "^status [A-Za-z]+ -> WaitingForToken: context created"},
 
     /* An intermediary answered: before every status rule. */
     {"K22", "registration-html", E, "answered HTTP [0-9]{3} \\(text/html",
      REC_REG},
-    {"K22", "answer-not-json", E,
-     "answered HTTP [0-9]{3} .* that is not "
-     "JSON",
+    {"K22", "answer-not-json", E, "answered HTTP [0-9]{3} .* that is not JSON",
      REC_REG},
     {"K22", "connect-page", E,
      "answered CONNECT [^ ]+ with HTTP/1\\.[01] "
      "[0-9]{3} [^(]*(but sent a page|\\(Content-Type: text/html)",
-     NULL},
+     REC_ANY},
     {"K20", "proxy-407", E,
-     "proxy [^ ]+ answered CONNECT [^ ]+ with "
-     "HTTP/1\\.[01] 407",
-     NULL},
+     "proxy [^ ]+ answered CONNECT [^ ]+ with HTTP/1\\.[01] 407", REC_ANY},
 
     /* Registration answers (connector/regans.c) */
     {"K04", "tenant-mismatch", E,
-     "tenant mismatch: device [^ ]+ is "
-     "registered under tenant ",
-     REC_REG},
+     "tenant mismatch: device [^ ]+ is registered under tenant ", REC_REG},
     {"K06", "entitlement-answer", E,
      "answered HTTP 403 .*(entitle|licen|"
      "minimum_version|version_too_old|evaluation|not_supported)",
@@ -271,21 +265,15 @@ const struct triage_sig triage_sigs[] = {
     {"K06", "entitlement-stop", W, "stopped: not entitled \\(HTTP 403",
      REC_REG},
     {"K07", "claimed-stop", W,
-     "stopped: identity claimed by another "
-     "tenant or region \\(HTTP 409",
+     "stopped: identity claimed by another tenant or region \\(HTTP 409",
      REC_REG},
     {"K07", "claimed-answer", E,
-     "^registration with [^ ]+ \\(region "
-     "[a-z]+, [^)]*\\) answered HTTP 409 ",
+     "^registration with [^ ]+ \\(region [a-z]+, [^)]*\\) answered HTTP 409 ",
      REC_REG},
     {"K08", "deregistered", E,
-     "^deregistered by cloud: [^ ]+ no longer "
-     "knows device ",
-     REC_REG},
+     "^deregistered by cloud: [^ ]+ no longer knows device ", REC_REG},
     {"K08", "deregistered-stop", W,
-     "stopped: deregistered by cloud "
-     "\\(HTTP 4(04|10)",
-     REC_REG},
+     "stopped: deregistered by cloud \\(HTTP 4(04|10)", REC_REG},
     {"K24", "token-refused", W,
      "stopped: token refused \\(HTTP 4[0-9]{2}"
      "[^)]*\\); a new registration token is needed",
@@ -317,9 +305,7 @@ const struct triage_sig triage_sigs[] = {
      "correlation id [^;]*; check the region",
      REC_REG},
     {"K05", "403-check-region", E,
-     "answered HTTP 40[13] .*check the "
-     "region: ",
-     REC_REG},
+     "answered HTTP 40[13] .*check the region: ", REC_REG},
     {"K05", "token-region-differs", W,
      "^registration: the token (is for "
      "region [a-z]+, the configured region_discovery_endpoint|document "
@@ -350,43 +336,32 @@ const struct triage_sig triage_sigs[] = {
      "issuer certificate: .*" INSPECTED,
      "^enrolled at "},
     {"K14", "inspected", E,
-     "x509: unable to get local issuer "
-     "certificate: .*" INSPECTED,
-     NULL},
+     "x509: unable to get local issuer certificate: .*" INSPECTED, REC_ANY},
     {"K13", "untrusted-root", E,
      "x509: (unable to get local issuer "
      "certificate|self-signed certificate|certificate signed by unknown "
      "authority)",
-     NULL},
+     REC_ANY},
     {"K15", "server-cert-window", E,
-     "x509: certificate (has expired|is "
-     "not yet valid)",
-     NULL},
+     "x509: certificate (has expired|is not yet valid)", REC_ANY},
     {"K15", "server-cert-expired", E,
-     "^certificate: the server "
-     "certificate of [^ ]+ .* expired at ",
-     NULL},
+     "^certificate: the server certificate of [^ ]+ .* expired at ", REC_ANY},
     {"K15", "lws-cert-window", E,
-     "^lws: SSL error: certificate (has "
-     "expired|is not yet valid)",
-     NULL},
+     "^lws: SSL error: certificate (has expired|is not yet valid)", REC_ANY},
 
     /* Client certificate and renewal */
     {"K12", "renewal-failed", E,
-     "^renewal at est[^ ]* \\(region [a-z]+"
-     "[^)]*\\) failed: ",
+     "^renewal at est[^ ]* \\(region [a-z]+[^)]*\\) failed: ",
      "^renewed the certificate of device "},
     {"K12", "renewal-late", W,
      "^the certificate of device [^ ]+ expires "
      "in -?[0-9]+ s and could not be renewed yet",
      "^renewed the certificate of device "},
     {"K12", "client-cert-expired", E,
-     "^certificate: the client "
-     "certificate of device .* expired at ",
+     "^certificate: the client certificate of device .* expired at ",
      "^(renewed the certificate|enrolled at) "},
     {"K12", "renewal-refused", W,
-     "^renewal: est refused the expired "
-     "certificate of device ",
+     "^renewal: est refused the expired certificate of device ",
      "^enrolled at "},
     {"K12", "client-cert-refused", E,
      "the server sent alert \"[^\"]*\": "
@@ -405,32 +380,20 @@ const struct triage_sig triage_sigs[] = {
      "\\(region [a-z]+, phase resolve\\) failed: ",
      REC_EVENTING},
     {"K23", "upgrade-refused", E,
-     "failed: websocket upgrade refused: "
-     "HTTP [0-9]{3}",
-     REC_WS},
+     "failed: websocket upgrade refused: HTTP [0-9]{3}", REC_WS},
     {"K23", "lws-bad-upgrade", W,
-     "^lws: lws_client_handshake: got bad "
-     "HTTP response",
-     REC_WS},
+     "^lws: lws_client_handshake: got bad HTTP response", REC_WS},
     {"K30", "acks-withheld", E,
      "failed: no acknowledgement for [0-9]+ ms "
      "with [0-9]+ events unacknowledged",
      REC_EVENTING},
-    {"K27", "watchdog", E,
-     "failed: no heartbeat or message for [0-9]+ "
-     "ms",
+    {"K27", "watchdog", E, "failed: no heartbeat or message for [0-9]+ ms",
      REC_MESSAGING},
-    {"K27", "pong-missing", E,
-     "failed: no pong for [0-9]+ ms after a "
-     "ping",
+    {"K27", "pong-missing", E, "failed: no pong for [0-9]+ ms after a ping",
      REC_EVENTING},
     {"K27", "dropped-1006", E,
-     "failed: connection dropped without a "
-     "close \\(1006\\)",
-     REC_WS},
-    {"K26", "peer-close", E,
-     "failed: closed by the peer with code "
-     "[0-9]{4}",
+     "failed: connection dropped without a close \\(1006\\)", REC_WS},
+    {"K26", "peer-close", E, "failed: closed by the peer with code [0-9]{4}",
      REC_WS},
     {"K28", "tls-deadline", E,
      "failed: (phase tls: )?tls handshake with "
@@ -442,16 +405,13 @@ const struct triage_sig triage_sigs[] = {
      "[0-9]+ ms)",
      REC_WS},
     {"K28", "registration-proxy-deadline", E,
-     "phase proxy: proxy [^ ]+: "
-     "no answer to CONNECT [^ ]+ within [0-9]+ ms",
+     "phase proxy: proxy [^ ]+: no answer to CONNECT [^ ]+ within [0-9]+ ms",
      REC_REG},
 
     /* EventHandler (connector/pipeline.c) */
     {"K29", "eventhandler-dial", E, "^events: dial unix [^ ]+: connect: ",
      "^events: connected to EventHandler at "},
-    {"K29", "eventhandler-gone", W,
-     "^events: EventHandler at [^ ]+ went "
-     "away",
+    {"K29", "eventhandler-gone", W, "^events: EventHandler at [^ ]+ went away",
      "^events: connected to EventHandler at "},
 };
 const size_t triage_nsigs = sizeof(triage_sigs) / sizeof(triage_sigs[0]);

@@ -72,6 +72,7 @@ usage(FILE *to)
             "\n"
             "options:\n"
             "  --json    one JSON document on stdout instead of text\n"
+            "  --list    print the cases and their signatures, and exit\n"
             "  --help    this text\n"
             "\n"
             "Exit: 0 a case matched, 1 none did, 2 bad usage or a file\n"
@@ -347,6 +348,44 @@ out:
     return rc;
 }
 
+static const char *
+levels_name(unsigned levels)
+{
+    switch (levels) {
+    case TRIAGE_ERROR:
+        return "error";
+    case TRIAGE_WARN:
+        return "warning";
+    case TRIAGE_INFO:
+        return "info";
+    case TRIAGE_ERROR | TRIAGE_WARN:
+        return "error,warning";
+    default:
+        return "mixed";
+    }
+}
+
+/* The table as it is compiled in: a line per case, then its signatures. */
+static void
+print_list(const struct triage_table *t)
+{
+    size_t nsig = triage_sig_count(t);
+
+    for (size_t i = 0; i < triage_case_count(); i++) {
+        const struct triage_case *c = triage_case_at(i);
+
+        printf("%s  %s%s  %s\n", c->id, c->scenario ? "scenarios/cases/" : "",
+               c->scenario ? c->scenario : "-", c->title);
+        for (size_t j = 0; j < nsig; j++) {
+            const struct triage_sig *s = triage_sig_at(t, j);
+
+            if (strcmp(s->case_id, c->id) == 0)
+                printf("     %-8s %-26s %s\n", levels_name(s->levels), s->name,
+                       s->pattern);
+        }
+    }
+}
+
 static void
 free_bucket(struct bucket *b)
 {
@@ -361,12 +400,13 @@ cmd_triage(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"list", no_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct triage_run r;
     FILE **f = NULL;
-    bool json = false;
+    bool json = false, list = false;
     char err[256];
     int c, nfiles, rc = 2;
     size_t matched = 0;
@@ -376,6 +416,8 @@ cmd_triage(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'j') {
             json = true;
+        } else if (c == 'l') {
+            list = true;
         } else if (c == 'h') {
             usage(stdout);
             return 0;
@@ -387,6 +429,19 @@ cmd_triage(int argc, char **argv)
         }
     }
     nfiles = argc - optind;
+    if (list && nfiles == 0) {
+        if (triage_table_open(&r.t, err, sizeof(err)) != 0) {
+            fprintf(stderr, "ssesim triage: signature table: %s\n", err);
+            return 3;
+        }
+        print_list(r.t);
+        triage_table_free(r.t);
+        return 0;
+    }
+    if (list) {
+        fprintf(stderr, "ssesim triage: --list takes no file\n");
+        return 2;
+    }
     if (nfiles < 1) {
         fprintf(stderr, "ssesim triage: no file given\n");
         usage(stderr);
