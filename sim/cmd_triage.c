@@ -380,8 +380,8 @@ print_list(const struct triage_table *t)
             const struct triage_sig *s = triage_sig_at(t, j);
 
             if (strcmp(s->case_id, c->id) == 0)
-                printf("     %-8s %-26s %s\n", levels_name(s->levels), s->name,
-                       s->pattern);
+                printf("     %-8s %-26s '%s'\n", levels_name(s->levels),
+                       s->name, s->pattern);
         }
     }
 }

@@ -132,3 +132,10 @@ for f in "$SRC"/scenarios/cases/*.yaml; do
         fail "$f is no case's reproduction in the table"
 done
 pass "every reproduction in the table exists and tags its case"
+
+# 7. docs/triage.md shows the table as it is compiled in.
+sed -n '/^<!-- ssesim triage --list -->$/,$p' "$SRC/docs/triage.md" |
+    sed '1,2d;$d' >"$T/doc-list.txt"
+diff -u "$T/doc-list.txt" "$T/list.txt" >"$T/doc.diff" ||
+    fail "docs/triage.md's table differs from --list: $(cat "$T/doc.diff")"
+pass "docs/triage.md lists the signature table as compiled"
