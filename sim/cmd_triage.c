@@ -395,8 +395,15 @@ free_bucket(struct bucket *b)
     free(b->sig_seen);
 }
 
-int
-cmd_triage(int argc, char **argv)
+struct triage_opts {
+    bool json, list;
+    char **files;
+    int nfiles;
+};
+
+/* 0 with opts filled, 1 after --help, 2 on bad usage. */
+static int
+parse_opts(int argc, char **argv, struct triage_opts *o)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
@@ -404,23 +411,18 @@ cmd_triage(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct triage_run r;
-    FILE **f = NULL;
-    bool json = false, list = false;
-    char err[256];
-    int c, nfiles, rc = 2;
-    size_t matched = 0;
+    int c;
 
-    memset(&r, 0, sizeof(r));
+    memset(o, 0, sizeof(*o));
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'j') {
-            json = true;
+            o->json = true;
         } else if (c == 'l') {
-            list = true;
+            o->list = true;
         } else if (c == 'h') {
             usage(stdout);
-            return 0;
+            return 1;
         } else {
             fprintf(stderr, "ssesim triage: unknown option \"%s\"\n",
                     argv[optind - 1]);
@@ -428,79 +430,111 @@ cmd_triage(int argc, char **argv)
             return 2;
         }
     }
-    nfiles = argc - optind;
-    if (list && nfiles == 0) {
-        if (triage_table_open(&r.t, err, sizeof(err)) != 0) {
-            fprintf(stderr, "ssesim triage: signature table: %s\n", err);
-            return 3;
-        }
-        print_list(r.t);
-        triage_table_free(r.t);
-        return 0;
-    }
-    if (list) {
+    o->files = argv + optind;
+    o->nfiles = argc - optind;
+    if (o->list && o->nfiles > 0) {
         fprintf(stderr, "ssesim triage: --list takes no file\n");
         return 2;
     }
-    if (nfiles < 1) {
+    if (!o->list && o->nfiles < 1) {
         fprintf(stderr, "ssesim triage: no file given\n");
         usage(stderr);
         return 2;
     }
+    return 0;
+}
+
+/*
+ * Open every file before anything is read or printed, so that one that
+ * cannot be read stops the run with nothing half said. 0, or -1 with the
+ * file named on stderr.
+ */
+static int
+open_all(const struct triage_opts *o, FILE **f)
+{
+    for (int i = 0; i < o->nfiles; i++) {
+        struct stat st;
+
+        f[i] = fopen(o->files[i], "r");
+        if (f[i] == NULL) {
+            fprintf(stderr, "ssesim triage: %s: %s\n", o->files[i],
+                    strerror(errno));
+            return -1;
+        }
+        if (fstat(fileno(f[i]), &st) == 0 && S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "ssesim triage: %s: is a directory\n", o->files[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The buckets, one per case; 0 or -1 when memory ran out. */
+static int
+run_init(struct triage_run *r)
+{
+    r->cases = calloc(triage_case_count(), sizeof(*r->cases));
+    if (r->cases == NULL)
+        return -1;
+    for (size_t i = 0; i < triage_case_count(); i++) {
+        r->cases[i].sig_seen = calloc(triage_sig_count(r->t), sizeof(bool));
+        if (r->cases[i].sig_seen == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+int
+cmd_triage(int argc, char **argv)
+{
+    struct triage_opts o;
+    struct triage_run r;
+    FILE **f = NULL;
+    char err[256];
+    int rc;
+    size_t matched = 0;
+
+    memset(&r, 0, sizeof(r));
+    rc = parse_opts(argc, argv, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
     if (triage_table_open(&r.t, err, sizeof(err)) != 0) {
         fprintf(stderr, "ssesim triage: signature table: %s\n", err);
         return 3;
     }
-    /* Every file is opened before anything is read or printed: one that
-     * cannot be read stops the run with nothing half said. */
-    f = calloc((size_t)nfiles, sizeof(*f));
-    r.cases = calloc(triage_case_count(), sizeof(*r.cases));
-    if (f == NULL || r.cases == NULL)
-        goto nomem;
-    for (size_t i = 0; i < triage_case_count(); i++) {
-        r.cases[i].sig_seen = calloc(triage_sig_count(r.t), sizeof(bool));
-        if (r.cases[i].sig_seen == NULL)
-            goto nomem;
+    rc = 2;
+    if (o.list) {
+        print_list(r.t);
+        rc = 0;
+        goto out;
     }
-    for (int i = 0; i < nfiles; i++) {
-        const char *path = argv[optind + i];
-        struct stat st;
-
-        f[i] = fopen(path, "r");
-        if (f[i] == NULL) {
-            fprintf(stderr, "ssesim triage: %s: %s\n", path, strerror(errno));
-            goto out;
-        }
-        if (fstat(fileno(f[i]), &st) == 0 && S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "ssesim triage: %s: is a directory\n", path);
-            goto out;
-        }
+    f = calloc((size_t)o.nfiles, sizeof(*f));
+    if (f == NULL || run_init(&r) != 0) {
+        fprintf(stderr, "ssesim triage: out of memory\n");
+        goto out;
     }
-    for (int i = 0; i < nfiles; i++) {
-        const char *path = argv[optind + i];
-
-        if (read_file(&r, path, f[i]) != 0) {
-            fprintf(stderr, "ssesim triage: %s: %s\n", path,
+    if (open_all(&o, f) != 0)
+        goto out;
+    for (int i = 0; i < o.nfiles; i++) {
+        if (read_file(&r, o.files[i], f[i]) != 0) {
+            fprintf(stderr, "ssesim triage: %s: %s\n", o.files[i],
                     errno != 0 ? strerror(errno) : "read error");
             goto out;
         }
     }
     for (size_t i = 0; i < triage_case_count(); i++)
         matched += r.cases[i].count > 0;
-    if (json) {
-        if (print_json(&r, argv + optind, (size_t)nfiles) != 0) {
+    if (o.json) {
+        if (print_json(&r, o.files, (size_t)o.nfiles) != 0) {
             fprintf(stderr, "ssesim triage: cannot write the JSON\n");
             goto out;
         }
     } else {
-        print_text(&r, (size_t)nfiles);
+        print_text(&r, (size_t)o.nfiles);
     }
     rc = matched > 0 ? 0 : 1;
-    goto out;
-nomem:
-    fprintf(stderr, "ssesim triage: out of memory\n");
 out:
-    for (int i = 0; f != NULL && i < nfiles; i++)
+    for (int i = 0; f != NULL && i < o.nfiles; i++)
         if (f[i] != NULL)
             fclose(f[i]);
     free(f);

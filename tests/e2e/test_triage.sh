@@ -108,6 +108,11 @@ rc=0
 $TRIAGE --frobnicate x >/dev/null 2>"$T/e4" || rc=$?
 [ "$rc" = 2 ] && grep -q 'unknown option "--frobnicate"' "$T/e4" ||
     fail "bad option: exit $rc"
+rc=0
+$TRIAGE --list "$SRC/fixtures/logs/k05-wrong-region.log" >/dev/null \
+    2>"$T/e6" || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--list takes no file" "$T/e6" ||
+    fail "--list with a file: exit $rc"
 if [ "$(id -u)" != 0 ]; then
     cp "$SRC/fixtures/logs/k05-wrong-region.log" "$T/locked.log"
     chmod 000 "$T/locked.log"
