@@ -63,6 +63,7 @@ usage(FILE *to)
 {
     fprintf(to,
             "usage: ssesim triage [--json] FILE...\n"
+            "       ssesim triage --list\n"
             "\n"
             "Read connector.log files (logrus text or JSON lines) and name\n"
             "the known field cases (K01..K30) their lines show: evidence\n"
@@ -79,6 +80,8 @@ usage(FILE *to)
             "that cannot be read. Signatures: docs/triage.md.\n");
 }
 
+/* Count a line in b, and keep it while b holds fewer than KEEP_MAX;
+ * false when memory ran out. */
 static bool
 keep(struct bucket *b, const char *file, unsigned long line,
      const struct triage_line *l, const char *sig)
@@ -516,11 +519,19 @@ cmd_triage(int argc, char **argv)
     if (open_all(&o, f) != 0)
         goto out;
     for (int i = 0; i < o.nfiles; i++) {
+        size_t before = r.connector_lines;
+
         if (read_file(&r, o.files[i], f[i]) != 0) {
             fprintf(stderr, "ssesim triage: %s: %s\n", o.files[i],
                     errno != 0 ? strerror(errno) : "read error");
             goto out;
         }
+        /* Most likely the wrong file: say so, it is no error. */
+        if (r.connector_lines == before)
+            fprintf(stderr,
+                    "ssesim triage: %s: no connector.log lines in it "
+                    "(logrus text or JSON with level and msg)\n",
+                    o.files[i]);
     }
     for (size_t i = 0; i < triage_case_count(); i++)
         matched += r.cases[i].count > 0;

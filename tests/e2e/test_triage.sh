@@ -88,6 +88,11 @@ grep -q "^unmatched error lines: [1-9]" "$T/un.txt" ||
     fail "unmatched: $(cat "$T/un.txt")"
 grep -q "hostname mismatch" "$T/un.txt" || fail "unmatched: line missing"
 grep -q "^0 cases matched" "$T/un.txt" || fail "unmatched: summary"
+printf 'not a log\npanic: nothing here\n' >"$T/other.txt"
+rc=0
+$TRIAGE "$T/other.txt" >"$T/o.txt" 2>"$T/o.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "other.txt: no connector.log lines" "$T/o.err" ||
+    fail "a file with no connector lines: exit $rc: $(cat "$T/o.err")"
 pass "unknown error lines are listed as unmatched, exit 1"
 
 # 5. Bad usage and unreadable files: exit 2, the file named.
