@@ -150,6 +150,9 @@ struct scn_expect {
             char level[16]; /* logrus name; "" any */
             char pattern[SCN_TEXT_MAX];
             int64_t min, max;
+            bool negate;     /* pattern: {not: ERE}, lines not matching */
+            bool whole_line; /* match: line, the raw line, not its msg */
+            bool portable;   /* written for any connector's wording */
         } log;
         struct {
             bool all;          /* delivered: all */
@@ -243,6 +246,7 @@ struct scn_step {
             char path[256]; /* /v1/..., with a query */
             char *body;     /* JSON text or NULL; owned */
             int status;     /* the answer expected; -1 any */
+            bool status_class; /* status 2xx: any of 200 to 299 */
         } api;
         struct {
             struct scn_tree *properties; /* owned; NULL: none */
@@ -276,6 +280,13 @@ struct scenario {
         struct scn_mark mark;
     } proxy;
     struct scn_mark connector_mark;
+    /* conformance: the behaviour this scenario checks (ssesim conform);
+     * id "" when the scenario is no behaviour of a suite. */
+    struct {
+        char id[SCN_NAME_MAX];
+        bool must; /* level must; false: should */
+        struct scn_mark mark;
+    } conformance;
     struct scn_step *steps;
     size_t nsteps;
 };

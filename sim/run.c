@@ -61,7 +61,10 @@ usage(FILE *to)
             "5s)\n"
             "  --bin DIR         where ssesim, sse-connector and "
             "sse-eventhandler are\n"
-            "                    (default: this ssesim's directory)\n\n"
+            "                    (default: this ssesim's directory)\n"
+            "  --connector P     play against another connector: P is a "
+            "connector profile\n"
+            "                    (docs/conformance.md) or a command line\n\n"
             "Exit: 0 all passed, 1 a scenario failed, 2 bad usage or a bad "
             "scenario file,\n3 the harness could not run (or was "
             "interrupted).\n");
@@ -226,10 +229,13 @@ parse_opts(int argc, char **argv, struct run_opts *o)
         {"keep", no_argument, NULL, 'k'},
         {"grace", required_argument, NULL, 'g'},
         {"bin", required_argument, NULL, 'b'},
+        {"connector", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *artifacts = "ssesim-artifacts", *bin = NULL;
+    struct profile *prof = NULL;
+    char perr[2048];
     char why[PATH_MAX + 64];
     uint64_t v;
     char *end;
@@ -296,6 +302,15 @@ parse_opts(int argc, char **argv, struct run_opts *o)
             break;
         case 'b':
             bin = optarg;
+            break;
+        case 'c':
+            if (o->profile != NULL)
+                return bad_usage("%s", "--connector given twice");
+            if (run_load_profile(optarg, &prof, perr, sizeof(perr)) != 0) {
+                fprintf(stderr, "ssesim run: %s\n", perr);
+                return 2;
+            }
+            o->profile = prof;
             break;
         case 'h':
             usage(stdout);
@@ -515,6 +530,13 @@ print_plan(const struct run_opts *o, struct scenario *const *sel, size_t n,
         printf(" (shard %d/%d)", o->shard_i, o->shard_n);
     printf(", %d at once, grace %.1f s, programs in %s\n", o->jobs,
            (double)o->grace_ms / 1000.0, o->bin);
+    if (o->profile != NULL) {
+        char caps[200];
+
+        profile_caps_describe(o->profile->caps, caps, sizeof(caps));
+        printf("connector: profile %s (%s), understands %s\n  command: %s\n",
+               o->profile->name, o->profile->file, caps, o->profile->command);
+    }
     for (size_t i = 0; i < n; i++) {
         const struct scenario *s = sel[i];
         double scale = run_scale_of(o, s);
@@ -560,9 +582,30 @@ check_configs(const struct run_opts *o, struct scenario *const *sel, size_t n)
 {
     int rc = 0;
 
+    if (o->profile != NULL && o->profile->port_mode == PROFILE_PORT_FIXED &&
+        o->jobs > 1) {
+        fprintf(stderr,
+                "ssesim run: --jobs %d: connector profile %s has one fixed "
+                "local API port (%d); two scenarios at once would share it\n",
+                o->jobs, o->profile->file, o->profile->port);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
-        char dir[PATH_MAX], err[2048];
+        char dir[PATH_MAX], err[8192];
 
+        /* Another connector: what each scenario needs of it, against
+         * what its profile says it gives (sselab's --check is for
+         * sselab's files). */
+        if (o->profile != NULL) {
+            if (profile_check_scenario(o->profile, sel[i], err,
+                                       sizeof(err)) != 0) {
+                for (char *l = strtok(err, "\n"); l != NULL;
+                     l = strtok(NULL, "\n"))
+                    fprintf(stderr, "ssesim run: %s\n", l);
+                rc = -1;
+            }
+            continue;
+        }
         if (sel[i]->settings == NULL && sel[i]->properties == NULL)
             continue;
         snprintf(dir, sizeof(dir), "%s/check-%zu", o->tmp, i);
@@ -652,10 +695,11 @@ on_signal(int sig)
 static void
 send_result(int fd, const struct run_result *r)
 {
-    json_t *doc =
-        json_pack("{s:i,s:f,s:i,s:s,s:s,s:s}", "verdict", (int)r->verdict,
-                  "wall_s", r->wall_s, "step", (int)r->step, "where", r->where,
-                  "message", r->message, "artifacts", r->artifacts);
+    json_t *doc = json_pack(
+        "{s:i,s:f,s:i,s:s,s:s,s:s,s:s,s:s}", "verdict", (int)r->verdict,
+        "wall_s", r->wall_s, "step", (int)r->step, "where", r->where,
+        "message", r->message, "expected", r->expected, "observed",
+        r->observed, "artifacts", r->artifacts);
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     size_t off = 0, len = text != NULL ? strlen(text) : 0;
 
@@ -698,6 +742,10 @@ take_result(struct slot *sl, int status, struct run_item *it)
     snprintf(r->where, sizeof(r->where), "%s", v != NULL ? v : "");
     v = json_string_value(json_object_get(doc, "message"));
     snprintf(r->message, sizeof(r->message), "%s", v != NULL ? v : "");
+    v = json_string_value(json_object_get(doc, "expected"));
+    snprintf(r->expected, sizeof(r->expected), "%s", v != NULL ? v : "");
+    v = json_string_value(json_object_get(doc, "observed"));
+    snprintf(r->observed, sizeof(r->observed), "%s", v != NULL ? v : "");
     v = json_string_value(json_object_get(doc, "artifacts"));
     snprintf(r->artifacts, sizeof(r->artifacts), "%s", v != NULL ? v : "");
     json_decref(doc);
@@ -909,7 +957,8 @@ exit_code(const struct run_item *items, size_t n)
 
 /* Run the selection; the exit code. */
 static int
-play(struct run_opts *o, struct scenario *const *sel, size_t n)
+play(struct run_opts *o, struct scenario *const *sel, size_t n,
+     run_done_fn done, void *arg)
 {
     struct run_item *items = calloc(n, sizeof(*items));
     struct sigaction sa;
@@ -936,6 +985,8 @@ play(struct run_opts *o, struct scenario *const *sel, size_t n)
                 strerror(errno));
         rc = 3;
     }
+    if (done != NULL)
+        rc = done(arg, items, n, wall, rc);
     free(items);
     return rc;
 }
@@ -955,18 +1006,44 @@ select_shard(const struct run_opts *o, struct scenario **all, size_t n,
 }
 
 int
+run_load_profile(const char *arg, struct profile **out, char *err,
+                 size_t errlen)
+{
+    struct stat st;
+
+    /* A file is a profile; anything else is a command line. */
+    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode) &&
+        (access(arg, X_OK) != 0 || strstr(arg, ".yaml") != NULL ||
+         strstr(arg, ".yml") != NULL))
+        return profile_load_file(arg, out, err, errlen);
+    return profile_default(arg, out, err, errlen);
+}
+
+int
 cmd_run(int argc, char **argv)
 {
     struct run_opts o = {.jobs = 1, .grace_ms = 5000};
+    int rc = parse_opts(argc, argv, &o);
+
+    if (rc == 0)
+        rc = run_files(&o, argc - optind, argv + optind, NULL, NULL);
+    else if (rc == 1)
+        rc = 0;
+    profile_free((struct profile *)o.profile);
+    return rc;
+}
+
+int
+run_files(struct run_opts *o_, int npaths, char **paths, run_done_fn done,
+          void *arg)
+{
+    struct run_opts o = *o_;
     struct file_list files = {0};
     struct scenario **all = NULL, **sel = NULL;
     size_t nsel = 0;
-    int rc = parse_opts(argc, argv, &o);
+    int rc = 0;
 
-    if (rc != 0)
-        return rc == 1 ? 0 : rc;
-    if (collect(argc - optind, argv + optind, &files) != 0 ||
-        load_all(&files, &all) != 0) {
+    if (collect(npaths, paths, &files) != 0 || load_all(&files, &all) != 0) {
         rc = 2;
         goto out;
     }
@@ -1009,7 +1086,13 @@ cmd_run(int argc, char **argv)
         rc = 3;
         goto out;
     }
-    rc = play(&o, sel, nsel);
+    if (o.profile != NULL &&
+        !(o.profile->caps & PROFILE_CAP_TIME_SCALE))
+        fprintf(stderr,
+                "ssesim run: connector profile %s does not understand "
+                "time_scale: every scenario runs at scale 1 (real time)\n",
+                o.profile->file);
+    rc = play(&o, sel, nsel, done, arg);
 out:
     if (o.tmp[0] != '\0')
         remove_tree(o.tmp);
