@@ -148,7 +148,7 @@ struct scn_expect {
         } status;
         struct {
             char level[16]; /* logrus name; "" any */
-            char pattern[SCN_TEXT_MAX];
+            char pattern[2 * SCN_TEXT_MAX]; /* a line's shape is long */
             int64_t min, max;
             bool negate;     /* pattern: {not: ERE}, lines not matching */
             bool whole_line; /* match: line, the raw line, not its msg */
