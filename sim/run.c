@@ -212,8 +212,8 @@ check_junit(const char *path, char *why, size_t len)
     return 0;
 }
 
-static int
-parse_opts(int argc, char **argv, struct run_opts *o)
+int
+run_parse_opts(int argc, char **argv, struct run_opts *o)
 {
     static const struct option longs[] = {
         {"jobs", required_argument, NULL, 'j'},
@@ -241,6 +241,9 @@ parse_opts(int argc, char **argv, struct run_opts *o)
     char *end;
     int c;
 
+    memset(o, 0, sizeof(*o));
+    o->jobs = 1;
+    o->grace_ms = 5000;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -454,6 +457,42 @@ load_all(const struct file_list *files, struct scenario ***out)
         rc = -1;
     }
     *out = list;
+    return rc;
+}
+
+/*
+ * A conformance suite: every scenario names its behaviour (conformance:
+ * {id, level}), and no two the same one. 0, or -1 with each problem
+ * printed.
+ */
+static int
+check_conformance(struct scenario *const *list, size_t n)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct scenario *s = list[i];
+
+        if (s->conformance.id[0] == '\0') {
+            fprintf(stderr,
+                    "ssesim conform: %s:1:1: missing required key "
+                    "\"conformance\" (a behaviour of the suite needs "
+                    "{id, level})\n",
+                    s->file);
+            rc = -1;
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(list[j]->conformance.id, s->conformance.id) == 0) {
+                fprintf(stderr,
+                        "ssesim conform: %s:%u:%u: conformance.id: \"%s\" "
+                        "is taken by %s too\n",
+                        s->file, s->conformance.mark.line,
+                        s->conformance.mark.column, s->conformance.id,
+                        list[j]->file);
+                rc = -1;
+            }
+    }
     return rc;
 }
 
@@ -1022,8 +1061,8 @@ run_load_profile(const char *arg, struct profile **out, char *err,
 int
 cmd_run(int argc, char **argv)
 {
-    struct run_opts o = {.jobs = 1, .grace_ms = 5000};
-    int rc = parse_opts(argc, argv, &o);
+    struct run_opts o;
+    int rc = run_parse_opts(argc, argv, &o);
 
     if (rc == 0)
         rc = run_files(&o, argc - optind, argv + optind, NULL, NULL);
@@ -1043,7 +1082,8 @@ run_files(struct run_opts *o_, int npaths, char **paths, run_done_fn done,
     size_t nsel = 0;
     int rc = 0;
 
-    if (collect(npaths, paths, &files) != 0 || load_all(&files, &all) != 0) {
+    if (collect(npaths, paths, &files) != 0 || load_all(&files, &all) != 0 ||
+        (o.conformance && check_conformance(all, files.n) != 0)) {
         rc = 2;
         goto out;
     }

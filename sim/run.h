@@ -62,6 +62,7 @@ struct run_opts {
     /* --connector: a connector other than sselab's own, started from its
      * profile (run_profile.c); NULL: sselab's own, as always. */
     const struct profile *profile;
+    bool conformance; /* ssesim conform: every scenario is a behaviour */
 };
 
 enum run_verdict {
@@ -100,6 +101,9 @@ typedef int (*run_done_fn)(void *arg, const struct run_item *items, size_t n,
  */
 int run_files(struct run_opts *o, int npaths, char **paths, run_done_fn done,
               void *arg);
+/* `ssesim run`'s options into o (defaults first); 0, 1 for --help, 2 bad
+ * usage (said on stderr). */
+int run_parse_opts(int argc, char **argv, struct run_opts *o);
 /* --connector ARG: a profile file, or a command line for the default
  * profile; 0, or -1 with err. */
 int run_load_profile(const char *arg, struct profile **out, char *err,
