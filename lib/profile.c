@@ -315,6 +315,13 @@ check_template(struct lctx *c, const yaml_node_t *n, const char *field)
             continue;
         }
         rc = ph_scan(q, &ph, why, sizeof(why));
+        /* A block's lines lose its indentation: the file's line has
+         * indent_of() spaces where the value's has strspn() of them. */
+        if (rc < 0 && block)
+            return fail_at(c, line,
+                           col0 + (unsigned)(q - bol) -
+                               (unsigned)strspn(bol, " "),
+                           field, "%s", why);
         if (rc < 0)
             return fail_at(c, line, col0 + (unsigned)(q - bol), field, "%s",
                            why);
