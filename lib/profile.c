@@ -36,15 +36,15 @@ static const struct {
     const char *name;
     enum ph_kind kind;
 } ph_names[] = {
-    {"root", PH_PLAIN},       {"bin", PH_PLAIN},
-    {"dir", PH_PLAIN},        {"properties", PH_PLAIN},
-    {"settings", PH_PLAIN},   {"hosts_map", PH_PLAIN},
-    {"ca_bundle", PH_PLAIN},  {"port", PH_PLAIN},
-    {"ports_file", PH_PLAIN}, {"log", PH_PLAIN},
-    {"audit", PH_PLAIN},      {"data_dir", PH_PLAIN},
-    {"cert_store", PH_PLAIN}, {"region", PH_PLAIN},
-    {"api_host", PH_PLAIN},   {"scenario", PH_PLAIN},
-    {"time_scale", PH_PLAIN}, {"proxy_url", PH_PLAIN},
+    {"root", PH_PLAIN},        {"bin", PH_PLAIN},
+    {"dir", PH_PLAIN},         {"properties", PH_PLAIN},
+    {"settings", PH_PLAIN},    {"hosts_map", PH_PLAIN},
+    {"ca_bundle", PH_PLAIN},   {"port", PH_PLAIN},
+    {"ports_file", PH_PLAIN},  {"log", PH_PLAIN},
+    {"audit", PH_PLAIN},       {"data_dir", PH_PLAIN},
+    {"cert_store", PH_PLAIN},  {"region", PH_PLAIN},
+    {"api_host", PH_PLAIN},    {"scenario", PH_PLAIN},
+    {"time_scale", PH_PLAIN},  {"proxy_url", PH_PLAIN},
     {"property", PH_PROPERTY}, {"setting", PH_SETTING},
     {"file", PH_FILE},
 };
@@ -130,8 +130,7 @@ ph_scan(const char *s, struct ph *ph, char *why, size_t whylen)
     }
     ph->len = (size_t)(p + 1 - s);
     if (ph->kind != PH_PLAIN && ph->arg[0] == '\0') {
-        snprintf(why, whylen, "{%s} needs a key: {%s:KEY}", ph->name,
-                 ph->name);
+        snprintf(why, whylen, "{%s} needs a key: {%s:KEY}", ph->name, ph->name);
         return -1;
     }
     if (ph->kind == PH_PLAIN && ph->arg[0] != '\0') {
@@ -285,12 +284,10 @@ check_template(struct lctx *c, const yaml_node_t *n, const char *field)
     bool block = n->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
                  n->data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
     unsigned line = (unsigned)n->start_mark.line + 1 + (block ? 1 : 0);
-    unsigned col0 = block ? indent_of(c, line) + 1
-                          : (unsigned)n->start_mark.column + 1 +
-                                (n->data.scalar.style ==
-                                         YAML_PLAIN_SCALAR_STYLE
-                                     ? 0
-                                     : 1);
+    unsigned col0 =
+        block ? indent_of(c, line) + 1
+              : (unsigned)n->start_mark.column + 1 +
+                    (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? 0 : 1);
     const char *s = text_of(n), *bol = s;
     struct profile *p = c->p;
 
@@ -673,11 +670,18 @@ static int
 trial_fill(struct lctx *c)
 {
     const struct profile *p = c->p;
-    struct profile_values v = {
-        .root = "/r", .bin = "/b", .dir = "/d", .hosts_map = "/h",
-        .ca_bundle = "/c", .ports_file = "/p", .region = "us",
-        .api_host = "api-sse.cisco.com", .scenario = "s", .proxy_url = "u",
-        .port = 1, .time_scale = 1};
+    struct profile_values v = {.root = "/r",
+                               .bin = "/b",
+                               .dir = "/d",
+                               .hosts_map = "/h",
+                               .ca_bundle = "/c",
+                               .ports_file = "/p",
+                               .region = "us",
+                               .api_host = "api-sse.cisco.com",
+                               .scenario = "s",
+                               .proxy_url = "u",
+                               .port = 1,
+                               .time_scale = 1};
     struct {
         const char *field, *tmpl;
         unsigned line;
@@ -707,8 +711,7 @@ trial_fill(struct lctx *c)
         if (rows[i].tmpl != NULL &&
             fill_into(p, rows[i].tmpl, &v, false, 0, &t, why, sizeof(why)))
             rc = fail_at(c, rows[i].line, 1,
-                         rows[i].field != NULL ? rows[i].field : "", "%s",
-                         why);
+                         rows[i].field != NULL ? rows[i].field : "", "%s", why);
         free(t.s);
     }
     for (size_t i = 5; i < n; i += 2)
@@ -756,8 +759,9 @@ load_doc(struct lctx *c, const char *text, size_t len)
     yaml_parser_delete(&parser);
     root = yaml_document_get_root_node(&c->doc);
     if (root == NULL)
-        rc = fail_at(c, 1, 1, "", "empty: a profile needs name, command, "
-                                  "local_api and log");
+        rc = fail_at(c, 1, 1, "",
+                     "empty: a profile needs name, command, "
+                     "local_api and log");
     else
         rc = walk_map(c, root, "", top_rules, NROWS(top_rules));
     if (rc == 0)
@@ -970,8 +974,8 @@ fill_path(const struct profile *p, const char *tmpl,
 /* One placeholder's value into out; 1 when the line is to be left out. */
 static int
 ph_value(const struct profile *p, const struct ph *ph,
-         const struct profile_values *v, int depth, struct text *out,
-         char *why, size_t whylen)
+         const struct profile_values *v, int depth, struct text *out, char *why,
+         size_t whylen)
 {
     char num[32];
     const char *s = NULL;
@@ -1112,8 +1116,8 @@ fill_into(const struct profile *p, const char *tmpl,
 
 int
 profile_fill(const struct profile *p, const char *tmpl,
-             const struct profile_values *v, bool shell, char **out,
-             char *why, size_t whylen)
+             const struct profile_values *v, bool shell, char **out, char *why,
+             size_t whylen)
 {
     struct text t = {0};
 
@@ -1143,7 +1147,8 @@ struct need {
 };
 
 static void need_say(struct need *n, struct scn_mark m, const char *path,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void
 need_say(struct need *n, struct scn_mark m, const char *path, const char *fmt,
@@ -1154,8 +1159,9 @@ need_say(struct need *n, struct scn_mark m, const char *path, const char *fmt,
 
     if (n->off >= n->errlen)
         return;
-    k = snprintf(n->err + n->off, n->errlen - n->off, "%s%s:%u:%u: %s: ",
-                 n->problems ? "\n" : "", n->s->file, m.line, m.column, path);
+    k = snprintf(n->err + n->off, n->errlen - n->off,
+                 "%s%s:%u:%u: %s: ", n->problems ? "\n" : "", n->s->file,
+                 m.line, m.column, path);
     if (k > 0)
         n->off += (size_t)k;
     if (n->off < n->errlen) {
@@ -1187,8 +1193,8 @@ need_tree(struct need *n, const struct scn_tree *t, const char *prefix,
     for (; t != NULL; t = t->next) {
         char dotted[256];
 
-        snprintf(dotted, sizeof(dotted), "%s%s%s", prefix,
-                 prefix[0] ? "." : "", t->key);
+        snprintf(dotted, sizeof(dotted), "%s%s%s", prefix, prefix[0] ? "." : "",
+                 t->key);
         if (t->value == NULL) {
             need_tree(n, t->child, dotted, settings);
             continue;
@@ -1286,8 +1292,7 @@ profile_check_scenario(const struct profile *p, const struct scenario *s,
             need_expect(&n, st, path);
             break;
         case SCN_STEP_SIGNAL:
-            if (st->u.signal.signo != SIGTERM &&
-                st->u.signal.signo != SIGINT &&
+            if (st->u.signal.signo != SIGTERM && st->u.signal.signo != SIGINT &&
                 st->u.signal.signo != SIGKILL &&
                 !(p->caps & PROFILE_CAP_SIGNALS))
                 need_say(&n, st->mark, path,

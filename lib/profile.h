@@ -58,7 +58,7 @@ struct profile {
     char *command;    /* a template, run by /bin/sh -c "exec ..." */
     unsigned command_line;
     enum profile_port port_mode;
-    int port; /* PROFILE_PORT_FIXED */
+    int port;         /* PROFILE_PORT_FIXED */
     char *log;        /* a template: the log file */
     char *audit;      /* a template or NULL: the accepted-ids file */
     char *data_dir;   /* a template or NULL */

@@ -147,7 +147,7 @@ struct scn_expect {
             bool negate;
         } status;
         struct {
-            char level[16]; /* logrus name; "" any */
+            char level[16];                 /* logrus name; "" any */
             char pattern[2 * SCN_TEXT_MAX]; /* a line's shape is long */
             int64_t min, max;
             bool negate;     /* pattern: {not: ERE}, lines not matching */
@@ -242,10 +242,10 @@ struct scn_step {
         int64_t wait_ms;
         struct scn_expect expect;
         struct {
-            char method[8]; /* GET, POST, DELETE */
-            char path[256]; /* /v1/..., with a query */
-            char *body;     /* JSON text or NULL; owned */
-            int status;     /* the answer expected; -1 any */
+            char method[8];    /* GET, POST, DELETE */
+            char path[256];    /* /v1/..., with a query */
+            char *body;        /* JSON text or NULL; owned */
+            int status;        /* the answer expected; -1 any */
             bool status_class; /* status 2xx: any of 200 to 299 */
         } api;
         struct {

@@ -47,31 +47,32 @@ struct conform {
 static void
 usage(FILE *to)
 {
-    fprintf(to,
-            "usage: ssesim conform --connector PROFILE|COMMAND [options]\n"
-            "Play the conformance suite against a connector and write a "
-            "versioned report.\n\n"
-            "  --connector P    a connector profile (docs/conformance.md), "
-            "or a command\n"
-            "                   line (the default profile: --root DIR "
-            "--ports-file F)\n"
-            "  --suite DIR      the suite (default ./scenarios/conformance, "
-            "else\n"
-            "                   " SSELAB_CONFORMANCE_DIR ")\n"
-            "  --report FILE    the JSON report (default " CONFORM_DEFAULT_REPORT
-            "); the text\n"
-            "                   summary goes beside it, .json replaced by "
-            ".txt\n"
-            "  --junit FILE     JUnit XML, one testcase per behaviour\n"
-            "  --jobs N         behaviours at once (default 1)\n"
-            "  --artifacts DIR  artefacts of failed behaviours (default "
-            "./ssesim-artifacts)\n"
-            "  --grace D        wall time added to every deadline (default "
-            "5s)\n"
-            "  --bin DIR        where ssesim, sse-connector and "
-            "sse-eventhandler are\n\n"
-            "Exit: 0 every must behaviour passed, 1 a must behaviour failed, "
-            "2 bad usage,\nprofile or suite, 3 the harness could not run.\n");
+    fprintf(
+        to,
+        "usage: ssesim conform --connector PROFILE|COMMAND [options]\n"
+        "Play the conformance suite against a connector and write a "
+        "versioned report.\n\n"
+        "  --connector P    a connector profile (docs/conformance.md), "
+        "or a command\n"
+        "                   line (the default profile: --root DIR "
+        "--ports-file F)\n"
+        "  --suite DIR      the suite (default ./scenarios/conformance, "
+        "else\n"
+        "                   " SSELAB_CONFORMANCE_DIR ")\n"
+        "  --report FILE    the JSON report (default " CONFORM_DEFAULT_REPORT
+        "); the text\n"
+        "                   summary goes beside it, .json replaced by "
+        ".txt\n"
+        "  --junit FILE     JUnit XML, one testcase per behaviour\n"
+        "  --jobs N         behaviours at once (default 1)\n"
+        "  --artifacts DIR  artefacts of failed behaviours (default "
+        "./ssesim-artifacts)\n"
+        "  --grace D        wall time added to every deadline (default "
+        "5s)\n"
+        "  --bin DIR        where ssesim, sse-connector and "
+        "sse-eventhandler are\n\n"
+        "Exit: 0 every must behaviour passed, 1 a must behaviour failed, "
+        "2 bad usage,\nprofile or suite, 3 the harness could not run.\n");
 }
 
 static int bad_usage(const char *fmt, ...)
@@ -114,13 +115,11 @@ read_suite_version(struct conform *cf)
     if (nl != NULL)
         *nl = '\0';
     ok = text[0] != '\0' && strlen(text) < sizeof(cf->suite_version) &&
-         strspn(text, "0123456789.-abcdefghijklmnopqrstuvwxyz") ==
-             strlen(text);
+         strspn(text, "0123456789.-abcdefghijklmnopqrstuvwxyz") == strlen(text);
     if (ok)
         snprintf(cf->suite_version, sizeof(cf->suite_version), "%s", text);
     free(text);
-    return ok ? 0
-              : bad_usage("%s:1:1: expected a version such as 1.0.0", path);
+    return ok ? 0 : bad_usage("%s:1:1: expected a version such as 1.0.0", path);
 }
 
 /* --report FILE: its text summary beside it. */
@@ -261,8 +260,8 @@ connector_json(const struct conform *cf)
     for (char *w = strtok_r(words, ", ", &save); w != NULL && p->caps != 0;
          w = strtok_r(NULL, ", ", &save))
         json_array_append_new(caps, json_string(w));
-    return json_pack("{s:s,s:s?,s:s,s:s,s:b,s:o}", "name", p->name,
-                     "version", p->version[0] ? p->version : NULL, "profile",
+    return json_pack("{s:s,s:s?,s:s,s:s,s:b,s:o}", "name", p->name, "version",
+                     p->version[0] ? p->version : NULL, "profile",
                      p->is_default ? "(default profile)" : p->file, "command",
                      p->command, "default_profile", p->is_default,
                      "understands", caps);
@@ -273,12 +272,12 @@ behaviour_json(const struct run_item *it, double scale)
 {
     const struct run_result *r = &it->r;
     const struct scenario *s = it->s;
-    json_t *b = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:s?,s:f,s:f}", "id", s->conformance.id,
-        "level", s->conformance.must ? "must" : "should", "result",
-        result_word(r->verdict), "scenario", s->name, "file", s->file,
-        "description", s->description, "wall_s", r->wall_s, "time_scale",
-        scale);
+    json_t *b =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:f,s:f}", "id", s->conformance.id,
+                  "level", s->conformance.must ? "must" : "should", "result",
+                  result_word(r->verdict), "scenario", s->name, "file", s->file,
+                  "description", s->description, "wall_s", r->wall_s,
+                  "time_scale", scale);
 
     if (b == NULL || r->verdict == RUN_PASS)
         return b;
@@ -328,8 +327,9 @@ write_text(const struct conform *cf, FILE *f, const struct run_item **v,
         if (r->verdict == RUN_PASS)
             continue;
         if (r->step > 0)
-            fprintf(f, "               failed: step %u (%s) %s\n"
-                       "               last value: %s\n",
+            fprintf(f,
+                    "               failed: step %u (%s) %s\n"
+                    "               last value: %s\n",
                     r->step, r->where, r->expected, r->observed);
         else
             fprintf(f, "               %s\n", r->message);
@@ -400,20 +400,19 @@ on_done(void *arg, const struct run_item *items, size_t n, double wall, int rc)
             list, behaviour_json(v[i], run_scale_of(&cf->o, v[i]->s)));
     }
     /* A must that failed is an answer; a harness error is none. */
-    exit_code = t.fail[1] > 0 ? 1 : (t.other[1] + t.other[0] > 0 || rc == 3)
-                                        ? 3
-                                        : 0;
+    exit_code = t.fail[1] > 0                              ? 1
+                : (t.other[1] + t.other[0] > 0 || rc == 3) ? 3
+                                                           : 0;
     result = exit_code == 0 ? "PASS" : exit_code == 1 ? "FAIL" : "ERROR";
     doc = json_pack(
         "{s:i,s:{s:s,s:s},s:s,s:o,s:s,s:s,s:i,s:f,s:{s:{s:i,s:i,s:i},"
         "s:{s:i,s:i,s:i}},s:o}",
         "report_version", CONFORM_REPORT_VERSION, "suite", "version",
-        cf->suite_version, "path", cf->suite, "sselab_version",
-        PROJECT_VERSION, "connector", connector_json(cf), "date", cf->date,
-        "result", result, "exit_code", exit_code, "wall_s", wall, "counts",
-        "must", "pass", t.pass[1], "fail", t.fail[1], "error", t.other[1],
-        "should", "pass", t.pass[0], "fail", t.fail[0], "error", t.other[0],
-        "behaviours", list);
+        cf->suite_version, "path", cf->suite, "sselab_version", PROJECT_VERSION,
+        "connector", connector_json(cf), "date", cf->date, "result", result,
+        "exit_code", exit_code, "wall_s", wall, "counts", "must", "pass",
+        t.pass[1], "fail", t.fail[1], "error", t.other[1], "should", "pass",
+        t.pass[0], "fail", t.fail[0], "error", t.other[0], "behaviours", list);
     if (doc == NULL || write_report(cf, doc, v, n, &t, result, wall) != 0)
         exit_code = 3;
     json_decref(doc);

@@ -636,8 +636,8 @@ check_configs(const struct run_opts *o, struct scenario *const *sel, size_t n)
          * what its profile says it gives (sselab's --check is for
          * sselab's files). */
         if (o->profile != NULL) {
-            if (profile_check_scenario(o->profile, sel[i], err,
-                                       sizeof(err)) != 0) {
+            if (profile_check_scenario(o->profile, sel[i], err, sizeof(err)) !=
+                0) {
                 for (char *l = strtok(err, "\n"); l != NULL;
                      l = strtok(NULL, "\n"))
                     fprintf(stderr, "ssesim run: %s\n", l);
@@ -734,11 +734,11 @@ on_signal(int sig)
 static void
 send_result(int fd, const struct run_result *r)
 {
-    json_t *doc = json_pack(
-        "{s:i,s:f,s:i,s:s,s:s,s:s,s:s,s:s}", "verdict", (int)r->verdict,
-        "wall_s", r->wall_s, "step", (int)r->step, "where", r->where,
-        "message", r->message, "expected", r->expected, "observed",
-        r->observed, "artifacts", r->artifacts);
+    json_t *doc = json_pack("{s:i,s:f,s:i,s:s,s:s,s:s,s:s,s:s}", "verdict",
+                            (int)r->verdict, "wall_s", r->wall_s, "step",
+                            (int)r->step, "where", r->where, "message",
+                            r->message, "expected", r->expected, "observed",
+                            r->observed, "artifacts", r->artifacts);
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     size_t off = 0, len = text != NULL ? strlen(text) : 0;
 
@@ -1126,8 +1126,7 @@ run_files(struct run_opts *o_, int npaths, char **paths, run_done_fn done,
         rc = 3;
         goto out;
     }
-    if (o.profile != NULL &&
-        !(o.profile->caps & PROFILE_CAP_TIME_SCALE))
+    if (o.profile != NULL && !(o.profile->caps & PROFILE_CAP_TIME_SCALE))
         fprintf(stderr,
                 "ssesim run: connector profile %s does not understand "
                 "time_scale: every scenario runs at scale 1 (real time)\n",

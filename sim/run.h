@@ -267,8 +267,8 @@ struct run_ctx {
     char ports_file[128];
     char cports_file[128];
     char conn_log[PATH_MAX];
-    char data_dir[PATH_MAX]; /* the connector's, as the runner sees it */
-    char audit[PATH_MAX];    /* the connector's accepted-ids file */
+    char data_dir[PATH_MAX];   /* the connector's, as the runner sees it */
+    char audit[PATH_MAX];      /* the connector's accepted-ids file */
     char cert_store[PATH_MAX]; /* a profile's; "" sselab's own setting */
     int prof_port;             /* a profile's local API port; 0 unknown */
 

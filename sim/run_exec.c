@@ -759,12 +759,11 @@ restart_ssesim(struct run_ctx *c)
             sse_ports_find(&c->ports, "proxy", NULL);
         char why[256];
 
-        if (px == NULL ||
-            (c->o->profile != NULL
-                 ? prof_write(c, c->s->properties, c->s->settings, why,
-                              sizeof(why))
-                 : conf_write(c->s, c->scale, c->region, c->etc, px->port,
-                              why, sizeof(why))) != 0)
+        if (px == NULL || (c->o->profile != NULL
+                               ? prof_write(c, c->s->properties, c->s->settings,
+                                            why, sizeof(why))
+                               : conf_write(c->s, c->scale, c->region, c->etc,
+                                            px->port, why, sizeof(why))) != 0)
             return fail(c, RUN_ERROR,
                         "cannot point the connector at the new "
                         "proxy");
@@ -915,8 +914,7 @@ play_fmc(struct run_ctx *c, const struct scn_step *st)
     argv[argc++] = "--certs";
     argv[argc++] = c->certs;
     if (c->o->profile != NULL && c->capi[0] == '\0' && c->prof_port > 0)
-        snprintf(c->capi, sizeof(c->capi), "http://127.0.0.1:%d",
-                 c->prof_port);
+        snprintf(c->capi, sizeof(c->capi), "http://127.0.0.1:%d", c->prof_port);
     if (c->o->profile != NULL && c->capi[0] != '\0') {
         /* A profile's connector may write no sselab ports file. */
         argv[argc++] = "--connector";
@@ -1025,8 +1023,7 @@ play_api(struct run_ctx *c, const struct scn_step *st)
     if (r.status == 0)
         rc = fail(c, RUN_FAIL, "api %s %s: no answer: %s", st->u.api.method,
                   st->u.api.path, r.error);
-    else if (st->u.api.status_class &&
-             r.status / 100 != st->u.api.status / 100)
+    else if (st->u.api.status_class && r.status / 100 != st->u.api.status / 100)
         rc = fail(c, RUN_FAIL, "api %s %s answered %ld, not %dxx: %.300s",
                   st->u.api.method, st->u.api.path, r.status,
                   st->u.api.status / 100, r.body != NULL ? r.body : "");

@@ -155,8 +155,8 @@ log_line(const struct scn_expect *e, struct probe_state *ps, const char *line)
     if (e->u.log.level[0] != '\0' && strcmp(level, e->u.log.level) != 0)
         return;
     /* match: line judges the line as written (its shape), not its msg. */
-    if ((regexec(&ps->re, e->u.log.whole_line ? line : msg, 0, NULL, 0) ==
-         0) != e->u.log.negate)
+    if ((regexec(&ps->re, e->u.log.whole_line ? line : msg, 0, NULL, 0) == 0) !=
+        e->u.log.negate)
         ps->log_count++;
 }
 

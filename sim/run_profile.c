@@ -192,8 +192,8 @@ port_from_file(const char *path)
     if (end != text && *end == '\0' && errno == 0 && n > 0 && n < 65536)
         port = (int)n;
     else if (sse_ports_parse(text, &ports, perr, sizeof(perr)) == 0 &&
-             ports.ready && (api = sse_ports_find(&ports, "connector-api",
-                                                  NULL)) != NULL)
+             ports.ready &&
+             (api = sse_ports_find(&ports, "connector-api", NULL)) != NULL)
         port = api->port;
     sse_ports_free(&ports);
     free(text);
@@ -245,12 +245,12 @@ prof_start(struct run_ctx *c)
     snprintf(log, sizeof(log), "%s/connector-stderr.log", c->dir);
     unlink(c->cports_file);
     c->capi[0] = '\0';
-    rc = c->s->tmpfs_bytes > 0
-             ? proc_start_tmpfs(&c->connector, "connector", argv, log, log,
-                                c->data_dir, c->s->tmpfs_bytes, why,
-                                sizeof(why))
-             : proc_start(&c->connector, "connector", argv, log, log, why,
-                          sizeof(why));
+    rc =
+        c->s->tmpfs_bytes > 0
+            ? proc_start_tmpfs(&c->connector, "connector", argv, log, log,
+                               c->data_dir, c->s->tmpfs_bytes, why, sizeof(why))
+            : proc_start(&c->connector, "connector", argv, log, log, why,
+                         sizeof(why));
     ctx_note(c, "connector: %s", cmd);
     free(shell);
     free(cmd);
@@ -266,15 +266,13 @@ prof_start(struct run_ctx *c)
             struct http_reply r;
             char url[96];
 
-            snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/contexts",
-                     port);
+            snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/contexts", port);
             http_call("GET", url, NULL, NULL, &r);
             http_reply_free(&r);
             /* Any HTTP answer: the API serves (what it says is for the
              * steps to judge). */
             if (r.status > 0) {
-                snprintf(c->capi, sizeof(c->capi), "http://127.0.0.1:%d",
-                         port);
+                snprintf(c->capi, sizeof(c->capi), "http://127.0.0.1:%d", port);
                 break;
             }
         }

@@ -11,8 +11,9 @@ nbeh=$(find "$SUITE" -name '*.yaml' | wc -l)
 version=$(head -n 1 "$SUITE/VERSION")
 
 rc=0
-(cd "$T" && "$BIN/ssesim" conform --connector "$SRC/fixtures/connectors/sselab.yaml" \
-    --suite "$SUITE" --jobs 2 --report "$T/report.json" --junit "$T/j.xml") \
+PROFILE="$SRC/fixtures/connectors/sselab.yaml"
+(cd "$T" && "$BIN/ssesim" conform --connector "$PROFILE" --suite "$SUITE" \
+    --jobs 2 --report "$T/report.json" --junit "$T/j.xml") \
     >"$T/conform.log" 2>&1 || rc=$?
 [ "$rc" = 0 ] || fail "conform: exit $rc: $(tail -n 40 "$T/conform.log")"
 

@@ -81,7 +81,8 @@ START_TEST(loads_a_profile_with_its_keys)
     ck_assert_uint_eq(p->nfiles, 1);
     ck_assert_str_eq(p->files[0].name, "settings");
     ck_assert_uint_eq(p->nsettings, 1);
-    ck_assert_str_eq(p->settings[0], "Globals.Contexts.Events.sink_backoff_max");
+    ck_assert_str_eq(p->settings[0],
+                     "Globals.Contexts.Events.sink_backoff_max");
     ck_assert_uint_eq(p->nproperties, 1);
     ck_assert_str_eq(p->properties[0], "registration_interval");
     ck_assert(!p->is_default);
@@ -181,15 +182,15 @@ START_TEST(placeholders_fill_and_unset_keys_drop_their_line)
         "name: s\nconnector:\n"
         "  settings: {Globals: {Contexts: {Events: {sink_backoff_max: 4s}}}}\n"
         "steps:\n  - wait: 1s\n");
-    struct profile_values v = {.root = "/r", .ca_bundle = "/r/ca.pem",
-                               .port = 4242, .time_scale = 20};
+    struct profile_values v = {
+        .root = "/r", .ca_bundle = "/r/ca.pem", .port = 4242, .time_scale = 20};
     char why[300], *out = NULL;
 
     ck_assert_msg(p != NULL && s != NULL, "%s", err);
     v.settings = s->settings;
-    ck_assert_int_eq(profile_fill(p, p->files[0].text, &v, false, &out, why,
-                                  sizeof(why)),
-                     0);
+    ck_assert_int_eq(
+        profile_fill(p, p->files[0].text, &v, false, &out, why, sizeof(why)),
+        0);
     ck_assert_str_eq(out, "[Globals]\n"
                           "time_scale = 20\n"
                           "ca = \"/r/ca.pem\"\n"
@@ -200,9 +201,9 @@ START_TEST(placeholders_fill_and_unset_keys_drop_their_line)
     free(out);
     /* Without the setting, its line is left out. */
     v.settings = NULL;
-    ck_assert_int_eq(profile_fill(p, p->files[0].text, &v, false, &out, why,
-                                  sizeof(why)),
-                     0);
+    ck_assert_int_eq(
+        profile_fill(p, p->files[0].text, &v, false, &out, why, sizeof(why)),
+        0);
     ck_assert_ptr_null(strstr(out, "backoff"));
     ck_assert_ptr_nonnull(strstr(out, "interval = 180\n"));
     free(out);
@@ -223,9 +224,8 @@ START_TEST(a_plain_command_gets_the_default_profile)
 {
     struct profile *p = NULL;
 
-    ck_assert_int_eq(profile_default("/opt/x/bin/conn -v", &p, err,
-                                     sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        profile_default("/opt/x/bin/conn -v", &p, err, sizeof(err)), 0);
     ck_assert(p->is_default);
     ck_assert_str_eq(p->command,
                      "/opt/x/bin/conn -v --root {root} --ports-file "
@@ -235,9 +235,8 @@ START_TEST(a_plain_command_gets_the_default_profile)
     ck_assert_uint_eq(p->nfiles, 2);
     profile_free(p);
     /* Placeholders of its own: the command says where things go. */
-    ck_assert_int_eq(profile_default("conn --home {root}", &p, err,
-                                     sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        profile_default("conn --home {root}", &p, err, sizeof(err)), 0);
     ck_assert_str_eq(p->command, "conn --home {root}");
     profile_free(p);
     ck_assert_int_eq(profile_default("conn {rot}", &p, err, sizeof(err)), -1);
