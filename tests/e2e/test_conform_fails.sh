@@ -145,3 +145,21 @@ grep -q "does not understand time_scale: every scenario runs at scale 1" \
     "$T/plain.log" || fail "no note of the time scale: $(head "$T/plain.log")"
 pass "a plain command gets the default profile and passes conf.api.create-409" \
     "at scale 1"
+
+# 5. A connector that exits before its local API answers is no verdict on
+# it: the behaviour is an error, exit 3, and the report says why.
+rc=0
+(cd "$T" && "$BIN/ssesim" conform --connector /bin/false --suite "$T/plain" \
+    --report "$T/false.json") >"$T/false.log" 2>&1 || rc=$?
+[ "$rc" = 3 ] || fail "/bin/false: exit $rc, not 3: $(tail "$T/false.log")"
+python3 - "$T/false.json" >"$T/false.check" 2>&1 <<'PY' || false_bad=1
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["result"] == "ERROR" and doc["exit_code"] == 3, doc["result"]
+b = doc["behaviours"][0]
+assert b["result"] == "error", b
+assert "exited with 1 before its local API answered" in b["message"], b
+PY
+[ -z "${false_bad:-}" ] ||
+    fail "false.json: $(cat "$T/false.check"; tail -n 20 "$T/false.log")"
+pass "a connector that exits at once is a harness error: exit 3, result error"
