@@ -211,6 +211,9 @@ struct lctx {
     /* Where each path template began (log, audit, data_dir, cert_store),
      * for the trial fill's errors. */
     unsigned lines[4];
+    /* Templates that use {time_scale} and {proxy_url}: understands
+     * claims them. */
+    bool uses_time_scale, uses_proxy_url;
     char *err;
     size_t errlen;
 };
@@ -340,9 +343,9 @@ check_template(struct lctx *c, const yaml_node_t *n, const char *field)
                 return fail_at(c, line, 1, field, "out of memory");
         }
         if (ph.kind == PH_PLAIN && strcmp(ph.name, "time_scale") == 0)
-            p->caps |= 1u << 30; /* seen; checked against understands */
+            c->uses_time_scale = true;
         if (ph.kind == PH_PLAIN && strcmp(ph.name, "proxy_url") == 0)
-            p->caps |= 1u << 29;
+            c->uses_proxy_url = true;
         q += ph.len - 1;
     }
     return 0;
@@ -725,15 +728,13 @@ check_whole(struct lctx *c, yaml_node_t *root)
 {
     struct profile *p = c->p;
     unsigned line = (unsigned)root->start_mark.line + 1;
-    bool uses_scale = p->caps & (1u << 30), uses_proxy = p->caps & (1u << 29);
 
-    p->caps &= ~(3u << 29);
     if (trial_fill(c) != 0)
         return -1;
-    if ((p->caps & PROFILE_CAP_TIME_SCALE) && !uses_scale)
+    if ((p->caps & PROFILE_CAP_TIME_SCALE) && !c->uses_time_scale)
         return fail_at(c, line, 1, "understands",
                        "time_scale, yet no template uses {time_scale}");
-    if ((p->caps & PROFILE_CAP_PROXY) && !uses_proxy)
+    if ((p->caps & PROFILE_CAP_PROXY) && !c->uses_proxy_url)
         return fail_at(c, line, 1, "understands",
                        "proxy, yet no template uses {proxy_url}");
     return 0;
