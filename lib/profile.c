@@ -214,6 +214,7 @@ struct lctx {
     /* Templates that use {time_scale} and {proxy_url}: understands
      * claims them. */
     bool uses_time_scale, uses_proxy_url;
+    yaml_mark_t understands; /* where the list is, for its errors */
     char *err;
     size_t errlen;
 };
@@ -553,6 +554,7 @@ take_understands(struct lctx *c, yaml_node_t *v, const char *field)
 {
     char names[200];
 
+    c->understands = v->start_mark;
     if (v->type != YAML_SEQUENCE_NODE)
         return fail_node(c, v, field, "expected a list such as [time_scale]");
     for (yaml_node_item_t *it = v->data.sequence.items.start;
@@ -724,18 +726,19 @@ trial_fill(struct lctx *c)
 
 /* Checks across keys, once every key is in. */
 static int
-check_whole(struct lctx *c, yaml_node_t *root)
+check_whole(struct lctx *c)
 {
     struct profile *p = c->p;
-    unsigned line = (unsigned)root->start_mark.line + 1;
+    unsigned line = (unsigned)c->understands.line + 1;
+    unsigned col = (unsigned)c->understands.column + 1;
 
     if (trial_fill(c) != 0)
         return -1;
     if ((p->caps & PROFILE_CAP_TIME_SCALE) && !c->uses_time_scale)
-        return fail_at(c, line, 1, "understands",
+        return fail_at(c, line, col, "understands",
                        "time_scale, yet no template uses {time_scale}");
     if ((p->caps & PROFILE_CAP_PROXY) && !c->uses_proxy_url)
-        return fail_at(c, line, 1, "understands",
+        return fail_at(c, line, col, "understands",
                        "proxy, yet no template uses {proxy_url}");
     return 0;
 }
@@ -766,7 +769,7 @@ load_doc(struct lctx *c, const char *text, size_t len)
     else
         rc = walk_map(c, root, "", top_rules, NROWS(top_rules));
     if (rc == 0)
-        rc = check_whole(c, root);
+        rc = check_whole(c);
     yaml_document_delete(&c->doc);
     return rc;
 }

@@ -155,7 +155,7 @@ START_TEST(claims_and_references_are_checked)
 {
     refused("name: a\ncommand: x\nlog: l\nlocal_api: {port: pick}\n"
             "understands: [time_scale]\n",
-            "p.yaml:1:1: understands: time_scale, yet no template uses "
+            "p.yaml:5:14: understands: time_scale, yet no template uses "
             "{time_scale}");
     refused("name: a\ncommand: 'x {audit}'\nlog: l\n"
             "local_api: {port: pick}\n",
