@@ -439,6 +439,7 @@ cmd_conform(int argc, char **argv)
     }
     gmtime_r(&now, &tm);
     strftime(cf.date, sizeof(cf.date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    run_prog = "ssesim conform";
     rc = run_parse_opts(run_argc, run_argv, &cf.o);
     if (rc == 0) {
         char *paths[] = {cf.suite, NULL};

@@ -30,6 +30,7 @@
 #define CHILD_STOP_DEADLINE_MS 60000
 
 volatile sig_atomic_t run_stop;
+const char *run_prog = "ssesim run";
 
 int cmd_run(int argc, char **argv);
 
@@ -78,12 +79,17 @@ bad_usage(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "ssesim run: ");
+    fprintf(stderr, "%s: ", run_prog);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n");
-    usage(stderr);
+    /* ssesim conform passes some of its options on: its own usage is
+     * the one to read then. */
+    if (strcmp(run_prog, "ssesim run") == 0)
+        usage(stderr);
+    else
+        fprintf(stderr, "see `%s --help`\n", run_prog);
     return 2;
 }
 
@@ -310,7 +316,7 @@ run_parse_opts(int argc, char **argv, struct run_opts *o)
             if (o->profile != NULL)
                 return bad_usage("%s", "--connector given twice");
             if (run_load_profile(optarg, &prof, perr, sizeof(perr)) != 0) {
-                fprintf(stderr, "ssesim run: %s\n", perr);
+                fprintf(stderr, "%s: %s\n", run_prog, perr);
                 return 2;
             }
             o->profile = prof;
@@ -421,17 +427,17 @@ collect(int argc, char **argv, struct file_list *out)
         struct stat st;
 
         if (stat(argv[i], &st) != 0) {
-            fprintf(stderr, "ssesim run: %s: %s\n", argv[i], strerror(errno));
+            fprintf(stderr, "%s: %s: %s\n", run_prog, argv[i], strerror(errno));
             return -1;
         }
         if (S_ISDIR(st.st_mode) ? walk_dir(argv[i], out) != 0
                                 : list_add(out, argv[i]) != 0) {
-            fprintf(stderr, "ssesim run: %s: %s\n", argv[i], strerror(errno));
+            fprintf(stderr, "%s: %s: %s\n", run_prog, argv[i], strerror(errno));
             return -1;
         }
     }
     if (out->n == 0) {
-        fprintf(stderr, "ssesim run: no *.yaml scenario found\n");
+        fprintf(stderr, "%s: no *.yaml scenario found\n", run_prog);
         return -1;
     }
     return 0;
@@ -449,11 +455,11 @@ load_all(const struct file_list *files, struct scenario ***out)
         return -1;
     for (size_t i = 0; i < files->n; i++)
         if (scenario_load_file(files->v[i], &list[i], err, sizeof(err))) {
-            fprintf(stderr, "ssesim run: %s\n", err);
+            fprintf(stderr, "%s: %s\n", run_prog, err);
             rc = -1;
         }
     if (rc == 0 && scenario_names_unique(list, files->n, err, sizeof(err))) {
-        fprintf(stderr, "ssesim run: %s\n", err);
+        fprintf(stderr, "%s: %s\n", run_prog, err);
         rc = -1;
     }
     *out = list;
@@ -606,7 +612,7 @@ check_bins(const struct run_opts *o)
 
         snprintf(path, sizeof(path), "%s/%s", o->bin, progs[i]);
         if (access(path, X_OK) != 0) {
-            fprintf(stderr, "ssesim run: %s: %s (see --bin)\n", path,
+            fprintf(stderr, "%s: %s: %s (see --bin)\n", run_prog, path,
                     strerror(errno));
             return -1;
         }
@@ -624,9 +630,9 @@ check_configs(const struct run_opts *o, struct scenario *const *sel, size_t n)
     if (o->profile != NULL && o->profile->port_mode == PROFILE_PORT_FIXED &&
         o->jobs > 1) {
         fprintf(stderr,
-                "ssesim run: --jobs %d: connector profile %s has one fixed "
+                "%s: --jobs %d: connector profile %s has one fixed "
                 "local API port (%d); two scenarios at once would share it\n",
-                o->jobs, o->profile->file, o->profile->port);
+                run_prog, o->jobs, o->profile->file, o->profile->port);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -640,7 +646,7 @@ check_configs(const struct run_opts *o, struct scenario *const *sel, size_t n)
                 0) {
                 for (char *l = strtok(err, "\n"); l != NULL;
                      l = strtok(NULL, "\n"))
-                    fprintf(stderr, "ssesim run: %s\n", l);
+                    fprintf(stderr, "%s: %s\n", run_prog, l);
                 rc = -1;
             }
             continue;
@@ -649,7 +655,7 @@ check_configs(const struct run_opts *o, struct scenario *const *sel, size_t n)
             continue;
         snprintf(dir, sizeof(dir), "%s/check-%zu", o->tmp, i);
         if (conf_check(o, sel[i], dir, err, sizeof(err)) != 0) {
-            fprintf(stderr, "ssesim run: %s\n", err);
+            fprintf(stderr, "%s: %s\n", run_prog, err);
             rc = -1;
         }
         remove_tree(dir);
@@ -665,7 +671,7 @@ run_tool(char *const argv[], const char *out)
     char why[512];
 
     if (proc_start(&p, "tool", argv, out, out, why, sizeof(why)) != 0) {
-        fprintf(stderr, "ssesim run: %s\n", why);
+        fprintf(stderr, "%s: %s\n", run_prog, why);
         return -1;
     }
     while (proc_running(&p))
@@ -690,8 +696,10 @@ ask_serve(struct run_opts *o)
     o->serve_ignore = text != NULL && strstr(text, "--ignore-faults") != NULL;
     free(text);
     if (o->ignore_faults && !o->serve_ignore)
-        fprintf(stderr, "ssesim run: warning: this ssesim serve has no "
-                        "--ignore-faults; fault rules will be applied\n");
+        fprintf(stderr,
+                "%s: warning: this ssesim serve has no "
+                "--ignore-faults; fault rules will be applied\n",
+                run_prog);
 }
 
 static int
@@ -706,7 +714,7 @@ make_certs(const struct run_opts *o)
     snprintf(log, sizeof(log), "%s/certs.log", o->tmp);
     if (run_tool(argv, log) == 0)
         return 0;
-    fprintf(stderr, "ssesim run: ssesim certs --out %s failed:\n", dir);
+    fprintf(stderr, "%s: ssesim certs --out %s failed:\n", run_prog, dir);
     f = fopen(log, "r");
     while (f != NULL && fgets(line, sizeof(line), f) != NULL)
         fprintf(stderr, "  %s", line);
@@ -1020,7 +1028,7 @@ play(struct run_opts *o, struct scenario *const *sel, size_t n,
     report_summary(items, n, wall);
     rc = exit_code(items, n);
     if (o->junit != NULL && report_junit(o->junit, items, n, wall) != 0) {
-        fprintf(stderr, "ssesim run: --junit %s: %s\n", o->junit,
+        fprintf(stderr, "%s: --junit %s: %s\n", run_prog, o->junit,
                 strerror(errno));
         rc = 3;
     }
@@ -1103,7 +1111,7 @@ run_files(struct run_opts *o_, int npaths, char **paths, run_done_fn done,
     }
     snprintf(o.tmp, sizeof(o.tmp), "/tmp/ssesim-run.XXXXXX");
     if (mkdtemp(o.tmp) == NULL) {
-        fprintf(stderr, "ssesim run: mkdtemp: %s\n", strerror(errno));
+        fprintf(stderr, "%s: mkdtemp: %s\n", run_prog, strerror(errno));
         o.tmp[0] = '\0';
         rc = 3;
         goto out;
@@ -1117,7 +1125,7 @@ run_files(struct run_opts *o_, int npaths, char **paths, run_done_fn done,
         goto out;
     }
     if (nsel == 0) {
-        fprintf(stderr, "ssesim run: shard %d/%d holds no scenario\n",
+        fprintf(stderr, "%s: shard %d/%d holds no scenario\n", run_prog,
                 o.shard_i, o.shard_n);
         goto out;
     }
@@ -1128,9 +1136,9 @@ run_files(struct run_opts *o_, int npaths, char **paths, run_done_fn done,
     }
     if (o.profile != NULL && !(o.profile->caps & PROFILE_CAP_TIME_SCALE))
         fprintf(stderr,
-                "ssesim run: connector profile %s does not understand "
+                "%s: connector profile %s does not understand "
                 "time_scale: every scenario runs at scale 1 (real time)\n",
-                o.profile->file);
+                run_prog, o.profile->file);
     rc = play(&o, sel, nsel, done, arg);
 out:
     if (o.tmp[0] != '\0')

@@ -109,6 +109,9 @@ int run_parse_opts(int argc, char **argv, struct run_opts *o);
 int run_load_profile(const char *arg, struct profile **out, char *err,
                      size_t errlen);
 
+/* Who speaks on stderr: "ssesim run", or "ssesim conform". */
+extern const char *run_prog;
+
 /* SIGINT or SIGTERM arrived (set by the handlers of run.c). */
 extern volatile sig_atomic_t run_stop;
 
