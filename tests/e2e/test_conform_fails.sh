@@ -116,6 +116,17 @@ grep -q "steps\[5\].expect.endpoint: reads sselab's status detail" \
 pass "a scenario reading sselab's status on a foreign connector exits 2" \
     "naming each expectation"
 
+# The suite itself reads nothing sselab-only: a connector that
+# understands nothing of sselab's own may play every behaviour.
+"$BIN/ssesim" run --dry-run --bin "$BIN" --connector /bin/true "$SUITE" \
+    >"$T/dry.out" 2>&1 || fail "the suite is not connector-agnostic:" \
+    "$(grep -v '^ ' "$T/dry.out" | head -n 20)"
+n=$(grep -c '^conf-' "$T/dry.out")
+[ "$n" = "$(find "$SUITE" -name '*.yaml' | wc -l)" ] ||
+    fail "dry run planned $n behaviours"
+pass "every behaviour of the suite is playable by a connector that" \
+    "understands nothing of sselab's own ($n planned)"
+
 # 4. A plain command gets the default profile (the --root/--ports-file
 # contract, no time scale: real time) and plays a behaviour for real.
 mkdir -p "$T/plain"
