@@ -340,8 +340,12 @@ check_template(struct lctx *c, const yaml_node_t *n, const char *field)
                 return fail_at(c, line, col0 + (unsigned)(q - bol), field,
                                "more than %d %s keys", PROFILE_KEYS_MAX,
                                ph.name);
-            if (!have && (keys[(*nk)++] = strdup(ph.arg)) == NULL)
-                return fail_at(c, line, 1, field, "out of memory");
+            if (!have) {
+                keys[*nk] = strdup(ph.arg);
+                if (keys[*nk] == NULL)
+                    return fail_at(c, line, 1, field, "out of memory");
+                (*nk)++;
+            }
         }
         if (ph.kind == PH_PLAIN && strcmp(ph.name, "time_scale") == 0)
             c->uses_time_scale = true;

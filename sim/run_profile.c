@@ -102,10 +102,12 @@ prof_setup(struct run_ctx *c)
 
     if (p->port_mode == PROFILE_PORT_FIXED)
         c->prof_port = p->port;
-    else if (p->port_mode == PROFILE_PORT_PICK &&
-             (c->prof_port = pick_port()) <= 0)
-        return ctx_fail(c, RUN_ERROR, "cannot pick a loopback port: %s",
-                        strerror(errno));
+    else if (p->port_mode == PROFILE_PORT_PICK) {
+        c->prof_port = pick_port();
+        if (c->prof_port <= 0)
+            return ctx_fail(c, RUN_ERROR, "cannot pick a loopback port: %s",
+                            strerror(errno));
+    }
     if (fill_path(c, p->log, c->conn_log, sizeof(c->conn_log)) != 0 ||
         fill_path(c, p->audit, c->audit, sizeof(c->audit)) != 0 ||
         fill_path(c, p->data_dir, c->data_dir, sizeof(c->data_dir)) != 0 ||
@@ -192,9 +194,10 @@ port_from_file(const char *path)
     if (end != text && *end == '\0' && errno == 0 && n > 0 && n < 65536)
         port = (int)n;
     else if (sse_ports_parse(text, &ports, perr, sizeof(perr)) == 0 &&
-             ports.ready &&
-             (api = sse_ports_find(&ports, "connector-api", NULL)) != NULL)
-        port = api->port;
+             ports.ready) {
+        api = sse_ports_find(&ports, "connector-api", NULL);
+        port = api != NULL ? api->port : 0;
+    }
     sse_ports_free(&ports);
     free(text);
     return port;
