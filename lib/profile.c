@@ -68,6 +68,7 @@ ph_scan(const char *s, struct ph *ph, char *why, size_t whylen)
 {
     const char *p = s + 1, *q;
     size_t n = 0;
+    bool known = false;
 
     memset(ph, 0, sizeof(*ph));
     while ((p[n] >= 'a' && p[n] <= 'z') || p[n] == '_')
@@ -84,20 +85,15 @@ ph_scan(const char *s, struct ph *ph, char *why, size_t whylen)
     memcpy(ph->name, p, n);
     ph->name[n] = '\0';
     ph->kind = PH_PLAIN;
-    {
-        bool known = false;
-
-        for (size_t i = 0; i < NROWS(ph_names) && !known; i++)
-            if (strcmp(ph_names[i].name, ph->name) == 0) {
-                known = true;
-                ph->kind = ph_names[i].kind;
-            }
-        if (!known) {
-            snprintf(why, whylen,
-                     "unknown placeholder {%s} (\"{{\" writes a brace)",
-                     ph->name);
-            return -1;
+    for (size_t i = 0; i < NROWS(ph_names) && !known; i++)
+        if (strcmp(ph_names[i].name, ph->name) == 0) {
+            known = true;
+            ph->kind = ph_names[i].kind;
         }
+    if (!known) {
+        snprintf(why, whylen,
+                 "unknown placeholder {%s} (\"{{\" writes a brace)", ph->name);
+        return -1;
     }
     p += n;
     if (*p == ':') {
