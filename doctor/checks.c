@@ -1268,6 +1268,7 @@ check_log(struct doc *d)
     struct dr_finding *f = dr_add(d->rep, "log");
     struct logscan_summary s;
     char err[PATH_MAX + 64];
+    const struct logscan_line *newest = NULL;
     time_t now = time(NULL);
     unsigned recent = 0;
 
@@ -1289,24 +1290,30 @@ check_log(struct doc *d)
     for (unsigned i = 0; i < s.nlast; i++) {
         const struct logscan_line *l = &s.last_errors[i];
 
-        if (l->when != 0 && now - l->when < DOC_LOG_RECENT_S)
+        if (l->when != 0 && now - l->when < DOC_LOG_RECENT_S &&
+            !s.recovered[i]) {
             recent++;
-        dr_ev(f, "error", "%s %s", l->time, l->msg);
+            newest = l;
+        }
+        dr_ev(f, "error", "%s %s%s", l->time, l->msg,
+              s.recovered[i] ? " (since recovered)" : "");
     }
     if (s.lines > 0)
         dr_ev(f, "newest", "%s %s %s", s.newest.time, s.newest.level,
               s.newest.msg);
     if (recent > 0) {
         dr_set(f, DR_WARN,
-               "%u error line%s in the last %d minutes, newest: "
-               "%s",
+               "%u error line%s in the last %d minutes not followed by a "
+               "recovery, newest: %s",
                recent, recent == 1 ? "" : "s", DOC_LOG_RECENT_S / 60,
-               s.last_errors[s.nlast - 1].msg);
+               newest->msg);
         dr_fix(f, "the checks above say whether it still fails; the lines "
                   "are the timeline");
         return;
     }
-    dr_set(f, DR_OK, "no error line in the last %d minutes (%u in the tail)",
+    dr_set(f, DR_OK,
+           "no error line in the last %d minutes that stands (%u in the "
+           "tail)",
            DOC_LOG_RECENT_S / 60, s.errors);
 }
 

@@ -133,11 +133,36 @@ logscan_parse(const char *line, struct logscan_line *out)
     return 1;
 }
 
+/* The end a line is about: its first word ("events:", "eventing",
+ * "messaging"), which a failure and the recovery of one end share. */
+static size_t
+end_word(const char *msg)
+{
+    return strcspn(msg, " ");
+}
+
+/* A line that says an end is back (docs/connector.md, "Logs: one line per
+ * change of state") clears the errors of that end kept so far. */
+static void
+note_recovery(struct logscan_summary *s, const struct logscan_line *l)
+{
+    size_t n = end_word(l->msg);
+
+    if (strstr(l->msg, "failed attempts") == NULL)
+        return;
+    for (unsigned i = 0; i < s->nlast; i++)
+        if (end_word(s->last_errors[i].msg) == n &&
+            strncmp(s->last_errors[i].msg, l->msg, n) == 0)
+            s->recovered[i] = true;
+}
+
 static void
 take(struct logscan_summary *s, const struct logscan_line *l)
 {
     s->lines++;
     s->newest = *l;
+    if (strcmp(l->level, "info") == 0)
+        note_recovery(s, l);
     if (strcmp(l->level, "warning") == 0 || strcmp(l->level, "warn") == 0)
         s->warnings++;
     if (strcmp(l->level, "error") != 0 && strcmp(l->level, "fatal") != 0)
@@ -146,8 +171,11 @@ take(struct logscan_summary *s, const struct logscan_line *l)
     if (s->nlast == LOGSCAN_KEEP) {
         memmove(&s->last_errors[0], &s->last_errors[1],
                 sizeof(s->last_errors[0]) * (LOGSCAN_KEEP - 1));
+        memmove(&s->recovered[0], &s->recovered[1],
+                sizeof(s->recovered[0]) * (LOGSCAN_KEEP - 1));
         s->nlast--;
     }
+    s->recovered[s->nlast] = false;
     s->last_errors[s->nlast++] = *l;
 }
 

@@ -6,6 +6,7 @@
 #ifndef DOC_LOGSCAN_H
 #define DOC_LOGSCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -23,8 +24,10 @@ struct logscan_summary {
     unsigned errors;   /* of them at level error */
     unsigned warnings; /* at warning */
     unsigned foreign;  /* lines of another shape */
-    /* The newest errors, oldest first. */
+    /* The newest errors, oldest first; recovered: a later line of the
+     * same end says it is back ("... after N failed attempts"). */
     struct logscan_line last_errors[LOGSCAN_KEEP];
+    bool recovered[LOGSCAN_KEEP];
     unsigned nlast;
     struct logscan_line newest; /* the last line of any level */
 };

@@ -126,6 +126,33 @@ START_TEST(file_tail_skips_the_cut_line)
 }
 END_TEST
 
+START_TEST(recovery_line_clears_only_its_own_ends_errors)
+{
+    char path[] = "/tmp/sselab-logscan-XXXXXX", err[256];
+    struct logscan_summary s;
+    int fd = mkstemp(path);
+    FILE *f;
+
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "time=\"2026-12-04T08:00:00Z\" level=error msg=\"[h][p.c:1 "
+               "p:f] events: dial unix /x.sock: connect: no such file or "
+               "directory\"\n");
+    fprintf(f, "time=\"2026-12-04T08:00:01Z\" level=error msg=\"[h][p.c:1 "
+               "p:f] eventing connection to e (region us) failed: refused\"\n");
+    fprintf(f, "time=\"2026-12-04T08:00:02Z\" level=info msg=\"[h][p.c:1 "
+               "p:f] events: connected to EventHandler at /x.sock after 1 "
+               "failed attempts over 0.9 s\"\n");
+    fclose(f);
+    ck_assert_int_eq(logscan_file(path, 1 << 20, &s, err, sizeof(err)), 0);
+    ck_assert_uint_eq(s.nlast, 2);
+    ck_assert(s.recovered[0]);
+    ck_assert(!s.recovered[1]);
+    unlink(path);
+}
+END_TEST
+
 static Suite *
 logscan_suite(void)
 {
@@ -138,6 +165,7 @@ logscan_suite(void)
     tcase_add_test(tc, time_zones_and_fractions);
     tcase_add_test(tc, file_summary_keeps_the_newest_errors_in_order);
     tcase_add_test(tc, file_tail_skips_the_cut_line);
+    tcase_add_test(tc, recovery_line_clears_only_its_own_ends_errors);
     suite_add_tcase(s, tc);
     return s;
 }
