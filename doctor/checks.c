@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -309,7 +310,7 @@ api_get(struct doc *d, const char *path, json_t **out, char *err, size_t errlen)
 }
 
 static void
-api_port(struct doc *d, struct dr_finding *f, char *why, size_t len)
+api_port(struct doc *d, char *why, size_t len)
 {
     struct sse_ports ports;
     const struct sse_port_entry *e;
@@ -347,7 +348,6 @@ api_port(struct doc *d, struct dr_finding *f, char *why, size_t len)
                  "--ports-file (the connector's) or --api-port");
         d->api_port = -1;
     }
-    (void)f;
 }
 
 static void
@@ -358,7 +358,7 @@ check_local_api(struct doc *d)
     json_t *ctx = NULL;
     long code;
 
-    api_port(d, f, why, sizeof(why));
+    api_port(d, why, sizeof(why));
     if (d->api_port < 0) {
         dr_set(f, DR_FAIL, "the local API's port is not known: %s", why);
         dr_fix(f, "run sse-doctor with --ports-file <the file the connector "
@@ -953,12 +953,11 @@ judge_http(struct doc *d, struct dr_finding *f, int i, char *why, size_t len)
                    host);
             return DR_FAIL;
         }
-        snprintf(why, len, "upgrade refused: %s%s%s", p->status_line,
+        snprintf(why, len, "upgrade refused: %s%s", p->status_line,
                  p->http_status == 200 || p->http_status == 400 ||
                          p->http_status == 426
                      ? ": an intermediary is not passing WebSocket"
-                     : "",
-                 p->content_type[0] ? "" : "");
+                     : "");
         dr_fix(f,
                "an intermediary (reverse proxy, inspection) is not "
                "passing the WebSocket upgrade to %s, or %s refuses this "

@@ -67,7 +67,6 @@ main(int argc, char **argv)
         {"offline", no_argument, NULL, 'o'},
         {"json", no_argument, NULL, 'j'},
         {"verbose", no_argument, NULL, 'v'},
-        {"proc-net-unix", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -137,9 +136,6 @@ main(int argc, char **argv)
             break;
         case 'v':
             verbose = true;
-            break;
-        case 'u':
-            o.proc_unix = optarg;
             break;
         case 'h':
             usage(stdout);

@@ -114,6 +114,22 @@ echo "$addr" | grep -qF "127.0.0.1:$iport ($stands)" ||
     fail "refused: route"
 pass "tcp.refused on eventing-ingest: step connect, 127.0.0.1:$iport named"
 
+# The cloud's clock an hour and a minute ahead (K16): always measured,
+# from the Date of the cloud's answers, and named.
+id=$(fault_add '{"action":"clock.offset","host":"*","seconds":3660}')
+doctor clock
+fault_del "$id"
+[ "$(finding clock clock .result)" = fail ] ||
+    fail "clock: $(finding clock clock .result)"
+off=$(finding clock clock .evidence.offset | tr -d '+ s')
+[ "$off" -ge 3655 ] && [ "$off" -le 3665 ] || fail "clock: offset $off"
+finding clock clock .summary | grep -q 'the device is behind' ||
+    fail "clock: $(finding clock clock .summary)"
+doctor clockback
+[ "$(finding clockback clock .result)" = ok ] ||
+    fail "clock after the fault: $(finding clockback clock .summary)"
+pass "a cloud clock ${off} s ahead fails the clock check, and passes after"
+
 # The EventHandler socket gone.
 kill "$EH_PID"
 wait "$EH_PID" 2>/dev/null || true
