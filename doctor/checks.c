@@ -754,12 +754,36 @@ tls_class_words(const struct probe_result *p, const char *host, char *buf,
     return buf;
 }
 
+/* The subjects of the certificates in the CA bundle, "; " between. */
+static void
+trust_roots(const char *ca_file, char *out, size_t len)
+{
+    FILE *fp = fopen(ca_file, "r");
+    size_t used = 0;
+    X509 *cert;
+
+    out[0] = '\0';
+    if (fp == NULL)
+        return;
+    while ((cert = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL) {
+        char subj[200];
+
+        X509_NAME_oneline(X509_get_subject_name(cert), subj, sizeof(subj));
+        X509_free(cert);
+        if (used + strlen(subj) + 3 >= len)
+            break;
+        used += (size_t)snprintf(out + used, len - used, "%s%s",
+                                 used ? "; " : "", subj);
+    }
+    fclose(fp);
+}
+
 static void
 tls_fix(struct doc *d, struct dr_finding *f, int i)
 {
     const struct probe_result *p = &d->probe[i];
     const char *host = d->host[i];
-    char when[32];
+    char when[32], roots[600];
 
     switch (p->tls_class) {
     case PROBE_TLS_EXPIRED:
@@ -808,11 +832,17 @@ tls_fix(struct doc *d, struct dr_finding *f, int i)
                host);
         return;
     case PROBE_TLS_UNKNOWN_ISSUER:
+        /* K13 and K14 look alike on the wire: the roots held tell. */
+        trust_roots(d->cfg.ca_file, roots, sizeof(roots));
+        dr_ev(f, "trust", "%s holds %s; cert_store %s%s", d->cfg.ca_file,
+              roots[0] ? roots : "no certificate", d->cfg.cert_store,
+              file_exists(d->cfg.cert_store) ? "" : " (missing)");
         dr_fix(f,
                "intercepted: issued by %s; exempt %s from SSL decryption, "
                "or add that CA to Globals.cert_store (%s); never switch "
-               "verification off",
-               p->leaf.issuer, host, d->cfg.cert_store);
+               "verification off (if it is the cloud's own new root, "
+               "update %s)",
+               p->leaf.issuer, host, d->cfg.cert_store, d->cfg.ca_file);
         return;
     case PROBE_TLS_ALERT:
         if (p->client_cert_offered)
@@ -1177,6 +1207,25 @@ check_clock(struct doc *d)
 
 /* ---- certificates ----------------------------------------------------- */
 
+/* K12: how the last exchange with est went (renewals go there). */
+static void
+renewal_evidence(struct doc *d, struct dr_finding *f)
+{
+    json_t *est = jget(d->status, "endpoints.est");
+    const char *err = jstr(est, "last_error");
+    char ok_ago[32], err_ago[32];
+
+    if (est == NULL)
+        return;
+    ago_text(json_integer_value(json_object_get(est, "last_ok_ms")), ok_ago,
+             sizeof(ok_ago));
+    ago_text(json_integer_value(json_object_get(est, "last_error_ms")), err_ago,
+             sizeof(err_ago));
+    dr_ev(f, "est", "last success %s; last error %s%s%s", ok_ago,
+          err != NULL && err[0] ? err_ago : "none",
+          err != NULL && err[0] ? ": " : "", err != NULL ? err : "");
+}
+
 static void
 check_certificates(struct doc *d)
 {
@@ -1229,6 +1278,7 @@ check_certificates(struct doc *d)
     }
     X509_free(cert);
     left = (long long)(c.na - now);
+    renewal_evidence(d, f);
     dr_ev(f, "subject", "%s", subj);
     dr_ev(f, "issuer", "%s", iss);
     dr_ev(f, "notBefore", "%s", nb);
