@@ -598,6 +598,12 @@ check_socket(struct doc *d)
     }
     path = uri + 6;
     dr_ev(f, "path", "%s", path);
+    if (stat(path, &st) != 0 && errno != ENOENT) {
+        dr_set(f, DR_WARN, "EventHandler's socket %s cannot be looked at: %s",
+               path, clog_errno_words(errno, words, sizeof(words)));
+        dr_fix(f, "run sse-doctor as a user that may read %s", path);
+        return;
+    }
     if (stat(path, &st) != 0) {
         dr_set(f, DR_FAIL, "EventHandler's socket %s is missing (%s)", path,
                clog_errno_words(errno, words, sizeof(words)));

@@ -174,8 +174,24 @@ finding_json(const struct dr_finding *f)
     json_object_set_new(o, "summary", json_string(f->summary));
     json_object_set_new(o, "step",
                         f->step[0] ? json_string(f->step) : json_null());
-    for (unsigned i = 0; i < f->nev; i++)
-        json_object_set_new(ev, f->ev[i].key, json_string(f->ev[i].value));
+    /* A key given more than once (the log's errors, the configuration's
+     * warnings) holds them all, as a list in their order. */
+    for (unsigned i = 0; i < f->nev; i++) {
+        json_t *was = json_object_get(ev, f->ev[i].key);
+        json_t *v = json_string(f->ev[i].value);
+
+        if (was == NULL) {
+            json_object_set_new(ev, f->ev[i].key, v);
+        } else if (json_is_array(was)) {
+            json_array_append_new(was, v);
+        } else {
+            json_t *list = json_array();
+
+            json_array_append(list, was);
+            json_array_append_new(list, v);
+            json_object_set_new(ev, f->ev[i].key, list);
+        }
+    }
     json_object_set_new(o, "evidence", ev);
     for (unsigned i = 0; i < f->nsteps; i++)
         json_array_append_new(

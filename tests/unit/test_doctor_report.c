@@ -105,6 +105,32 @@ START_TEST(json_carries_every_finding_with_its_evidence)
 }
 END_TEST
 
+START_TEST(json_keeps_every_value_of_a_repeated_key)
+{
+    struct dr_finding *f = dr_add(&rep, "log");
+    json_t *doc, *ev, *errors;
+    char *text;
+
+    dr_set(f, DR_WARN, "errors");
+    dr_ev(f, "file", "/x.log");
+    dr_ev(f, "error", "first");
+    dr_ev(f, "error", "second");
+    dr_ev(f, "error", "third");
+    text = dr_json(&rep);
+    doc = json_loads(text, 0, NULL);
+    ev = json_object_get(json_array_get(json_object_get(doc, "findings"), 0),
+                         "evidence");
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "file")), "/x.log");
+    errors = json_object_get(ev, "error");
+    ck_assert(json_is_array(errors));
+    ck_assert_uint_eq(json_array_size(errors), 3);
+    ck_assert_str_eq(json_string_value(json_array_get(errors, 0)), "first");
+    ck_assert_str_eq(json_string_value(json_array_get(errors, 2)), "third");
+    json_decref(doc);
+    free(text);
+}
+END_TEST
+
 START_TEST(findings_past_the_limit_reuse_the_last)
 {
     for (int i = 0; i < DR_FINDINGS + 5; i++)
@@ -127,6 +153,7 @@ report_suite(void)
     tcase_add_test(tc, first_failing_step_becomes_the_findings_step);
     tcase_add_test(tc, text_puts_the_first_failure_first);
     tcase_add_test(tc, json_carries_every_finding_with_its_evidence);
+    tcase_add_test(tc, json_keeps_every_value_of_a_repeated_key);
     tcase_add_test(tc, findings_past_the_limit_reuse_the_last);
     suite_add_tcase(s, tc);
     return s;
