@@ -19,6 +19,12 @@ connected() {
     awk -v p="$sock" '$8 == p && $6 == "03"' /proc/net/unix | grep -q .
 }
 wait_for "the connector connected to EventHandler" 60 connected
+# Both WebSockets answering, as the connector's status says.
+answering() {
+    capi /v1/contexts/default/status |
+        jq -e '.endpoints.messaging.up and .endpoints.eventing.up'
+}
+wait_for "messaging and eventing answering" 60 answering
 
 # doctor NAME [args]: run sse-doctor --json on the device; the JSON in
 # $T/NAME.json, the exit status in $T/NAME.rc.
