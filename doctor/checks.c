@@ -84,33 +84,28 @@ struct doc {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static const char *
-jstr(json_t *o, const char *path)
-{
-    char key[64];
-    const char *dot;
-
-    while ((dot = strchr(path, '.')) != NULL && o != NULL) {
-        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-        o = json_object_get(o, key);
-        path = dot + 1;
-    }
-    o = json_object_get(o, path);
-    return json_is_string(o) ? json_string_value(o) : NULL;
-}
-
+/* The member at a dotted path ("registration.region"), or NULL. */
 static json_t *
 jget(json_t *o, const char *path)
 {
     char key[64];
-    const char *dot;
+    const char *dot = strchr(path, '.');
 
-    while ((dot = strchr(path, '.')) != NULL && o != NULL) {
+    while (dot != NULL && o != NULL) {
         snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
         o = json_object_get(o, key);
         path = dot + 1;
+        dot = strchr(path, '.');
     }
     return json_object_get(o, path);
+}
+
+static const char *
+jstr(json_t *o, const char *path)
+{
+    json_t *v = jget(o, path);
+
+    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 static void
@@ -771,7 +766,8 @@ trust_roots(const char *ca_file, char *out, size_t len)
     out[0] = '\0';
     if (fp == NULL)
         return;
-    while ((cert = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL) {
+    for (cert = PEM_read_X509(fp, NULL, NULL, NULL); cert != NULL;
+         cert = PEM_read_X509(fp, NULL, NULL, NULL)) {
         char subj[200];
 
         X509_NAME_oneline(X509_get_subject_name(cert), subj, sizeof(subj));

@@ -157,12 +157,15 @@ resolve(struct run *u, const char *name, int port, struct addrinfo **out,
     }
     ts.tv_sec = ms / 1000;
     ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-    while ((rc = gai_error(req)) == EAI_INPROGRESS) {
-        if (gai_suspend((const struct gaicb *const *)list, 1, &ts) ==
+    for (;;) {
+        rc = gai_error(req);
+        if (rc != EAI_INPROGRESS ||
+            gai_suspend((const struct gaicb *const *)list, 1, &ts) ==
                 EAI_AGAIN ||
             remaining(u) == 0)
             break;
     }
+    rc = gai_error(req);
     if (rc == EAI_INPROGRESS) {
         if (gai_cancel(req) != EAI_CANCELED) {
             snprintf(err, errlen,
@@ -759,10 +762,39 @@ header_value(const char *line, const char *name)
     return line + strspn(line, " \t");
 }
 
+/* One header line: kept when it is one the checks judge. */
+static void
+keep_header(const char *line, struct probe_head *out)
+{
+    const struct {
+        const char *name;
+        char *dst;
+        size_t len;
+    } keep[] = {
+        {"Content-Type", out->content_type, sizeof(out->content_type)},
+        {"Date", out->date, sizeof(out->date)},
+        {"Server", out->server, sizeof(out->server)},
+        {"Sec-WebSocket-Accept", out->ws_accept, sizeof(out->ws_accept)},
+    };
+    const char *v = header_value(line, "Content-Length");
+
+    if (v != NULL) {
+        out->content_length = strtol(v, NULL, 10);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        v = header_value(line, keep[i].name);
+        if (v != NULL) {
+            snprintf(keep[i].dst, keep[i].len, "%s", v);
+            return;
+        }
+    }
+}
+
 int
 probe_parse_head(const char *buf, size_t len, struct probe_head *out)
 {
-    const char *end = NULL, *p, *v;
+    const char *end = NULL, *p;
     char line[512];
     int major, minor;
 
@@ -795,16 +827,8 @@ probe_parse_head(const char *buf, size_t len, struct probe_head *out)
                 if ((unsigned char)*c < 0x20)
                     *c = '?';
             snprintf(out->status_line, sizeof(out->status_line), "%s", line);
-        } else if ((v = header_value(line, "Content-Type")) != NULL) {
-            snprintf(out->content_type, sizeof(out->content_type), "%s", v);
-        } else if ((v = header_value(line, "Content-Length")) != NULL) {
-            out->content_length = strtol(v, NULL, 10);
-        } else if ((v = header_value(line, "Date")) != NULL) {
-            snprintf(out->date, sizeof(out->date), "%s", v);
-        } else if ((v = header_value(line, "Server")) != NULL) {
-            snprintf(out->server, sizeof(out->server), "%s", v);
-        } else if ((v = header_value(line, "Sec-WebSocket-Accept")) != NULL) {
-            snprintf(out->ws_accept, sizeof(out->ws_accept), "%s", v);
+        } else {
+            keep_header(line, out);
         }
         p += n;
         p += strspn(p, "\r\n") > 2 ? 2 : strspn(p, "\r\n");

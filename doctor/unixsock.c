@@ -30,7 +30,7 @@ int
 unixsock_parse_line(const char *line, struct unixsock_entry *out)
 {
     const char *p = line;
-    unsigned long refcount, protocol, flags, type, state, inode;
+    unsigned long v[6];
     size_t n;
 
     memset(out, 0, sizeof(*out));
@@ -43,18 +43,17 @@ unixsock_parse_line(const char *line, struct unixsock_entry *out)
     if (*p != ':')
         return -1;
     p++;
-    if ((p = field(p, 16, &refcount)) == NULL ||
-        (p = field(p, 16, &protocol)) == NULL ||
-        (p = field(p, 16, &flags)) == NULL ||
-        (p = field(p, 16, &type)) == NULL ||
-        (p = field(p, 16, &state)) == NULL ||
-        (p = field(p, 10, &inode)) == NULL)
-        return -1;
-    out->flags = flags;
-    out->type = (unsigned)type;
-    out->state = (unsigned)state;
-    out->inode = inode;
-    out->listening = (flags & UNIXSOCK_ACCEPTCON) != 0;
+    /* RefCount, Protocol, Flags, Type and St in hex, the inode decimal. */
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        p = field(p, i == 5 ? 10 : 16, &v[i]);
+        if (p == NULL)
+            return -1;
+    }
+    out->flags = v[2];
+    out->type = (unsigned)v[3];
+    out->state = (unsigned)v[4];
+    out->inode = v[5];
+    out->listening = (v[2] & UNIXSOCK_ACCEPTCON) != 0;
     /* The path is the rest of the line, blanks included. */
     if (*p == ' ')
         p++;
