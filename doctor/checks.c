@@ -363,7 +363,7 @@ check_local_api(struct doc *d)
     dr_ev(f, "address", "127.0.0.1:%d (%s)", d->api_port, why);
     code =
         api_get(d, "/v1/contexts/default/status", &d->status, err, sizeof(err));
-    if (code < 0) {
+    if (code < 0 && strncmp(err, "dial tcp", 8) == 0) {
         dr_set(f, DR_FAIL,
                "the connector's local API does not answer on 127.0.0.1:%d: "
                "%s: the connector is not running",
@@ -372,6 +372,16 @@ check_local_api(struct doc *d)
                "start the connector (sse-connector --root %s) and read "
                "the last lines of its log for why it stopped",
                d->o->root);
+        return;
+    }
+    if (code < 0) {
+        /* Connected, no answer in time: running, and stuck. */
+        dr_set(f, DR_FAIL,
+               "the connector's local API on 127.0.0.1:%d took the "
+               "connection and did not answer: %s",
+               d->api_port, err);
+        dr_fix(f, "the connector is hung: send it SIGTERM and start it again "
+                  "(its log may say where it stopped)");
         return;
     }
     if (code != 200 || d->status == NULL) {
