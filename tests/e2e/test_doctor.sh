@@ -173,6 +173,23 @@ echo "$summary" | grep -qF "$want: the connector is not running" ||
     fail "stopped: status not skipped"
 pass "a stopped connector is named: its local API does not answer"
 
+# A local API that takes connections and never answers: hung, not gone.
+python3 -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+time.sleep(120)' "$T/hung.port" &
+PIDS="$PIDS $!"
+wait_for "the silent listener" 30 test -s "$T/hung.port"
+hung=$(cat "$T/hung.port")
+"$BIN/sse-doctor" --root "$T/root" --api-port "$hung" --timeout 2 \
+    --offline --json >"$T/hung.json" || true
+finding hung local-api .summary |
+    grep -qF "127.0.0.1:$hung took the connection and did not answer" ||
+    fail "hung: $(finding hung local-api .summary)"
+pass "a local API that never answers is named hung, not stopped"
+
 # A settings file that does not read: exit 2, file and line named.
 printf 'Globals:\n  Log:\n    log_levl: info\n' \
     >"$T/root/ngfw/etc/sf/connector.yaml"
