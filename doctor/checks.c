@@ -1129,9 +1129,9 @@ report_host(struct doc *d, int i)
         return;
     }
     if (http == DR_OK)
-        dr_set(f, DR_OK, "%s reached %s: %s, %s", d->host[i],
-               d->cfg.proxy.on ? "through the proxy" : "directly",
-               p->tls_version, p->status_line);
+        dr_set(f, DR_OK, "%s reached %s %s: %s, %s", d->host[i],
+               d->cfg.proxy.on ? "through the proxy at" : "directly at",
+               p->dialled, p->tls_version, p->status_line);
     else
         dr_set(f, http, "%s answered, but not as the cloud does: %s",
                d->host[i], f->steps[f->nsteps - 1].detail);

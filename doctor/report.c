@@ -130,10 +130,11 @@ static void
 print_finding(const struct dr_finding *f, bool verbose, FILE *to)
 {
     fprintf(to, "%s %-22s %s\n", result_tags[f->result], f->id, f->summary);
-    for (unsigned i = 0; i < f->nsteps; i++)
+    for (unsigned i = 0; i < f->nsteps && (verbose || f->result >= DR_WARN);
+         i++)
         fprintf(to, "         step %-8s %-4s %s\n", f->steps[i].name,
                 dr_result_name(f->steps[i].result), f->steps[i].detail);
-    /* What passed is one line (and its steps); what did not, all of it. */
+    /* What passed is one line; what did not, all of it. */
     for (unsigned i = 0; i < f->nev && (verbose || f->result >= DR_WARN); i++)
         fprintf(to, "         %-14s %s\n", f->ev[i].key, f->ev[i].value);
     if (f->fix[0] != '\0' && f->result >= DR_WARN)
