@@ -450,11 +450,61 @@ static const struct status_advice advice[] = {
      "registration.action says"},
 };
 
+/* The region of the API host of a URL or a name ("" when not an SSE
+ * host). */
+static const char *
+host_region(const char *url_or_host)
+{
+    const char *p = strstr(url_or_host, "://");
+    const struct sse_host *h;
+    char host[256];
+
+    p = p != NULL ? p + 3 : url_or_host;
+    snprintf(host, sizeof(host), "%.*s", (int)strcspn(p, ":/"), p);
+    h = sse_host_by_name(host);
+    return h != NULL && sse_region_valid(h->region) ? h->region : "";
+}
+
+/*
+ * K05: the configured region (region_discovery_endpoint's host), the
+ * token's, and where registration runs, side by side; a difference is
+ * flagged from the files and the status alone, before any probe.
+ */
+static void
+region_evidence(struct doc *d, struct dr_finding *f, json_t *reg)
+{
+    const char *conf = host_region(d->cfg.region_discovery_endpoint);
+    const char *tok = jstr(reg, "token_region");
+    const char *api = jstr(reg, "api_host");
+    const char *runs = jstr(reg, "region");
+
+    if (api == NULL || api[0] == '\0')
+        return;
+    tok = tok != NULL ? tok : "";
+    runs = runs != NULL ? runs : "";
+    dr_ev(f, "region",
+          "configured %s (region_discovery_endpoint), token %s, registering "
+          "at %s (region %s)",
+          conf[0] ? conf : "unknown", tok[0] ? tok : "unknown (token alone)",
+          api, runs[0] ? runs : "?");
+    if (tok[0] == '\0' || conf[0] == '\0' || strcmp(tok, conf) == 0)
+        return;
+    if (f->result == DR_OK)
+        dr_set(f, DR_WARN,
+               "the token's region %s is not the configured region %s: the "
+               "connector registers in the token's",
+               tok, conf);
+    dr_fix(f,
+           "point region_discovery_endpoint at the %s API (%s), so that "
+           "the files and the token agree",
+           tok, api);
+}
+
 static void
 check_status(struct doc *d)
 {
     struct dr_finding *f = dr_add(d->rep, "status");
-    const char *st, *tok_region, *region;
+    const char *st;
     const struct status_advice *a = NULL;
     json_t *reg;
     char ago[32], when[32];
@@ -516,21 +566,7 @@ check_status(struct doc *d)
     if (strcmp(st, "Error") == 0 && jstr(reg, "action") &&
         jstr(reg, "action")[0])
         dr_fix(f, "%s", jstr(reg, "action"));
-    /* K05: the region of the token against the one registered in. */
-    tok_region = jstr(reg, "token_region");
-    region = jstr(reg, "region");
-    if (tok_region && tok_region[0] && region && region[0] &&
-        strcmp(tok_region, region) != 0) {
-        dr_ev(f, "region", "the token is for %s, registration runs in %s",
-              tok_region, region);
-        if (f->result == DR_OK)
-            dr_set(f, DR_WARN,
-                   "the token's region %s is not the region "
-                   "registered in (%s)",
-                   tok_region, region);
-        dr_fix(f, "use a token of the region the device registers in, or "
-                  "point region_discovery_endpoint at the token's region");
-    }
+    region_evidence(d, f, reg);
 }
 
 /* The connector's own view of each remote end. */
