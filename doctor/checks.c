@@ -1274,6 +1274,29 @@ renewal_evidence(struct doc *d, struct dr_finding *f)
           err != NULL && err[0] ? ": " : "", err != NULL ? err : "");
 }
 
+/* K17: how long the device has been out of touch with the cloud: the
+ * newest success of any of its cloud ends. */
+static void
+contact_evidence(struct doc *d, struct dr_finding *f)
+{
+    static const char *const ends[] = {"api", "est", "messaging", "eventing"};
+    json_t *eps = jget(d->status, "endpoints");
+    long long newest = 0;
+    char ago[32];
+
+    if (eps == NULL)
+        return;
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+        long long ms = json_integer_value(
+            json_object_get(json_object_get(eps, ends[i]), "last_ok_ms"));
+
+        if (ms > newest)
+            newest = ms;
+    }
+    ago_text(newest, ago, sizeof(ago));
+    dr_ev(f, "last_contact", "the cloud last answered %s", ago);
+}
+
 static void
 check_certificates(struct doc *d)
 {
@@ -1327,6 +1350,7 @@ check_certificates(struct doc *d)
     X509_free(cert);
     left = (long long)(c.na - now);
     renewal_evidence(d, f);
+    contact_evidence(d, f);
     dr_ev(f, "subject", "%s", subj);
     dr_ev(f, "issuer", "%s", iss);
     dr_ev(f, "notBefore", "%s", nb);

@@ -63,6 +63,9 @@ finding healthy reach.api-sse '.steps[] | select(.step == "http")
     fail "api-sse's 403 is not named the success"
 finding healthy reach.eventing-ingest '.steps[] | .step' | tr '\n' ' ' |
     grep -q 'resolve connect tls http' || fail "steps not in order"
+finding healthy certificates .evidence.last_contact |
+    grep -qE 'the cloud last answered [0-9]+ s ago' ||
+    fail "no last contact: $(finding healthy certificates .evidence)"
 pass "a healthy enrolled device passes every check, exit 0"
 
 "$BIN/sse-doctor" --root "$T/root" --ports-file "$T/cports" >"$T/text.out" ||
