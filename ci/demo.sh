@@ -146,6 +146,10 @@ fi
 say "10. Seed check: tail connector.log"
 tail -n 8 "$ROOT/ngfw/var/log/connector/connector.log" | cut -c1-220 | indent
 
+say "11. sse-doctor: the same checklist, run by itself"
+"$BIN/sse-doctor" --root "$ROOT" --ports-file "$RUN/cports" | indent ||
+    die "sse-doctor found a failure"
+
 echo
 echo "demo: OK: $sent sent, $(echo "$check" | field delivered) ingested," \
     "$(echo "$ledger" | field duplicates) duplicates, $(echo "$check" | field missing) missing" \

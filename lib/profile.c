@@ -1249,6 +1249,16 @@ need_expect(struct need *n, const struct scn_step *st, const char *path)
                      "does not understand status_detail",
                      n->p->name);
         break;
+    case SCN_EXPECT_DOCTOR:
+        /* sse-doctor reads the device as sselab's connector lays it out
+         * (its settings, status detail and log wording). */
+        if (!(caps & PROFILE_CAP_STATUS_DETAIL))
+            need_say(n, st->mark, sub,
+                     "asks sse-doctor, which reads sselab's status detail; "
+                     "connector profile %s does not understand "
+                     "status_detail",
+                     n->p->name);
+        break;
     case SCN_EXPECT_LOG:
         if (!e->u.log.portable && !(caps & PROFILE_CAP_LOG_WORDING))
             need_say(n, st->mark, sub,

@@ -2072,6 +2072,66 @@ take_x_exit(struct lctx *c, const char *path, struct val *v, void *t)
     return 0;
 }
 
+static int
+take_d_check(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_expect *e = t;
+    size_t n = strlen(v->s);
+
+    /* The ids of docs/doctor.md: lower case, dots and dashes. */
+    if (n == 0 || strspn(v->s, "abcdefghijklmnopqrstuvwxyz.-") != n)
+        return fail_got(c, v->node, path,
+                        "a check of docs/doctor.md such as reach.api-sse");
+    return copy_text(c, v, path, e->u.doctor.check, sizeof(e->u.doctor.check));
+}
+
+static int
+take_d_result(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_expect *e = t;
+
+    return take_word(c, v, path, "ok|warn|fail|skip", e->u.doctor.result,
+                     sizeof(e->u.doctor.result));
+}
+
+static int
+take_d_step(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_expect *e = t;
+
+    return take_word(c, v, path, "resolve|connect|proxy|tls|http",
+                     e->u.doctor.step, sizeof(e->u.doctor.step));
+}
+
+static int
+take_d_pattern(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct scn_expect *e = t;
+
+    if (check_regex(c, v, path) != 0)
+        return -1;
+    return copy_text(c, v, path, e->u.doctor.pattern,
+                     sizeof(e->u.doctor.pattern));
+}
+
+static const struct key_rule doctor_rules[] = {
+    {"check", VT_STR, true, 0, 0, take_d_check},
+    {"result", VT_STR, true, 0, 0, take_d_result},
+    {"step", VT_STR, false, 0, 0, take_d_step},
+    {"pattern", VT_STR, false, 0, 0, take_d_pattern},
+};
+
+static int
+take_x_doctor(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    struct expect_ctx *x = t;
+
+    x->conditions++;
+    x->e->kind = SCN_EXPECT_DOCTOR;
+    return walk_map(c, v->node, path, doctor_rules, NROWS(doctor_rules), x->e,
+                    NULL);
+}
+
 static const struct key_rule expect_rules[] = {
     {"status", VT_ANY, false, 0, 0, take_x_status},
     {"log", VT_MAP, false, 0, 0, take_x_log},
@@ -2080,6 +2140,7 @@ static const struct key_rule expect_rules[] = {
     {"endpoint", VT_MAP, false, 0, 0, take_x_endpoint},
     {"field", VT_MAP, false, 0, 0, take_x_field},
     {"exit", VT_MAP, false, 0, 0, take_x_exit},
+    {"doctor", VT_MAP, false, 0, 0, take_x_doctor},
     {"within", VT_DUR, false, 0, 0, take_x_within},
     {"for", VT_DUR, false, 0, 0, take_x_for},
     {"grace", VT_DUR, false, 0, 0, take_x_grace},
@@ -2098,7 +2159,7 @@ take_expect(struct lctx *c, const char *path, struct val *v, void *target)
     if (x.conditions != 1)
         return fail_at(c, v->node->start_mark, path,
                        "expected exactly one of status, log, ingest, "
-                       "journal, endpoint, field, exit (got %d)",
+                       "journal, endpoint, field, exit, doctor (got %d)",
                        x.conditions);
     if (x.times != 1)
         return fail_at(c, v->node->start_mark, path,
@@ -3182,7 +3243,8 @@ const char *
 scenario_expect_kind_name(enum scn_expect_kind k)
 {
     static const char *const names[SCN_EXPECT_KIND_COUNT] = {
-        "status", "log", "ingest", "journal", "endpoint", "field", "exit"};
+        "status",   "log",   "ingest", "journal",
+        "endpoint", "field", "exit",   "doctor"};
 
     return (unsigned)k < SCN_EXPECT_KIND_COUNT ? names[k] : "?";
 }
@@ -3312,6 +3374,13 @@ describe_expect(const struct scn_expect *e, char *buf, size_t len, size_t *off)
             put(buf, len, off, " %s", e->u.endpoint.up ? "up" : "down");
         if (e->u.endpoint.error[0])
             put(buf, len, off, " error /%s/", e->u.endpoint.error);
+        break;
+    case SCN_EXPECT_DOCTOR:
+        put(buf, len, off, " %s %s", e->u.doctor.check, e->u.doctor.result);
+        if (e->u.doctor.step[0])
+            put(buf, len, off, " at step %s", e->u.doctor.step);
+        if (e->u.doctor.pattern[0])
+            put(buf, len, off, " /%s/", e->u.doctor.pattern);
         break;
     default:
         break;

@@ -61,7 +61,8 @@ enum scn_expect_kind {
     SCN_EXPECT_JOURNAL,
     SCN_EXPECT_ENDPOINT,
     SCN_EXPECT_FIELD,
-    SCN_EXPECT_EXIT, /* a part exited with a code */
+    SCN_EXPECT_EXIT,   /* a part exited with a code */
+    SCN_EXPECT_DOCTOR, /* a finding of sse-doctor */
     SCN_EXPECT_KIND_COUNT,
 };
 
@@ -190,6 +191,12 @@ struct scn_expect {
             enum scn_part part; /* connector or eventhandler */
             int code;           /* the exit status, 0 to 255 */
         } exit;
+        struct {
+            char check[40]; /* the finding's id: reach.api-sse, clock */
+            char result[8]; /* ok, warn, fail, skip */
+            char step[16];  /* its first failed step; "" any */
+            char pattern[SCN_TEXT_MAX]; /* ERE on its summary; "" any */
+        } doctor;
     } u;
 };
 

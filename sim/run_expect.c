@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -779,6 +780,118 @@ probe_exit(struct run_ctx *c, const struct scn_expect *e, char *obs, size_t len)
     return WIFEXITED(p->status) && WEXITSTATUS(p->status) == e->u.exit.code;
 }
 
+/* ---- a finding of sse-doctor ---- */
+
+#define DOCTOR_STEP_S "5"    /* --timeout: each step of a probe */
+#define DOCTOR_MAX_MS 120000 /* a run that takes longer is killed */
+
+/*
+ * Run sse-doctor on the connector's root once, its JSON to the run
+ * directory; the document, or NULL with why. With the scenario's proxy
+ * in the connector's environment, the doctor gets it too: it is to take
+ * the route the connector takes.
+ */
+static json_t *
+doctor_doc(struct run_ctx *c, char *why, size_t len)
+{
+    char bin[PATH_MAX], out[PATH_MAX], err[PATH_MAX], what[96];
+    char *argv[] = {bin,
+                    "--root",
+                    c->root,
+                    "--ports-file",
+                    c->cports_file,
+                    "--json",
+                    "--timeout",
+                    DOCTOR_STEP_S,
+                    NULL};
+    struct run_proc p;
+    json_error_t jerr;
+    json_t *doc;
+    int64_t end;
+    int rc;
+
+    snprintf(bin, sizeof(bin), "%s/sse-doctor", c->o->bin);
+    snprintf(out, sizeof(out), "%s/doctor.json", c->dir);
+    snprintf(err, sizeof(err), "%s/doctor.err", c->dir);
+    unlink(out);
+    if (c->s->proxy.on && c->s->proxy.env) {
+        const struct sse_port_entry *px =
+            sse_ports_find(&c->ports, "proxy", NULL);
+        char url[256];
+
+        conf_proxy_url(c->s, px != NULL ? px->port : 0, url, sizeof(url));
+        setenv("HTTPS_PROXY", url, 1);
+    }
+    rc = proc_start(&p, "doctor", argv, out, err, what, sizeof(what));
+    unsetenv("HTTPS_PROXY");
+    if (rc != 0) {
+        snprintf(why, len, "sse-doctor: %s", what);
+        return NULL;
+    }
+    end = now_ms() + DOCTOR_MAX_MS;
+    while (proc_running(&p)) {
+        if (now_ms() >= end) {
+            kill(p.pid, SIGKILL);
+            while (proc_running(&p))
+                nap_ms(20);
+            snprintf(why, len, "sse-doctor took over %d s",
+                     DOCTOR_MAX_MS / 1000);
+            return NULL;
+        }
+        nap_ms(20);
+    }
+    doc = json_load_file(out, 0, &jerr);
+    if (doc == NULL) {
+        proc_describe(&p, what, sizeof(what));
+        snprintf(why, len, "sse-doctor %s without a JSON report (%s)", what,
+                 err);
+    }
+    return doc;
+}
+
+static bool
+probe_doctor(struct run_ctx *c, const struct scn_expect *e,
+             struct probe_state *ps, char *obs, size_t len)
+{
+    json_t *doc = doctor_doc(c, obs, len), *f = NULL, *list;
+    const char *result, *step, *summary;
+    size_t i;
+    bool ok;
+
+    if (doc == NULL)
+        return false;
+    list = json_object_get(doc, "findings");
+    json_array_foreach(list, i, f)
+    {
+        const char *id = json_string_value(json_object_get(f, "id"));
+
+        if (id != NULL && strcmp(id, e->u.doctor.check) == 0)
+            break;
+        f = NULL;
+    }
+    if (f == NULL) {
+        snprintf(obs, len, "sse-doctor reported no check %s",
+                 e->u.doctor.check);
+        json_decref(doc);
+        return false;
+    }
+    result = json_string_value(json_object_get(f, "result"));
+    step = json_string_value(json_object_get(f, "step"));
+    summary = json_string_value(json_object_get(f, "summary"));
+    result = result != NULL ? result : "?";
+    summary = summary != NULL ? summary : "";
+    snprintf(obs, len, "doctor %s was %s%s%s: %.600s", e->u.doctor.check,
+             result, step != NULL ? " at step " : "", step != NULL ? step : "",
+             summary);
+    ok = strcmp(result, e->u.doctor.result) == 0;
+    if (ok && e->u.doctor.step[0] != '\0')
+        ok = step != NULL && strcmp(step, e->u.doctor.step) == 0;
+    if (ok && ps->have_re)
+        ok = regexec(&ps->re, summary, 0, NULL, 0) == 0;
+    json_decref(doc);
+    return ok;
+}
+
 /* ---- playing ---- */
 
 static bool
@@ -801,6 +914,8 @@ probe(struct run_ctx *c, const struct scn_expect *e, struct probe_state *ps,
         return probe_field(c, e, obs, len);
     case SCN_EXPECT_EXIT:
         return probe_exit(c, e, obs, len);
+    case SCN_EXPECT_DOCTOR:
+        return probe_doctor(c, e, ps, obs, len);
     default:
         snprintf(obs, len, "unknown expectation");
         return false;
@@ -816,6 +931,7 @@ probe_begin(struct run_ctx *c, const struct scn_expect *e,
 {
     const char *re = e->kind == SCN_EXPECT_LOG        ? e->u.log.pattern
                      : e->kind == SCN_EXPECT_ENDPOINT ? e->u.endpoint.error
+                     : e->kind == SCN_EXPECT_DOCTOR   ? e->u.doctor.pattern
                                                       : "";
     struct stat st;
     char why[200];

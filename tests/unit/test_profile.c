@@ -256,7 +256,8 @@ static const char sselab_only[] =
     "  - expect: {log: {pattern: 'registered with'}, within: 1m}\n"
     "  - expect: {log: {pattern: 'api-sse', portable: true}, within: 1m}\n"
     "  - expect: {status: Enrolled, within: 1m}\n"
-    "  - signal: {connector: HUP}\n";
+    "  - signal: {connector: HUP}\n"
+    "  - expect: {doctor: {check: config, result: ok}, within: 1m}\n";
 
 START_TEST(what_a_scenario_needs_beyond_the_profile_is_named)
 {
@@ -281,6 +282,9 @@ START_TEST(what_a_scenario_needs_beyond_the_profile_is_named)
                   "%s", err);
     ck_assert_msg(strstr(err, "s.yaml:11:5: steps[6]: SIGHUP") != NULL, "%s",
                   err);
+    ck_assert_msg(strstr(err, "s.yaml:12:5: steps[7].expect.doctor: asks "
+                              "sse-doctor") != NULL,
+                  "%s", err);
     /* The portable log line and status Enrolled are no problem. */
     ck_assert_ptr_null(strstr(err, "steps[4]"));
     ck_assert_ptr_null(strstr(err, "steps[5]"));

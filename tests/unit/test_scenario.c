@@ -235,11 +235,10 @@ START_TEST(misspelt_key_names_place_and_expected_keys)
             "t.yaml:2:1: unknown key \"stpes\" (expected one of: name, "
             "description, tags, cases, region, time_scale, seed, connector, "
             "conformance, steps)");
-    refused(
-        "name: x\nsteps:\n  - expect: {status: Enrolled, withn: 5s}\n",
-        "t.yaml:3:32: steps[0].expect: unknown key \"withn\" (expected "
-        "one of: status, log, ingest, journal, endpoint, field, exit, within, "
-        "for, grace)");
+    refused("name: x\nsteps:\n  - expect: {status: Enrolled, withn: 5s}\n",
+            "t.yaml:3:32: steps[0].expect: unknown key \"withn\" (expected "
+            "one of: status, log, ingest, journal, endpoint, field, exit, "
+            "doctor, within, for, grace)");
     refused("name: x\nsteps:\n  - wiat: 5s\n",
             "t.yaml:3:5: steps[0]: unknown key \"wiat\" (expected one of: "
             "fault, clear, fmc, send, start");
@@ -351,7 +350,7 @@ START_TEST(expectation_needs_one_condition_and_one_time)
 {
     refused("name: x\nsteps:\n  - expect: {within: 5s}\n",
             "t.yaml:3:13: steps[0].expect: expected exactly one of status, "
-            "log, ingest, journal, endpoint, field, exit (got 0)");
+            "log, ingest, journal, endpoint, field, exit, doctor (got 0)");
     refused("name: x\nsteps:\n  - expect: {status: Enrolled}\n",
             "t.yaml:3:13: steps[0].expect: expected exactly one of within, "
             "for (got 0)");
@@ -778,6 +777,57 @@ START_TEST(field_and_journal_intervals)
 }
 END_TEST
 
+START_TEST(doctor_expectation_reads_and_checks)
+{
+    struct scenario *s = load(
+        "name: x\nsteps:\n"
+        "  - expect: {doctor: {check: reach.api-sse, result: fail, step: tls,"
+        " pattern: 'certificate has expired'}, within: 30s}\n"
+        "  - expect: {doctor: {check: eventhandler-socket, result: ok},"
+        " for: 5s}\n");
+    const struct scn_expect *e;
+    char d[256];
+
+    ck_assert_msg(s != NULL, "%s", err);
+    e = &s->steps[0].u.expect;
+    ck_assert_int_eq(e->kind, SCN_EXPECT_DOCTOR);
+    ck_assert_str_eq(e->u.doctor.check, "reach.api-sse");
+    ck_assert_str_eq(e->u.doctor.result, "fail");
+    ck_assert_str_eq(e->u.doctor.step, "tls");
+    ck_assert_str_eq(e->u.doctor.pattern, "certificate has expired");
+    scenario_step_describe(&s->steps[0], d, sizeof(d));
+    ck_assert_str_eq(d, "expect doctor reach.api-sse fail at step tls "
+                        "/certificate has expired/ within 30s");
+    e = &s->steps[1].u.expect;
+    ck_assert_str_eq(e->u.doctor.step, "");
+    ck_assert_str_eq(e->u.doctor.pattern, "");
+    ck_assert(e->hold);
+    scenario_free(s);
+    refused("name: x\nsteps:\n"
+            "  - expect: {doctor: {check: clock, result: bad}, within: 1s}\n",
+            "t.yaml:3:45: steps[0].expect.doctor.result: expected one of "
+            "ok,warn,fail,skip, got \"bad\"");
+    refused("name: x\nsteps:\n"
+            "  - expect: {doctor: {check: Clock!, result: ok}, within: 1s}\n",
+            "t.yaml:3:30: steps[0].expect.doctor.check: expected a check of "
+            "docs/doctor.md such as reach.api-sse");
+    refused("name: x\nsteps:\n"
+            "  - expect: {doctor: {result: ok}, within: 1s}\n",
+            "t.yaml:3:22: steps[0].expect.doctor: missing required key "
+            "\"check\"");
+    refused("name: x\nsteps:\n"
+            "  - expect: {doctor: {check: clock, result: ok, step: dns},"
+            " within: 1s}\n",
+            "t.yaml:3:55: steps[0].expect.doctor.step: expected one of "
+            "resolve,connect,proxy,tls,http, got \"dns\"");
+    refused("name: x\nsteps:\n"
+            "  - expect: {doctor: {check: clock, result: ok, pattern: 'a('},"
+            " within: 1s}\n",
+            "t.yaml:3:58: steps[0].expect.doctor.pattern: not a POSIX "
+            "extended regular expression");
+}
+END_TEST
+
 START_TEST(disk_needs_a_tmpfs_and_sizes_read)
 {
     struct scenario *s = load("name: x\nconnector: {tmpfs: 2MiB}\nsteps:\n"
@@ -837,6 +887,7 @@ scenario_suite(void)
     tcase_add_test(tc, ingest_duplicates_min_and_its_bounds);
     tcase_add_test(tc, ingest_against_accepted_and_its_checks);
     tcase_add_test(tc, field_and_journal_intervals);
+    tcase_add_test(tc, doctor_expectation_reads_and_checks);
     tcase_add_test(tc, disk_needs_a_tmpfs_and_sizes_read);
     tcase_add_test(tc, api_reconfigure_exit_and_fmc_guid_read_and_checked);
     suite_add_tcase(s, tc);
