@@ -33,10 +33,10 @@ cp "$LAB_CERTS/connectorCA.pem" "$etc/connectorCA.pem"
 
 # One curl --connect-to line per emulated host; the admin API and the
 # proxy are not hosts the connector dials.
+to_map='s/.*"host":"\([^"]*\)","port":\([0-9]*\).*/\1:443:'
 grep '"host"' "$LAB_CLOUD_PORTS" |
     grep -v -e '"service":"admin"' -e '"service":"proxy"' |
-    sed "s/.*\"host\":\"\([^\"]*\)\",\"port\":\([0-9]*\).*/\1:443:$LAB_CLOUD_ADDR:\2/" \
-        >"$etc/sse-hosts.map.tmp"
+    sed "$to_map$LAB_CLOUD_ADDR:\\2/" >"$etc/sse-hosts.map.tmp"
 [ -s "$etc/sse-hosts.map.tmp" ] || lab_die "no hosts in $LAB_CLOUD_PORTS"
 mv "$etc/sse-hosts.map.tmp" "$etc/sse-hosts.map"
 
