@@ -17,7 +17,14 @@
  *
  * Merge keys ("<<: *anchor") are followed. Each problem is one line,
  * "FILE:LINE:COLUMN: PATH: what", LINE and COLUMN from 1.
- * Exit: 0 consistent, 1 problems found, 2 bad usage or unreadable YAML.
+ *
+ * With --get PATH it checks nothing and prints the scalars found at PATH
+ * in any YAML file, one per line: keys joined by dots, "*" for any key or
+ * list item ("jobs.*.steps.*.run"). tests/e2e/test_ci_templates.sh reads
+ * the commands of the CI templates so.
+ *
+ * Exit: 0 consistent (or PATH found), 1 problems found (or nothing at
+ * PATH), 2 bad usage or unreadable YAML.
  */
 #include <errno.h>
 #include <limits.h>
@@ -659,13 +666,55 @@ check_document(struct cc *c)
     }
 }
 
+/* Print the scalars under n that match the rest of the dotted path. */
+static size_t
+get_path(struct cc *c, yaml_node_t *n, const char *path)
+{
+    const char *dot = strchr(path, '.');
+    size_t len = dot != NULL ? (size_t)(dot - path) : strlen(path);
+    const char *rest = dot != NULL ? dot + 1 : NULL;
+    size_t found = 0, index = 0;
+
+    if (n == NULL)
+        return 0;
+    if (path[0] == '\0') {
+        if (n->type != YAML_SCALAR_NODE)
+            return 0;
+        fwrite(n->data.scalar.value, 1, n->data.scalar.length, stdout);
+        fputc('\n', stdout);
+        return 1;
+    }
+    if (n->type == YAML_MAPPING_NODE) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+             p < n->data.mapping.pairs.top; p++) {
+            const char *k = scalar(node(c, p->key));
+
+            if (k != NULL && ((len == 1 && path[0] == '*') ||
+                              (strlen(k) == len && !strncmp(k, path, len))))
+                found += get_path(c, node(c, p->value), rest ? rest : "");
+        }
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *i = n->data.sequence.items.start;
+             i < n->data.sequence.items.top; i++, index++) {
+            char at[24];
+
+            snprintf(at, sizeof(at), "%zu", index);
+            if ((len == 1 && path[0] == '*') ||
+                (strlen(at) == len && !strncmp(at, path, len)))
+                found += get_path(c, node(c, *i), rest ? rest : "");
+        }
+    }
+    return found;
+}
+
 static void
 usage(FILE *out)
 {
     fprintf(out, "usage: compose-check --entry-prefix /IMAGE/DIR/ "
                  "--entry-dir DIR [--project-dir DIR] compose.yaml\n"
-                 "exit: 0 consistent, 1 problems (one line each), 2 bad "
-                 "usage or unreadable YAML\n");
+                 "       compose-check --get KEY.*.KEY FILE.yaml\n"
+                 "exit: 0 consistent (or found), 1 problems (one line "
+                 "each) or nothing found, 2 bad usage or unreadable YAML\n");
 }
 
 int
@@ -675,6 +724,7 @@ main(int argc, char **argv)
     yaml_parser_t parser;
     FILE *f = NULL;
     char dir[PATH_MAX];
+    const char *get = NULL;
     int rc = 2;
 
     for (int i = 1; i < argc; i++) {
@@ -684,6 +734,8 @@ main(int argc, char **argv)
             c.entry_dir = argv[++i];
         else if (strcmp(argv[i], "--project-dir") == 0 && i + 1 < argc)
             c.project_dir = argv[++i];
+        else if (strcmp(argv[i], "--get") == 0 && i + 1 < argc)
+            get = argv[++i];
         else if (argv[i][0] != '-' && c.file == NULL)
             c.file = argv[i];
         else {
@@ -691,7 +743,8 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (c.file == NULL || c.prefix == NULL || c.entry_dir == NULL) {
+    if (c.file == NULL ||
+        (get == NULL && (c.prefix == NULL || c.entry_dir == NULL))) {
         usage(stderr);
         return 2;
     }
@@ -720,6 +773,11 @@ main(int argc, char **argv)
                 parser.context != NULL ? parser.context : "",
                 parser.context != NULL ? ", " : "",
                 parser.problem != NULL ? parser.problem : "YAML error");
+        goto out;
+    }
+    if (get != NULL) {
+        rc = get_path(&c, yaml_document_get_root_node(&c.doc), get) > 0 ? 0 : 1;
+        yaml_document_delete(&c.doc);
         goto out;
     }
     check_document(&c);
