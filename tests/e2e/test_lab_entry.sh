@@ -2,7 +2,8 @@
 # The lab of docker/compose.yaml, without Docker: the four entry scripts
 # the services run (docker/entry/*.sh, through /bin/sh as in the image),
 # on the host, each with a directory of its own under $T and the shared
-# ones compose.yaml mounts as volumes, every address on loopback and every
+# ones compose.yaml mounts as volumes, every address on loopback (the cloud
+# reached by the name localhost, as compose.yaml names it "cloud") and every
 # port 0. The lab must come up end to end: certificates made once, the
 # connector Enrolled by the fmc script, the EventHandler's fixtures all in
 # the ingest's ledger, a fault set with the admin token felt by the
@@ -48,12 +49,15 @@ part cloud
 CLOUD_PID=$PART_PID
 part eventhandler
 EH_PID=$PART_PID
-part connector
+# The connector and the FMC role reach the cloud by a name, as compose.yaml
+# has them do ("cloud"): the host map's address and ssesim fmc
+# --cloud-address are resolved, not only parsed.
+LAB_CLOUD_ADDR=localhost part connector
 CONN_PID=$PART_PID
 
 # --- the one-shot FMC service enrols the connector ----------------------
-LAB_RUN=$T/run-fmc "$ENTRY/fmc.sh" >"$T/fmc.log" 2>&1 ||
-    fail "fmc.sh exited $?: $(cat "$T/fmc.log")"
+LAB_CLOUD_ADDR=localhost LAB_RUN=$T/run-fmc "$ENTRY/fmc.sh" >"$T/fmc.log" \
+    2>&1 || fail "fmc.sh exited $?: $(cat "$T/fmc.log")"
 grep -q '^enrolled: device .*, region us' "$T/fmc.log" ||
     fail "fmc.sh did not report the enrolment: $(cat "$T/fmc.log")"
 grep -q "certificates: making the private CA in $T/certs" "$T/cloud.log" ||
@@ -67,6 +71,23 @@ CAPI_PORT=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$T/share/connector.ports")
     fail "connector status: $(capi /v1/contexts/default/status)"
 pass "cloud, eventhandler and connector up; fmc.sh enrols the connector"
 
+rc=0
+"$BIN/ssesim" fmc --ports-file "$T/share/cloud.ports" --certs "$T/certs" \
+    --cloud-address '[::1]' >/dev/null 2>"$T/usage.err" || rc=$?
+[ "$rc" = 2 ] && grep -q -- '--cloud-address: expected a host name or IPv4' \
+    "$T/usage.err" || fail "--cloud-address [::1]: exit $rc"
+# Nothing listens on 127.0.0.2 (the cloud binds 127.0.0.1): the address
+# given is the one dialled.
+rc=0
+"$BIN/ssesim" fmc --ports-file "$T/share/cloud.ports" --certs "$T/certs" \
+    --cloud-address 127.0.0.2 --connector "http://127.0.0.1:$CAPI_PORT" \
+    --timeout-s 10 >/dev/null 2>"$T/elsewhere.err" || rc=$?
+[ "$rc" = 1 ] && grep -q 'api-sse.cisco.com:443:127.0.0.2:' \
+    "$T/elsewhere.err" || fail "--cloud-address 127.0.0.2: exit $rc:" \
+    "$(cat "$T/elsewhere.err")"
+pass "ssesim fmc --cloud-address: a name reaches the cloud, another" \
+    "address is dialled as given, a bracketed one is bad usage"
+
 # --- what compose.yaml relies on: loopback by default, no shared secret --
 ADMIN=$(sed -n 's/.*"service":"admin".*"port":\([0-9]*\).*/\1/p' \
     "$T/share/cloud.ports")
@@ -78,7 +99,7 @@ api=$(sed -n 's/.*"host":"api-sse.cisco.com","port":\([0-9]*\).*/\1/p' \
     "$T/share/cloud.ports")
 listens_on_loopback "$api" || fail "api-sse port $api: $(cat "$T/listen.$api")"
 map=$T/root/ngfw/etc/sf/sse-hosts.map
-grep -qx "api-sse.cisco.com:443:127.0.0.1:$api" "$map" ||
+grep -qx "api-sse.cisco.com:443:localhost:$api" "$map" ||
     fail "host map: $(cat "$map")"
 hosts=$(grep -c -e '"service":"api-sse"' -e '"service":"est"' \
     -e '"service":"mx"' -e '"service":"dex"' -e '"service":"eventing-ingest"' \
