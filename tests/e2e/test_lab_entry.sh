@@ -33,6 +33,19 @@ exited() {
     [ ! -e "/proc/$1/stat" ] || [ "$(awk '{print $3}' "/proc/$1/stat")" = Z ]
 }
 
+# children_of PID: the processes whose parent is PID (from /proc: procps is
+# not among the packages ci/install-deps.sh installs).
+children_of() {
+    for st in /proc/[0-9]*/stat; do
+        # Field 4 is the parent; the programs here have no blank in their
+        # name (field 2). A process may be gone by the time it is read.
+        { read -r pid _ _ ppid _ <"$st"; } 2>/dev/null || continue
+        if [ "$ppid" = "$1" ]; then
+            echo "$pid"
+        fi
+    done
+}
+
 # listens_on_loopback PORT: a TCP listener on PORT, on 127.0.0.1 only.
 listens_on_loopback() {
     ss -Hltn "sport = :$1" | awk '{print $4}' >"$T/listen.$1"
@@ -162,7 +175,7 @@ pass "$sent fixture events (3 types) counted by the ledger:" \
 # --- docker compose stop: SIGTERM to each service, each exits 0 ---------
 children=""
 for p in $CONN_PID $EH_PID $CLOUD_PID; do
-    children="$children $(pgrep -P "$p" | tr '\n' ' ')"
+    children="$children $(children_of "$p" | tr '\n' ' ')"
 done
 [ -n "$(echo "$children" | tr -d ' ')" ] || fail "no programs under the scripts"
 for p in $CONN_PID $EH_PID $CLOUD_PID; do
