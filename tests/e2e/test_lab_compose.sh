@@ -124,19 +124,37 @@ user=$(sed -n 's/^USER \(.*\)$/\1/p' "$DF" | tail -n 1)
 [ -n "$user" ] && [ "$user" != root ] && [ "$user" != 0 ] ||
     fail "the image runs as '${user:-root}'"
 uid=$(sed -n 's/.*useradd .*--uid \([0-9]*\).*/\1/p' "$DJ")
+gid=$(sed -n 's/.*groupadd .*--gid \([0-9]*\) '"$user"' .*/\1/p' "$DJ")
 [ -n "$uid" ] && [ "$uid" != 0 ] || fail "no --uid in the useradd line"
-grep -q "useradd .*--uid $uid .* $user  *&&" "$DJ" ||
-    fail "USER $user is not the user useradd makes"
+[ -n "$gid" ] && [ "$gid" != 0 ] || fail "no groupadd --gid for $user"
+grep -q "useradd .*--uid $uid --gid $gid .* $user  *&&" "$DJ" ||
+    fail "USER $user is not the user useradd makes, in group $gid"
 for o in $(sed -n 's/^ *o: "\(.*\)"$/\1/p' "$D/compose.yaml"); do
-    echo "$o" | grep -q "uid=$uid,gid=$uid," ||
-        fail "a tmpfs volume of compose.yaml for another uid: $o"
+    echo "$o" | grep -q "uid=$uid,gid=$gid," ||
+        fail "a tmpfs volume of compose.yaml for another uid/gid: $o"
 done
-owned=$(grep "install -d -o $user -g $user" "$DJ" | tr ' ' '\n' |
-    grep '^/lab')
+# Made in the image and given to the user with every parent under /lab.
+made=$(grep "install -d /lab" "$DJ" | tr ' ' '\n' | grep '^/lab')
+grep -q "install -d /lab.* && chown -R $user:$user /lab\$" "$DJ" ||
+    fail "/lab and its subdirectories are not all given to $user"
 for target in $(sed -n 's/^ *- [a-z]*:\(\/[^:]*\).*/\1/p' "$D/compose.yaml" |
     sort -u); do
-    echo "$owned" | grep -qx "$target" ||
+    echo "$made" | grep -qx "$target" ||
         fail "mount point $target is not made for $user in the image"
 done
-pass "the image runs as $user (uid $uid), owner of every mount point" \
-    "and of the tmpfs volumes"
+pass "the image runs as $user (uid $uid, gid $gid), owner of every mount" \
+    "point and of the tmpfs volumes"
+
+# docker/podman-pod.sh runs the services by hand: its environment is
+# compose.yaml's, value for value.
+n=0
+for kv in $(grep -o -- '-e LAB_[A-Z_]*=[^ ]*' "$D/podman-pod.sh" | cut -c4-); do
+    name=${kv%%=*}
+    value=${kv#*=}
+    "$BIN/compose-check" --get "services.*.environment.$name" \
+        "$D/compose.yaml" | grep -qx "$value" ||
+        fail "podman-pod.sh sets $kv; compose.yaml does not"
+    n=$((n + 1))
+done
+[ "$n" -ge 8 ] || fail "only $n LAB_ variables found in podman-pod.sh"
+pass "podman-pod.sh sets the $n LAB_ variables as compose.yaml does"
