@@ -9,6 +9,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
 int cmd_fmc(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_triage(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -19,6 +20,7 @@ static const struct {
     {"certs", cmd_certs, "make or check the private CA and host leaves"},
     {"fmc", cmd_fmc, "play the FMC: token, context, activation, wait"},
     {"run", cmd_run, "play scenario files against the cloud and connector"},
+    {"triage", cmd_triage, "name the known field cases a connector.log shows"},
 };
 
 static void

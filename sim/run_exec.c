@@ -1214,19 +1214,22 @@ write_summary(struct run_ctx *c, const char *dest)
     proc_describe(&c->connector, parts[1], sizeof(parts[1]));
     proc_describe(&c->eh, parts[2], sizeof(parts[2]));
     proc_describe(&c->fmc, parts[3], sizeof(parts[3]));
+    fprintf(f, "scenario:   %s\nfile:       %s\nresult:     %s\n", c->s->name,
+            c->s->file,
+            c->r->verdict == RUN_PASS   ? "PASS"
+            : c->r->verdict == RUN_FAIL ? "FAIL"
+                                        : "ERROR");
+    /* A passed scenario failed nowhere: no empty "failed at" to misread. */
+    if (c->r->verdict != RUN_PASS)
+        fprintf(f, "failed at:  step %u (%s)\nwhy:        %s\n", c->r->step,
+                c->r->where, c->r->message);
     fprintf(f,
-            "scenario:   %s\nfile:       %s\nresult:     %s\n"
-            "failed at:  step %u (%s)\nwhy:        %s\nwall time:  %.1f s\n"
+            "wall time:  %.1f s\n"
             "time scale: %g\nseed:       %" PRIu64 "\nregion:     %s\n"
             "grace:      %.1f s (wall)\nignore faults: %s\n"
             "run dir:    %s\n"
             "parts:      ssesim %s; connector %s; eventhandler %s; fmc %s\n\n"
             "steps:\n%s",
-            c->s->name, c->s->file,
-            c->r->verdict == RUN_PASS   ? "PASS"
-            : c->r->verdict == RUN_FAIL ? "FAIL"
-                                        : "ERROR",
-            c->r->step, c->r->where, c->r->message,
             (double)(now_ms() - c->t0) / 1000.0, c->scale, c->seed, c->region,
             (double)c->o->grace_ms / 1000.0, c->o->ignore_faults ? "yes" : "no",
             c->dir, parts[0], parts[1], parts[2], parts[3],
