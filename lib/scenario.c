@@ -820,6 +820,48 @@ take_connector(struct lctx *c, const char *path, struct val *v, void *t)
                     NULL, NULL);
 }
 
+/* A behaviour id: "conf.api.create-409", dotted words of a-z 0-9 -. */
+static int
+take_cf_id(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    const char *p = v->s;
+    bool ok = p[0] >= 'a' && p[0] <= 'z' && strchr(p, '.') != NULL;
+
+    for (; ok && *p != '\0'; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+             *p == '-' || (*p == '.' && p[1] != '.' && p[1] != '\0');
+    if (!ok)
+        return fail_got(c, v->node, path,
+                        "an id of dotted words (a-z, 0-9, -) such as "
+                        "\"conf.api.create-409\"");
+    return copy_text(c, v, path, c->s->conformance.id,
+                     sizeof(c->s->conformance.id));
+}
+
+static int
+take_cf_level(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    char level[8];
+
+    if (take_word(c, v, path, "must|should", level, sizeof(level)) != 0)
+        return -1;
+    c->s->conformance.must = strcmp(level, "must") == 0;
+    return 0;
+}
+
+static const struct key_rule conformance_rules[] = {
+    {"id", VT_STR, true, 0, 0, take_cf_id},
+    {"level", VT_STR, true, 0, 0, take_cf_level},
+};
+
+static int
+take_conformance(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    c->s->conformance.mark = mark_of(v->node);
+    return walk_map(c, v->node, path, conformance_rules,
+                    NROWS(conformance_rules), NULL, NULL);
+}
+
 static int take_steps(struct lctx *c, const char *path, struct val *v, void *t);
 
 static const struct key_rule top_rules[] = {
@@ -831,6 +873,7 @@ static const struct key_rule top_rules[] = {
     {"time_scale", VT_NUM, false, 1, 100000, take_time_scale},
     {"seed", VT_INT, false, 0, 9.2e18, take_seed},
     {"connector", VT_MAP, false, 0, 0, take_connector},
+    {"conformance", VT_MAP, false, 0, 0, take_conformance},
     {"steps", VT_SEQ, true, 0, 0, take_steps},
 };
 
@@ -1403,13 +1446,38 @@ take_log_level(struct lctx *c, const char *path, struct val *v, void *t)
 }
 
 static int
-take_log_pattern(struct lctx *c, const char *path, struct val *v, void *t)
+take_log_re(struct lctx *c, const char *path, struct val *v, void *t)
 {
     struct scn_expect *e = t;
 
     if (check_regex(c, v, path) != 0)
         return -1;
     return copy_text(c, v, path, e->u.log.pattern, sizeof(e->u.log.pattern));
+}
+
+static int
+take_log_not(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_expect *)t)->u.log.negate = true;
+    return take_log_re(c, path, v, t);
+}
+
+static const struct key_rule log_not_rules[] = {
+    {"not", VT_STR, true, 0, 0, take_log_not},
+};
+
+/* pattern: ERE, or {not: ERE} (the lines that do not match count). */
+static int
+take_log_pattern(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    if (v->node->type == YAML_MAPPING_NODE)
+        return walk_map(c, v->node, path, log_not_rules, NROWS(log_not_rules),
+                        t, NULL);
+    if (!is_scalar(v->node) || is_null(v->node))
+        return fail_got(c, v->node, path,
+                        "a regular expression or {not: regular expression}");
+    v->s = text_of(v->node);
+    return take_log_re(c, path, v, t);
 }
 
 static int
@@ -1426,12 +1494,32 @@ take_log_max(struct lctx *c, const char *path, struct val *v, void *t)
     return 0;
 }
 
+static int
+take_log_match(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    char what[8];
+
+    if (take_word(c, v, path, "msg|line", what, sizeof(what)) != 0)
+        return -1;
+    ((struct scn_expect *)t)->u.log.whole_line = strcmp(what, "line") == 0;
+    return 0;
+}
+
+static int
+take_log_portable(struct lctx *c, const char *path, struct val *v, void *t)
+{
+    ((struct scn_expect *)t)->u.log.portable = v->b;
+    return 0;
+}
+
 static const struct key_rule log_rules[] = {
     {"level", VT_STR, false, 0, 0, take_log_level},
-    {"pattern", VT_STR, true, 0, 0, take_log_pattern},
+    {"pattern", VT_ANY, true, 0, 0, take_log_pattern},
     {"min", VT_INT, false, 0, 1e9, take_log_min},
     {"max", VT_INT, false, 0, 1e9, take_log_max},
     {"since", VT_STR, false, 0, 0, take_since},
+    {"match", VT_STR, false, 0, 0, take_log_match},
+    {"portable", VT_BOOL, false, 0, 0, take_log_portable},
 };
 
 /* min <= max, or fail at the mapping. */
@@ -2062,10 +2150,26 @@ take_api_body(struct lctx *c, const char *path, struct val *v, void *t)
                : fail_at(c, v->node->start_mark, path, "out of memory");
 }
 
+/* A status, 100 to 599, or a class "2xx" to "5xx". */
 static int
 take_api_status(struct lctx *c, const char *path, struct val *v, void *t)
 {
-    ((struct scn_step *)t)->u.api.status = (int)v->i;
+    struct scn_step *st = t;
+    int64_t n;
+
+    if (!is_scalar(v->node))
+        return fail_got(c, v->node, path, "a status such as 409, or 2xx");
+    v->s = text_of(v->node);
+    if (strlen(v->s) == 3 && v->s[0] >= '2' && v->s[0] <= '5' &&
+        strcmp(v->s + 1, "xx") == 0) {
+        st->u.api.status = (v->s[0] - '0') * 100;
+        st->u.api.status_class = true;
+        return 0;
+    }
+    if (parse_int(v->s, &n) != 0 || n < 100 || n > 599)
+        return fail_got(c, v->node, path,
+                        "a status from 100 to 599, or 2xx to 5xx");
+    st->u.api.status = (int)n;
     return 0;
 }
 
@@ -2073,7 +2177,7 @@ static const struct key_rule api_rules[] = {
     {"method", VT_STR, false, 0, 0, take_api_method},
     {"path", VT_STR, true, 0, 0, take_api_path},
     {"body", VT_STR, false, 0, 0, take_api_body},
-    {"status", VT_INT, false, 100, 599, take_api_status},
+    {"status", VT_ANY, false, 0, 0, take_api_status},
 };
 
 static int
@@ -3127,8 +3231,9 @@ describe_expect(const struct scn_expect *e, char *buf, size_t len, size_t *off)
             e->u.status.value);
         break;
     case SCN_EXPECT_LOG:
-        put(buf, len, off, " %s%s/%s/", e->u.log.level,
-            e->u.log.level[0] ? " " : "", e->u.log.pattern);
+        put(buf, len, off, " %s%s%s%s/%s/", e->u.log.whole_line ? "line " : "",
+            e->u.log.level, e->u.log.level[0] ? " " : "",
+            e->u.log.negate ? "not " : "", e->u.log.pattern);
         put_count(buf, len, off, e->u.log.min, e->u.log.max);
         break;
     case SCN_EXPECT_INGEST:
@@ -3323,7 +3428,9 @@ scenario_step_describe(const struct scn_step *st, char *buf, size_t len)
         break;
     case SCN_STEP_API:
         put(buf, len, &off, "api %s %s", st->u.api.method, st->u.api.path);
-        if (st->u.api.status >= 0)
+        if (st->u.api.status_class)
+            put(buf, len, &off, ", answered %dxx", st->u.api.status / 100);
+        else if (st->u.api.status >= 0)
             put(buf, len, &off, ", answered %d", st->u.api.status);
         break;
     case SCN_STEP_RECONFIGURE:

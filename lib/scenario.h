@@ -147,9 +147,12 @@ struct scn_expect {
             bool negate;
         } status;
         struct {
-            char level[16]; /* logrus name; "" any */
-            char pattern[SCN_TEXT_MAX];
+            char level[16];                 /* logrus name; "" any */
+            char pattern[2 * SCN_TEXT_MAX]; /* a line's shape is long */
             int64_t min, max;
+            bool negate;     /* pattern: {not: ERE}, lines not matching */
+            bool whole_line; /* match: line, the raw line, not its msg */
+            bool portable;   /* written for any connector's wording */
         } log;
         struct {
             bool all;          /* delivered: all */
@@ -239,10 +242,11 @@ struct scn_step {
         int64_t wait_ms;
         struct scn_expect expect;
         struct {
-            char method[8]; /* GET, POST, DELETE */
-            char path[256]; /* /v1/..., with a query */
-            char *body;     /* JSON text or NULL; owned */
-            int status;     /* the answer expected; -1 any */
+            char method[8];    /* GET, POST, DELETE */
+            char path[256];    /* /v1/..., with a query */
+            char *body;        /* JSON text or NULL; owned */
+            int status;        /* the answer expected; -1 any */
+            bool status_class; /* status 2xx: any of 200 to 299 */
         } api;
         struct {
             struct scn_tree *properties; /* owned; NULL: none */
@@ -276,6 +280,13 @@ struct scenario {
         struct scn_mark mark;
     } proxy;
     struct scn_mark connector_mark;
+    /* conformance: the behaviour this scenario checks (ssesim conform);
+     * id "" when the scenario is no behaviour of a suite. */
+    struct {
+        char id[SCN_NAME_MAX];
+        bool must; /* level must; false: should */
+        struct scn_mark mark;
+    } conformance;
     struct scn_step *steps;
     size_t nsteps;
 };

@@ -10,6 +10,7 @@ int cmd_certs(int argc, char **argv);
 int cmd_fmc(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_triage(int argc, char **argv);
+int cmd_conform(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -21,6 +22,8 @@ static const struct {
     {"fmc", cmd_fmc, "play the FMC: token, context, activation, wait"},
     {"run", cmd_run, "play scenario files against the cloud and connector"},
     {"triage", cmd_triage, "name the known field cases a connector.log shows"},
+    {"conform", cmd_conform,
+     "play the conformance suite against a connector, write a report"},
 };
 
 static void

@@ -30,6 +30,7 @@
 #define CHILD_STOP_DEADLINE_MS 60000
 
 volatile sig_atomic_t run_stop;
+const char *run_prog = "ssesim run";
 
 int cmd_run(int argc, char **argv);
 
@@ -61,7 +62,10 @@ usage(FILE *to)
             "5s)\n"
             "  --bin DIR         where ssesim, sse-connector and "
             "sse-eventhandler are\n"
-            "                    (default: this ssesim's directory)\n\n"
+            "                    (default: this ssesim's directory)\n"
+            "  --connector P     play against another connector: P is a "
+            "connector profile\n"
+            "                    (docs/conformance.md) or a command line\n\n"
             "Exit: 0 all passed, 1 a scenario failed, 2 bad usage or a bad "
             "scenario file,\n3 the harness could not run (or was "
             "interrupted).\n");
@@ -75,12 +79,17 @@ bad_usage(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "ssesim run: ");
+    fprintf(stderr, "%s: ", run_prog);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n");
-    usage(stderr);
+    /* ssesim conform passes some of its options on: its own usage is
+     * the one to read then. */
+    if (strcmp(run_prog, "ssesim run") == 0)
+        usage(stderr);
+    else
+        fprintf(stderr, "see `%s --help`\n", run_prog);
     return 2;
 }
 
@@ -209,8 +218,8 @@ check_junit(const char *path, char *why, size_t len)
     return 0;
 }
 
-static int
-parse_opts(int argc, char **argv, struct run_opts *o)
+int
+run_parse_opts(int argc, char **argv, struct run_opts *o)
 {
     static const struct option longs[] = {
         {"jobs", required_argument, NULL, 'j'},
@@ -226,15 +235,21 @@ parse_opts(int argc, char **argv, struct run_opts *o)
         {"keep", no_argument, NULL, 'k'},
         {"grace", required_argument, NULL, 'g'},
         {"bin", required_argument, NULL, 'b'},
+        {"connector", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *artifacts = "ssesim-artifacts", *bin = NULL;
+    struct profile *prof = NULL;
+    char perr[2048];
     char why[PATH_MAX + 64];
     uint64_t v;
     char *end;
     int c;
 
+    memset(o, 0, sizeof(*o));
+    o->jobs = 1;
+    o->grace_ms = 5000;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -296,6 +311,15 @@ parse_opts(int argc, char **argv, struct run_opts *o)
             break;
         case 'b':
             bin = optarg;
+            break;
+        case 'c':
+            if (o->profile != NULL)
+                return bad_usage("%s", "--connector given twice");
+            if (run_load_profile(optarg, &prof, perr, sizeof(perr)) != 0) {
+                fprintf(stderr, "%s: %s\n", run_prog, perr);
+                return 2;
+            }
+            o->profile = prof;
             break;
         case 'h':
             usage(stdout);
@@ -403,17 +427,17 @@ collect(int argc, char **argv, struct file_list *out)
         struct stat st;
 
         if (stat(argv[i], &st) != 0) {
-            fprintf(stderr, "ssesim run: %s: %s\n", argv[i], strerror(errno));
+            fprintf(stderr, "%s: %s: %s\n", run_prog, argv[i], strerror(errno));
             return -1;
         }
         if (S_ISDIR(st.st_mode) ? walk_dir(argv[i], out) != 0
                                 : list_add(out, argv[i]) != 0) {
-            fprintf(stderr, "ssesim run: %s: %s\n", argv[i], strerror(errno));
+            fprintf(stderr, "%s: %s: %s\n", run_prog, argv[i], strerror(errno));
             return -1;
         }
     }
     if (out->n == 0) {
-        fprintf(stderr, "ssesim run: no *.yaml scenario found\n");
+        fprintf(stderr, "%s: no *.yaml scenario found\n", run_prog);
         return -1;
     }
     return 0;
@@ -431,14 +455,50 @@ load_all(const struct file_list *files, struct scenario ***out)
         return -1;
     for (size_t i = 0; i < files->n; i++)
         if (scenario_load_file(files->v[i], &list[i], err, sizeof(err))) {
-            fprintf(stderr, "ssesim run: %s\n", err);
+            fprintf(stderr, "%s: %s\n", run_prog, err);
             rc = -1;
         }
     if (rc == 0 && scenario_names_unique(list, files->n, err, sizeof(err))) {
-        fprintf(stderr, "ssesim run: %s\n", err);
+        fprintf(stderr, "%s: %s\n", run_prog, err);
         rc = -1;
     }
     *out = list;
+    return rc;
+}
+
+/*
+ * A conformance suite: every scenario names its behaviour (conformance:
+ * {id, level}), and no two the same one. 0, or -1 with each problem
+ * printed.
+ */
+static int
+check_conformance(struct scenario *const *list, size_t n)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct scenario *s = list[i];
+
+        if (s->conformance.id[0] == '\0') {
+            fprintf(stderr,
+                    "ssesim conform: %s:1:1: missing required key "
+                    "\"conformance\" (a behaviour of the suite needs "
+                    "{id, level})\n",
+                    s->file);
+            rc = -1;
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(list[j]->conformance.id, s->conformance.id) == 0) {
+                fprintf(stderr,
+                        "ssesim conform: %s:%u:%u: conformance.id: \"%s\" "
+                        "is taken by %s too\n",
+                        s->file, s->conformance.mark.line,
+                        s->conformance.mark.column, s->conformance.id,
+                        list[j]->file);
+                rc = -1;
+            }
+    }
     return rc;
 }
 
@@ -515,6 +575,13 @@ print_plan(const struct run_opts *o, struct scenario *const *sel, size_t n,
         printf(" (shard %d/%d)", o->shard_i, o->shard_n);
     printf(", %d at once, grace %.1f s, programs in %s\n", o->jobs,
            (double)o->grace_ms / 1000.0, o->bin);
+    if (o->profile != NULL) {
+        char caps[200];
+
+        profile_caps_describe(o->profile->caps, caps, sizeof(caps));
+        printf("connector: profile %s (%s), understands %s\n  command: %s\n",
+               o->profile->name, o->profile->file, caps, o->profile->command);
+    }
     for (size_t i = 0; i < n; i++) {
         const struct scenario *s = sel[i];
         double scale = run_scale_of(o, s);
@@ -545,7 +612,7 @@ check_bins(const struct run_opts *o)
 
         snprintf(path, sizeof(path), "%s/%s", o->bin, progs[i]);
         if (access(path, X_OK) != 0) {
-            fprintf(stderr, "ssesim run: %s: %s (see --bin)\n", path,
+            fprintf(stderr, "%s: %s: %s (see --bin)\n", run_prog, path,
                     strerror(errno));
             return -1;
         }
@@ -560,14 +627,35 @@ check_configs(const struct run_opts *o, struct scenario *const *sel, size_t n)
 {
     int rc = 0;
 
+    if (o->profile != NULL && o->profile->port_mode == PROFILE_PORT_FIXED &&
+        o->jobs > 1) {
+        fprintf(stderr,
+                "%s: --jobs %d: connector profile %s has one fixed "
+                "local API port (%d); two scenarios at once would share it\n",
+                run_prog, o->jobs, o->profile->file, o->profile->port);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
-        char dir[PATH_MAX], err[2048];
+        char dir[PATH_MAX], err[8192];
 
+        /* Another connector: what each scenario needs of it, against
+         * what its profile says it gives (sselab's --check is for
+         * sselab's files). */
+        if (o->profile != NULL) {
+            if (profile_check_scenario(o->profile, sel[i], err, sizeof(err)) !=
+                0) {
+                for (char *l = strtok(err, "\n"); l != NULL;
+                     l = strtok(NULL, "\n"))
+                    fprintf(stderr, "%s: %s\n", run_prog, l);
+                rc = -1;
+            }
+            continue;
+        }
         if (sel[i]->settings == NULL && sel[i]->properties == NULL)
             continue;
         snprintf(dir, sizeof(dir), "%s/check-%zu", o->tmp, i);
         if (conf_check(o, sel[i], dir, err, sizeof(err)) != 0) {
-            fprintf(stderr, "ssesim run: %s\n", err);
+            fprintf(stderr, "%s: %s\n", run_prog, err);
             rc = -1;
         }
         remove_tree(dir);
@@ -583,7 +671,7 @@ run_tool(char *const argv[], const char *out)
     char why[512];
 
     if (proc_start(&p, "tool", argv, out, out, why, sizeof(why)) != 0) {
-        fprintf(stderr, "ssesim run: %s\n", why);
+        fprintf(stderr, "%s: %s\n", run_prog, why);
         return -1;
     }
     while (proc_running(&p))
@@ -608,8 +696,10 @@ ask_serve(struct run_opts *o)
     o->serve_ignore = text != NULL && strstr(text, "--ignore-faults") != NULL;
     free(text);
     if (o->ignore_faults && !o->serve_ignore)
-        fprintf(stderr, "ssesim run: warning: this ssesim serve has no "
-                        "--ignore-faults; fault rules will be applied\n");
+        fprintf(stderr,
+                "%s: warning: this ssesim serve has no "
+                "--ignore-faults; fault rules will be applied\n",
+                run_prog);
 }
 
 static int
@@ -624,7 +714,7 @@ make_certs(const struct run_opts *o)
     snprintf(log, sizeof(log), "%s/certs.log", o->tmp);
     if (run_tool(argv, log) == 0)
         return 0;
-    fprintf(stderr, "ssesim run: ssesim certs --out %s failed:\n", dir);
+    fprintf(stderr, "%s: ssesim certs --out %s failed:\n", run_prog, dir);
     f = fopen(log, "r");
     while (f != NULL && fgets(line, sizeof(line), f) != NULL)
         fprintf(stderr, "  %s", line);
@@ -652,10 +742,11 @@ on_signal(int sig)
 static void
 send_result(int fd, const struct run_result *r)
 {
-    json_t *doc =
-        json_pack("{s:i,s:f,s:i,s:s,s:s,s:s}", "verdict", (int)r->verdict,
-                  "wall_s", r->wall_s, "step", (int)r->step, "where", r->where,
-                  "message", r->message, "artifacts", r->artifacts);
+    json_t *doc = json_pack("{s:i,s:f,s:i,s:s,s:s,s:s,s:s,s:s}", "verdict",
+                            (int)r->verdict, "wall_s", r->wall_s, "step",
+                            (int)r->step, "where", r->where, "message",
+                            r->message, "expected", r->expected, "observed",
+                            r->observed, "artifacts", r->artifacts);
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     size_t off = 0, len = text != NULL ? strlen(text) : 0;
 
@@ -698,6 +789,10 @@ take_result(struct slot *sl, int status, struct run_item *it)
     snprintf(r->where, sizeof(r->where), "%s", v != NULL ? v : "");
     v = json_string_value(json_object_get(doc, "message"));
     snprintf(r->message, sizeof(r->message), "%s", v != NULL ? v : "");
+    v = json_string_value(json_object_get(doc, "expected"));
+    snprintf(r->expected, sizeof(r->expected), "%s", v != NULL ? v : "");
+    v = json_string_value(json_object_get(doc, "observed"));
+    snprintf(r->observed, sizeof(r->observed), "%s", v != NULL ? v : "");
     v = json_string_value(json_object_get(doc, "artifacts"));
     snprintf(r->artifacts, sizeof(r->artifacts), "%s", v != NULL ? v : "");
     json_decref(doc);
@@ -909,7 +1004,8 @@ exit_code(const struct run_item *items, size_t n)
 
 /* Run the selection; the exit code. */
 static int
-play(struct run_opts *o, struct scenario *const *sel, size_t n)
+play(struct run_opts *o, struct scenario *const *sel, size_t n,
+     run_done_fn done, void *arg)
 {
     struct run_item *items = calloc(n, sizeof(*items));
     struct sigaction sa;
@@ -932,10 +1028,12 @@ play(struct run_opts *o, struct scenario *const *sel, size_t n)
     report_summary(items, n, wall);
     rc = exit_code(items, n);
     if (o->junit != NULL && report_junit(o->junit, items, n, wall) != 0) {
-        fprintf(stderr, "ssesim run: --junit %s: %s\n", o->junit,
+        fprintf(stderr, "%s: --junit %s: %s\n", run_prog, o->junit,
                 strerror(errno));
         rc = 3;
     }
+    if (done != NULL)
+        rc = done(arg, items, n, wall, rc);
     free(items);
     return rc;
 }
@@ -955,18 +1053,45 @@ select_shard(const struct run_opts *o, struct scenario **all, size_t n,
 }
 
 int
+run_load_profile(const char *arg, struct profile **out, char *err,
+                 size_t errlen)
+{
+    struct stat st;
+
+    /* A file is a profile; anything else is a command line. */
+    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode) &&
+        (access(arg, X_OK) != 0 || strstr(arg, ".yaml") != NULL ||
+         strstr(arg, ".yml") != NULL))
+        return profile_load_file(arg, out, err, errlen);
+    return profile_default(arg, out, err, errlen);
+}
+
+int
 cmd_run(int argc, char **argv)
 {
-    struct run_opts o = {.jobs = 1, .grace_ms = 5000};
+    struct run_opts o;
+    int rc = run_parse_opts(argc, argv, &o);
+
+    if (rc == 0)
+        rc = run_files(&o, argc - optind, argv + optind, NULL, NULL);
+    else if (rc == 1)
+        rc = 0;
+    profile_free((struct profile *)o.profile);
+    return rc;
+}
+
+int
+run_files(struct run_opts *o_, int npaths, char **paths, run_done_fn done,
+          void *arg)
+{
+    struct run_opts o = *o_;
     struct file_list files = {0};
     struct scenario **all = NULL, **sel = NULL;
     size_t nsel = 0;
-    int rc = parse_opts(argc, argv, &o);
+    int rc = 0;
 
-    if (rc != 0)
-        return rc == 1 ? 0 : rc;
-    if (collect(argc - optind, argv + optind, &files) != 0 ||
-        load_all(&files, &all) != 0) {
+    if (collect(npaths, paths, &files) != 0 || load_all(&files, &all) != 0 ||
+        (o.conformance && check_conformance(all, files.n) != 0)) {
         rc = 2;
         goto out;
     }
@@ -986,7 +1111,7 @@ cmd_run(int argc, char **argv)
     }
     snprintf(o.tmp, sizeof(o.tmp), "/tmp/ssesim-run.XXXXXX");
     if (mkdtemp(o.tmp) == NULL) {
-        fprintf(stderr, "ssesim run: mkdtemp: %s\n", strerror(errno));
+        fprintf(stderr, "%s: mkdtemp: %s\n", run_prog, strerror(errno));
         o.tmp[0] = '\0';
         rc = 3;
         goto out;
@@ -1000,7 +1125,7 @@ cmd_run(int argc, char **argv)
         goto out;
     }
     if (nsel == 0) {
-        fprintf(stderr, "ssesim run: shard %d/%d holds no scenario\n",
+        fprintf(stderr, "%s: shard %d/%d holds no scenario\n", run_prog,
                 o.shard_i, o.shard_n);
         goto out;
     }
@@ -1009,7 +1134,12 @@ cmd_run(int argc, char **argv)
         rc = 3;
         goto out;
     }
-    rc = play(&o, sel, nsel);
+    if (o.profile != NULL && !(o.profile->caps & PROFILE_CAP_TIME_SCALE))
+        fprintf(stderr,
+                "%s: connector profile %s does not understand "
+                "time_scale: every scenario runs at scale 1 (real time)\n",
+                run_prog, o.profile->file);
+    rc = play(&o, sel, nsel, done, arg);
 out:
     if (o.tmp[0] != '\0')
         remove_tree(o.tmp);

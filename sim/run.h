@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "ports.h"
+#include "profile.h"
 #include "scenario.h"
 
 /* Where a host removed from the host map points: no name with an empty
@@ -58,6 +59,10 @@ struct run_opts {
     char tmp[PATH_MAX]; /* this run's directory: certs/ */
     /* What this ssesim serve takes (asked with --help once). */
     bool serve_seed, serve_ignore;
+    /* --connector: a connector other than sselab's own, started from its
+     * profile (run_profile.c); NULL: sselab's own, as always. */
+    const struct profile *profile;
+    bool conformance; /* ssesim conform: every scenario is a behaviour */
 };
 
 enum run_verdict {
@@ -75,8 +80,37 @@ struct run_result {
     unsigned step;             /* 1-based; 0: before the steps */
     char where[PATH_MAX + 16]; /* FILE:LINE of that step */
     char message[1536];
+    char expected[512];       /* the failed step, as the plan says it */
+    char observed[1024];      /* its last value seen; "" none */
     char artifacts[PATH_MAX]; /* "" when none were kept */
 };
+
+struct run_item;
+
+/*
+ * Called with every result once the scenarios ran (before they are
+ * freed); rc is the runner's exit code, and what it returns is the exit
+ * code.
+ */
+typedef int (*run_done_fn)(void *arg, const struct run_item *items, size_t n,
+                           double wall_s, int rc);
+
+/*
+ * Find, load, check and play the scenarios of paths under o (run.c):
+ * `ssesim run` after its options, and `ssesim conform`. The exit code.
+ */
+int run_files(struct run_opts *o, int npaths, char **paths, run_done_fn done,
+              void *arg);
+/* `ssesim run`'s options into o (defaults first); 0, 1 for --help, 2 bad
+ * usage (said on stderr). */
+int run_parse_opts(int argc, char **argv, struct run_opts *o);
+/* --connector ARG: a profile file, or a command line for the default
+ * profile; 0, or -1 with err. */
+int run_load_profile(const char *arg, struct profile **out, char *err,
+                     size_t errlen);
+
+/* Who speaks on stderr: "ssesim run", or "ssesim conform". */
+extern const char *run_prog;
 
 /* SIGINT or SIGTERM arrived (set by the handlers of run.c). */
 extern volatile sig_atomic_t run_stop;
@@ -180,6 +214,23 @@ void conf_proxy_url(const struct scenario *s, int port, char *buf, size_t len);
 int conf_check(const struct run_opts *o, const struct scenario *s,
                const char *scratch, char *err, size_t errlen);
 
+/* ---- a connector of a profile (run_profile.c) ---- */
+
+struct run_ctx;
+
+/* Where the profile puts the log, the audit and data_dir, and the port it
+ * picks, for the scenario of c; 0, or -1 (failure recorded). */
+int prof_setup(struct run_ctx *c);
+/* Write the profile's files into the root, with these properties and
+ * settings (the scenario's, or a reconfigure step's). */
+int prof_write(struct run_ctx *c, const struct scn_tree *properties,
+               const struct scn_tree *settings, char *why, size_t whylen);
+/* Start the profile's command and wait until its local API answers; 0 or
+ * -1 (failure recorded). */
+int prof_start(struct run_ctx *c);
+/* Copy what the profile wrote into the artefact folder dest. */
+void prof_save(struct run_ctx *c, const char *dest);
+
 /* ---- the run's state as expectations see it (run_exec.c) ---- */
 
 struct run_send {
@@ -218,9 +269,11 @@ struct run_ctx {
     char etc[160];
     char ports_file[128];
     char cports_file[128];
-    char conn_log[256];
-    char data_dir[PATH_MAX]; /* the connector's, as the runner sees it */
-    char audit[PATH_MAX];    /* the connector's accepted-ids file */
+    char conn_log[PATH_MAX];
+    char data_dir[PATH_MAX];   /* the connector's, as the runner sees it */
+    char audit[PATH_MAX];      /* the connector's accepted-ids file */
+    char cert_store[PATH_MAX]; /* a profile's; "" sselab's own setting */
+    int prof_port;             /* a profile's local API port; 0 unknown */
 
     struct run_proc ssesim, connector, eh, fmc;
     struct sse_ports ports;

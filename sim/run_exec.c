@@ -256,6 +256,8 @@ start_connector(struct run_ctx *c)
     int64_t end;
     int rc;
 
+    if (c->o->profile != NULL)
+        return prof_start(c);
     snprintf(bin, sizeof(bin), "%s/sse-connector", c->o->bin);
     snprintf(log, sizeof(log), "%s/connector-stderr.log", c->dir);
     unlink(c->cports_file);
@@ -757,8 +759,11 @@ restart_ssesim(struct run_ctx *c)
             sse_ports_find(&c->ports, "proxy", NULL);
         char why[256];
 
-        if (px == NULL || conf_write(c->s, c->scale, c->region, c->etc,
-                                     px->port, why, sizeof(why)) != 0)
+        if (px == NULL || (c->o->profile != NULL
+                               ? prof_write(c, c->s->properties, c->s->settings,
+                                            why, sizeof(why))
+                               : conf_write(c->s, c->scale, c->region, c->etc,
+                                            px->port, why, sizeof(why))) != 0)
             return fail(c, RUN_ERROR,
                         "cannot point the connector at the new "
                         "proxy");
@@ -835,11 +840,14 @@ play_trust(struct run_ctx *c, const struct scn_step *st)
     X509 *ca = NULL;
     FILE *f;
 
-    if (store[0] != '/')
+    if (c->o->profile != NULL)
+        snprintf(dir, sizeof(dir), "%s", c->cert_store);
+    else if (store[0] != '/')
         return fail(c, RUN_ERROR,
                     "trust: Globals.cert_store \"%s\" is no absolute path",
                     store);
-    snprintf(dir, sizeof(dir), "%s%s", c->root, store);
+    else
+        snprintf(dir, sizeof(dir), "%s%s", c->root, store);
     snprintf(from, sizeof(from), "%s/ca/%s.pem", c->certs, st->u.trust.ca);
     f = fopen(from, "r");
     if (f != NULL) {
@@ -905,8 +913,16 @@ play_fmc(struct run_ctx *c, const struct scn_step *st)
     argv[argc++] = c->ports_file;
     argv[argc++] = "--certs";
     argv[argc++] = c->certs;
-    argv[argc++] = "--connector-ports-file";
-    argv[argc++] = c->cports_file;
+    if (c->o->profile != NULL && c->capi[0] == '\0' && c->prof_port > 0)
+        snprintf(c->capi, sizeof(c->capi), "http://127.0.0.1:%d", c->prof_port);
+    if (c->o->profile != NULL && c->capi[0] != '\0') {
+        /* A profile's connector may write no sselab ports file. */
+        argv[argc++] = "--connector";
+        argv[argc++] = c->capi;
+    } else {
+        argv[argc++] = "--connector-ports-file";
+        argv[argc++] = c->cports_file;
+    }
     argv[argc++] = "--region";
     argv[argc++] = st->u.fmc.region[0] ? (char *)st->u.fmc.region : c->region;
     argv[argc++] = "--activation";
@@ -1007,7 +1023,12 @@ play_api(struct run_ctx *c, const struct scn_step *st)
     if (r.status == 0)
         rc = fail(c, RUN_FAIL, "api %s %s: no answer: %s", st->u.api.method,
                   st->u.api.path, r.error);
-    else if (st->u.api.status >= 0 && r.status != st->u.api.status)
+    else if (st->u.api.status_class && r.status / 100 != st->u.api.status / 100)
+        rc = fail(c, RUN_FAIL, "api %s %s answered %ld, not %dxx: %.300s",
+                  st->u.api.method, st->u.api.path, r.status,
+                  st->u.api.status / 100, r.body != NULL ? r.body : "");
+    else if (!st->u.api.status_class && st->u.api.status >= 0 &&
+             r.status != st->u.api.status)
         rc = fail(c, RUN_FAIL, "api %s %s answered %ld, not %d: %.300s",
                   st->u.api.method, st->u.api.path, r.status, st->u.api.status,
                   r.body != NULL ? r.body : "");
@@ -1032,8 +1053,10 @@ play_reconfigure(struct run_ctx *c, const struct scn_step *st)
     if (st->u.reconfigure.settings != NULL)
         s.settings = st->u.reconfigure.settings;
     px = sse_ports_find(&c->ports, "proxy", NULL);
-    if (conf_write(&s, c->scale, c->region, c->etc, px != NULL ? px->port : 0,
-                   why, sizeof(why)) != 0)
+    if (c->o->profile != NULL
+            ? prof_write(c, s.properties, s.settings, why, sizeof(why)) != 0
+            : conf_write(&s, c->scale, c->region, c->etc,
+                         px != NULL ? px->port : 0, why, sizeof(why)) != 0)
         return fail(c, RUN_ERROR, "reconfigure: %s", why);
     ctx_note(c, "connector.properties and connector.yaml written anew in %s",
              c->etc);
@@ -1136,6 +1159,9 @@ play_steps(struct run_ctx *c)
         else {
             char msg[sizeof(c->r->message)];
 
+            snprintf(c->r->expected, sizeof(c->r->expected), "%s", desc);
+            snprintf(c->r->observed, sizeof(c->r->observed), "%s",
+                     st->kind == SCN_STEP_EXPECT ? observed : c->r->message);
             snprintf(msg, sizeof(msg), "step %zu (%s) %s: %s", i + 1,
                      c->r->where, desc, c->r->message);
             memcpy(c->r->message, msg, sizeof(msg));
@@ -1270,10 +1296,14 @@ keep_artifacts(struct run_ctx *c)
         snprintf(name, sizeof(name), "eventhandler-report-%u.json", i);
         save_file(from, dest, name);
     }
-    snprintf(from, sizeof(from), "%s/connector.yaml", c->etc);
-    save_file(from, dest, "connector.yaml");
-    snprintf(from, sizeof(from), "%s/connector.properties", c->etc);
-    save_file(from, dest, "connector.properties");
+    if (c->o->profile != NULL)
+        prof_save(c, dest);
+    else {
+        snprintf(from, sizeof(from), "%s/connector.yaml", c->etc);
+        save_file(from, dest, "connector.yaml");
+        snprintf(from, sizeof(from), "%s/connector.properties", c->etc);
+        save_file(from, dest, "connector.properties");
+    }
     snprintf(from, sizeof(from), "%s/sse-hosts.map", c->etc);
     save_file(from, dest, "sse-hosts.map");
     save_file(c->s->file, dest, base != NULL ? base + 1 : c->s->file);
@@ -1355,6 +1385,8 @@ setup(struct run_ctx *c)
     snprintf(c->audit, sizeof(c->audit), "%s%s", c->root, RUN_AUDIT_FILE);
     data_dir_of(c);
     ctx_note(c, "run directory %s", c->dir);
+    if (c->o->profile != NULL && prof_setup(c) != 0)
+        return -1;
     if (c->s->tmpfs_bytes > 0 && proc_userns_probe(why, sizeof(why)) != 0)
         return fail(c, RUN_SKIPPED,
                     "skipped: connector.tmpfs needs a user and mount "
@@ -1370,8 +1402,11 @@ setup(struct run_ctx *c)
     proxy = sse_ports_find(&c->ports, "proxy", NULL);
     if (c->s->proxy.on && proxy == NULL)
         return fail(c, RUN_ERROR, "ssesim announced no proxy listener");
-    if (conf_write(c->s, c->scale, c->region, c->etc,
-                   proxy != NULL ? proxy->port : 0, why, sizeof(why)))
+    if (c->o->profile != NULL
+            ? prof_write(c, c->s->properties, c->s->settings, why,
+                         sizeof(why)) != 0
+            : conf_write(c->s, c->scale, c->region, c->etc,
+                         proxy != NULL ? proxy->port : 0, why, sizeof(why)))
         return fail(c, RUN_ERROR, "connector configuration: %s", why);
     snprintf(from, sizeof(from), "%s/connectorCA.pem", c->certs);
     snprintf(to, sizeof(to), "%s/connectorCA.pem", c->etc);
@@ -1402,6 +1437,10 @@ teardown(struct run_ctx *c)
 double
 run_scale_of(const struct run_opts *o, const struct scenario *s)
 {
+    /* A connector that does not shrink its own times runs in real time:
+     * a scaled cloud against it would tell nothing true. */
+    if (o->profile != NULL && !(o->profile->caps & PROFILE_CAP_TIME_SCALE))
+        return 1;
     if (o->time_scale > 0)
         return o->time_scale;
     return s->time_scale > 0 ? s->time_scale : 1;

@@ -149,11 +149,14 @@ log_line(const struct scn_expect *e, struct probe_state *ps, const char *line)
 {
     char level[16], msg[8192];
 
-    if (!split_line(line, level, sizeof(level), msg, sizeof(msg)))
+    if (!split_line(line, level, sizeof(level), msg, sizeof(msg)) &&
+        !e->u.log.whole_line)
         return;
     if (e->u.log.level[0] != '\0' && strcmp(level, e->u.log.level) != 0)
         return;
-    if (regexec(&ps->re, msg, 0, NULL, 0) == 0)
+    /* match: line judges the line as written (its shape), not its msg. */
+    if ((regexec(&ps->re, e->u.log.whole_line ? line : msg, 0, NULL, 0) == 0) !=
+        e->u.log.negate)
         ps->log_count++;
 }
 

@@ -234,7 +234,7 @@ START_TEST(misspelt_key_names_place_and_expected_keys)
     refused("name: x\nstpes: []\n",
             "t.yaml:2:1: unknown key \"stpes\" (expected one of: name, "
             "description, tags, cases, region, time_scale, seed, connector, "
-            "steps)");
+            "conformance, steps)");
     refused(
         "name: x\nsteps:\n  - expect: {status: Enrolled, withn: 5s}\n",
         "t.yaml:3:32: steps[0].expect: unknown key \"withn\" (expected "
