@@ -54,6 +54,7 @@ struct fmc_opts {
     const char *certs;
     const char *connector;       /* base URL, or NULL */
     const char *connector_ports; /* the connector's ports file, or NULL */
+    const char *cloud_addr;      /* where the ports file's listeners are */
     const char *region;
     const char *tenant; /* NULL: the token service's default */
     const char *guid;   /* NULL: a fresh one */
@@ -69,12 +70,12 @@ struct fmc {
     struct fmc_opts o;
     int64_t deadline_ms; /* monotonic */
     char api_host[64];
-    char connect_to[128]; /* "<api host>:443:127.0.0.1:<port>" */
+    char connect_to[160]; /* "<api host>:443:<cloud address>:<port>" */
     char ca_file[PATH_MAX];
     char base[256]; /* the connector's URL, no trailing slash */
     char guid[40];
     char name[128];
-    char admin_url[96]; /* http://127.0.0.1:<admin port> */
+    char admin_url[96]; /* http://<cloud address>:<admin port> */
     char bearer[128];   /* "Authorization: Bearer <admin token>" */
 };
 
@@ -104,6 +105,10 @@ usage(FILE *to)
             "(default " FMC_DEFAULT_CONNECTOR ")\n"
             "  --connector-ports-file F  or the port the connector wrote "
             "there\n"
+            "  --cloud-address ADDR      reach ssesim's listeners at ADDR "
+            "(default\n"
+            "                            127.0.0.1; a name or IPv4 "
+            "address)\n"
             "  --region us|eu|apj        the token's region (default us)\n"
             "  --tenant NAME             the token's tenant (default: the "
             "service's)\n"
@@ -253,6 +258,7 @@ parse_opts(int argc, char **argv, struct fmc_opts *o)
         {"certs", required_argument, NULL, 'c'},
         {"connector", required_argument, NULL, 'u'},
         {"connector-ports-file", required_argument, NULL, 'P'},
+        {"cloud-address", required_argument, NULL, 'A'},
         {"region", required_argument, NULL, 'r'},
         {"tenant", required_argument, NULL, 't'},
         {"activation", required_argument, NULL, 'a'},
@@ -282,6 +288,9 @@ parse_opts(int argc, char **argv, struct fmc_opts *o)
             break;
         case 'P':
             o->connector_ports = optarg;
+            break;
+        case 'A':
+            o->cloud_addr = optarg;
             break;
         case 'r':
             if (!sse_region_valid(optarg))
@@ -349,6 +358,12 @@ parse_opts(int argc, char **argv, struct fmc_opts *o)
                          o->connector);
     if (o->connector != NULL && strlen(o->connector) >= 200)
         return bad_usage("%s", "--connector: the URL is too long");
+    /* One name or IPv4 address: it goes into a connect-to line and a URL. */
+    if (o->cloud_addr[0] == '\0' || strlen(o->cloud_addr) > 63 ||
+        strpbrk(o->cloud_addr, ":/[] \t") != NULL)
+        return bad_usage("--cloud-address: expected a host name or IPv4 "
+                         "address, not \"%s\"",
+                         o->cloud_addr);
     if (o->guid != NULL && (o->guid[0] == '\0' || strlen(o->guid) >= 40))
         return bad_usage("%s", "--guid: 1 to 39 characters");
     if (o->name != NULL && (o->name[0] == '\0' || strlen(o->name) >= 128))
@@ -515,8 +530,8 @@ admin_endpoint(struct fmc *f, char *err, size_t errlen)
         snprintf(err, errlen, "%s: no admin listener or token",
                  f->o.ports_file);
     } else {
-        snprintf(f->admin_url, sizeof(f->admin_url), "http://127.0.0.1:%d",
-                 e->port);
+        snprintf(f->admin_url, sizeof(f->admin_url), "http://%s:%d",
+                 f->o.cloud_addr, e->port);
         snprintf(f->bearer, sizeof(f->bearer), "Authorization: Bearer %s",
                  p.admin_token);
         rc = 0;
@@ -544,8 +559,8 @@ prepare(struct fmc *f)
     if (wait_port(f, f->o.ports_file, NULL, f->api_host, &port, err,
                   sizeof(err)) != 0)
         return fail(FMC_CANNOT_RUN, "%s", err);
-    snprintf(f->connect_to, sizeof(f->connect_to), "%s:443:127.0.0.1:%d",
-             f->api_host, port);
+    snprintf(f->connect_to, sizeof(f->connect_to), "%s:443:%s:%d", f->api_host,
+             f->o.cloud_addr, port);
     if (f->o.token_admin && admin_endpoint(f, err, sizeof(err)) != 0)
         return fail(FMC_CANNOT_RUN, "%s", err);
     if (f->o.connector_ports != NULL) {
@@ -823,6 +838,7 @@ cmd_fmc(int argc, char **argv)
 {
     struct fmc f = {
         .o = {.connector = NULL,
+              .cloud_addr = "127.0.0.1",
               .region = "us",
               .type = "FMC",
               .whole = true,
