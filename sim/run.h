@@ -121,6 +121,8 @@ void run_scenario(const struct run_opts *o, const struct scenario *s,
 
 /* A scenario duration in wall milliseconds under scale, rounded up. */
 int64_t run_wall_ms(int64_t scenario_ms, double scale);
+/* The last non-empty line of the file at path ('\0' when none). */
+void run_last_line(const char *path, char *buf, size_t len);
 
 /* Effective time scale and seed of s under o. */
 double run_scale_of(const struct run_opts *o, const struct scenario *s);

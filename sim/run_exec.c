@@ -104,8 +104,8 @@ vfail(struct run_ctx *c, enum run_verdict v, const char *fmt, va_list ap)
 }
 
 /* The last non-empty line of a file, for messages. */
-static void
-last_line(const char *path, char *buf, size_t len)
+void
+run_last_line(const char *path, char *buf, size_t len)
 {
     char *text = read_text(path, NULL);
     char *end, *start;
@@ -226,7 +226,7 @@ start_ssesim(struct run_ctx *c)
         sse_ports_free(&p);
         if (!proc_running(&c->ssesim)) {
             proc_describe(&c->ssesim, why, sizeof(why));
-            last_line(log, line, sizeof(line));
+            run_last_line(log, line, sizeof(line));
             return fail(c, RUN_ERROR, "ssesim serve %s before it was ready: %s",
                         why, line);
         }
@@ -292,7 +292,7 @@ start_connector(struct run_ctx *c)
         memset(&p, 0, sizeof(p));
         if (!proc_running(&c->connector)) {
             proc_describe(&c->connector, why, sizeof(why));
-            last_line(log, line, sizeof(line));
+            run_last_line(log, line, sizeof(line));
             return fail(c, RUN_ERROR,
                         "sse-connector %s before it was ready: "
                         "%s",
@@ -466,7 +466,7 @@ start_eventhandler(struct run_ctx *c, const struct scn_step *st)
             break;
         if (!proc_running(&c->eh)) {
             proc_describe(&c->eh, why, sizeof(why));
-            last_line(log, line, sizeof(line));
+            run_last_line(log, line, sizeof(line));
             return fail(c, RUN_ERROR, "sse-eventhandler %s: %s", why, line);
         }
         if (nap_ms(50) != 0)
@@ -957,7 +957,7 @@ play_fmc(struct run_ctx *c, const struct scn_step *st)
             return -1;
     }
     proc_describe(&c->fmc, why, sizeof(why));
-    last_line(log, line, sizeof(line));
+    run_last_line(log, line, sizeof(line));
     if (WIFEXITED(c->fmc.status) && WEXITSTATUS(c->fmc.status) == 0) {
         ctx_note(c, "ssesim fmc: %s", line);
         return 0;

@@ -207,19 +207,10 @@ port_from_file(const char *path)
 static void
 stderr_tail(struct run_ctx *c, char *buf, size_t len)
 {
-    char path[PATH_MAX], *text, *end, *start;
+    char path[PATH_MAX];
 
-    buf[0] = '\0';
     snprintf(path, sizeof(path), "%s/connector-stderr.log", c->dir);
-    text = read_text(path, NULL);
-    if (text == NULL)
-        return;
-    end = text + strlen(text);
-    while (end > text && (end[-1] == '\n' || end[-1] == '\r'))
-        *--end = '\0';
-    start = strrchr(text, '\n');
-    snprintf(buf, len, "%.300s", start != NULL ? start + 1 : text);
-    free(text);
+    run_last_line(path, buf, len);
 }
 
 int
