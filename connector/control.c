@@ -952,7 +952,9 @@ run_flow(struct connector *c, struct attempt *a, bool first)
  * authenticated by the current certificate. The new one serves new
  * connections; open ones keep theirs (CASES K12). 0 renewed, -1 not, -2
  * est refused the certificate itself (403: expired or revoked as the
- * cloud sees it), so that only a new enrolment helps (K17).
+ * cloud sees it), -3 est's TLS refused it as expired (an alert: the
+ * cloud's clock is past its notAfter), so that only a new enrolment helps
+ * (K17).
  */
 static int
 do_reenrol(struct connector *c)
@@ -1011,6 +1013,8 @@ do_reenrol(struct connector *c)
         conn_ep_failure(c, EP_EST, 0, conn_cause_class(text, cls, sizeof(cls)),
                         "renewal at est.sco.cisco.com (region %s) failed: %s",
                         id.region, err);
+        if (rest_last_refused_ours_expired())
+            rc = -3;
         goto out;
     }
     if (r.status != 200 ||
@@ -1225,11 +1229,13 @@ renew(struct connector *c, int64_t *retry_at, unsigned *backoff, bool *warned)
     }
     /* A refusal proves the certificate invalid only once it has expired,
      * by our clock or the cloud's; before that it is kept (CASES K09). */
-    if (ok == -2 && c->enrolled &&
-        (left <= 0 || left <= (time_t)c->clock_offset_s)) {
+    if ((ok == -2 && c->enrolled &&
+         (left <= 0 || left <= (time_t)c->clock_offset_s)) ||
+        (ok == -3 && c->enrolled)) {
         cwarn("renewal: est refused the expired certificate of device %s "
-              "(HTTP 403): registering again with the kept token",
-              c->id.device_id);
+              "(%s): registering again with the kept token",
+              c->id.device_id,
+              ok == -3 ? "TLS alert \"certificate expired\"" : "HTTP 403");
         c->enrolled = false;
         c->identity_gen++;
         c->device_gen++;
@@ -1303,8 +1309,10 @@ control_main(void *arg)
         pthread_mutex_unlock(&c->lock);
         certwatch_check(c, time(NULL));
         pthread_mutex_lock(&c->lock);
-        if (c->enrolled && renew_at(c) != 0 && time(NULL) >= renew_at(c) &&
+        if (c->enrolled && renew_at(c) != 0 &&
+            (c->renew_due || time(NULL) >= renew_at(c)) &&
             now >= renew_retry_at) {
+            c->renew_due = false;
             renew(c, &renew_retry_at, &renew_backoff, &warned_expiry);
             continue;
         }

@@ -319,8 +319,11 @@ on_tls_info(const SSL *ssl, int where, int ret)
         at->reached = 1;
     if (where & SSL_CB_HANDSHAKE_DONE)
         at->reached = 2;
-    if (at->alert[0] == '\0' && tlsalert_is_fatal_read(where, ret))
+    if (at->alert[0] == '\0' && tlsalert_is_fatal_read(where, ret)) {
         tlsalert_describe(ssl, ret, at->alert, sizeof(at->alert));
+        if (tlsalert_says_ours_expired(ssl, ret))
+            conn_renew_now(at->c, at->t.host, at->region);
+    }
 }
 
 void

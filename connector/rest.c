@@ -207,12 +207,21 @@ on_verify(int ok, X509_STORE_CTX *store)
 /* The server's fatal alert, if one came: curl quotes OpenSSL's error
  * string, and says nothing of it when a write failed first. */
 static __thread char alert_detail[400];
+static __thread bool alert_ours_expired;
 
 static void
 on_tls_info(const SSL *ssl, int where, int ret)
 {
-    if (alert_detail[0] == '\0' && tlsalert_is_fatal_read(where, ret))
+    if (alert_detail[0] == '\0' && tlsalert_is_fatal_read(where, ret)) {
         tlsalert_describe(ssl, ret, alert_detail, sizeof(alert_detail));
+        alert_ours_expired = tlsalert_says_ours_expired(ssl, ret);
+    }
+}
+
+bool
+rest_last_refused_ours_expired(void)
+{
+    return alert_ours_expired;
 }
 
 static CURLcode
@@ -490,6 +499,7 @@ rest_call(const struct conn_config *cfg, const struct rest_req *req,
     curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     verify_detail[0] = '\0';
     alert_detail[0] = '\0';
+    alert_ours_expired = false;
     X509_free(verify_leaf);
     verify_leaf = NULL;
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);

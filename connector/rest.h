@@ -55,6 +55,9 @@ struct rest_reply {
 int rest_call(const struct conn_config *cfg, const struct rest_req *req,
               struct rest_reply *out, char *err, size_t errlen);
 void rest_reply_free(struct rest_reply *r);
+/* The last rest_call() of this thread got no answer because the server's
+ * TLS alert refused our client certificate as expired (CASES K17). */
+bool rest_last_refused_ours_expired(void);
 /* A random UUID (version 4) for X-Correlation-ID. 0 or -1. */
 int rest_correlation_id(char *buf, size_t len);
 

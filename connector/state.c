@@ -88,6 +88,24 @@ conn_wake(struct connector *c)
         lws_cancel_service(c->lws);
 }
 
+void
+conn_renew_now(struct connector *c, const char *host, const char *region)
+{
+    bool was;
+
+    pthread_mutex_lock(&c->lock);
+    /* Said once per certificate: every refused attempt calls this. */
+    was = c->renew_said == c->identity_gen + 1 || !c->enrolled;
+    c->renew_due = c->enrolled;
+    c->renew_said = c->identity_gen + 1;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    if (!was)
+        cwarn("%s (region %s) refused the certificate of device %s as "
+              "expired by its clock: renewing it now",
+              host, region, c->id.device_id);
+}
+
 /* Caller holds the lock. */
 static void
 set_status_locked(struct connector *c, enum conn_status s, const char *cause)

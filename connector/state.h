@@ -186,6 +186,8 @@ struct connector {
     uint64_t halted_gen, halted_cfg;
     uint64_t config_gen; /* bumps on every reload (SIGHUP) */
     bool refresh_due;    /* read the device record back now */
+    bool renew_due;      /* a server said our certificate expired (K17) */
+    uint64_t renew_said; /* identity_gen + 1 that conn_renew_now() named */
     bool replace_next;   /* the next registration replaces (K10) */
     bool token_ever;     /* an activation was ever received */
     struct conn_reg reg;
@@ -204,6 +206,10 @@ void conn_destroy(struct connector *c);
 
 /* Wake the control thread and the lws loop (any thread). */
 void conn_wake(struct connector *c);
+/* A server refused our client certificate as expired (a TLS alert): the
+ * control thread renews now rather than at two thirds of the lifetime by
+ * our clock (any thread). */
+void conn_renew_now(struct connector *c, const char *host, const char *region);
 
 /* Status: one log line when it changes, none when it stays. Lock free. */
 void conn_set_status(struct connector *c, enum conn_status s,

@@ -38,6 +38,13 @@ about_client_cert(int desc)
     }
 }
 
+bool
+tlsalert_says_ours_expired(const SSL *ssl, int ret)
+{
+    return (ret & 0xff) == SSL_AD_CERTIFICATE_EXPIRED && ssl != NULL &&
+           SSL_get_certificate(ssl) != NULL;
+}
+
 const char *
 tlsalert_describe(const SSL *ssl, int ret, char *buf, size_t len)
 {

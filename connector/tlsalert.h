@@ -22,5 +22,8 @@ bool tlsalert_is_fatal_read(int where, int ret);
  * alert came on (for the certificate we offered). Returns buf.
  */
 const char *tlsalert_describe(const SSL *ssl, int ret, char *buf, size_t len);
+/* The alert says the client certificate we offered has expired: by the
+ * server's clock, which may run ahead of ours (CASES K17). */
+bool tlsalert_says_ours_expired(const SSL *ssl, int ret);
 
 #endif

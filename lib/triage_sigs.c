@@ -320,6 +320,10 @@ const struct triage_sig triage_sigs[] = {
     {"K17", "clock-days", W,
      "^the cloud.s clock at [^ ]+ is " OFF_DAYS " s from ours",
      "^the cloud.s clock at [^ ]+ agrees with ours"},
+    {"K17", "cert-expired-by-cloud", W,
+     "^[^ ]+ \\(region [a-z]+\\) refused the certificate of device [^ ]+ "
+     "as expired by its clock",
+     "^(renewed the certificate|enrolled at) "},
     {"K24", "clock-day", W,
      "^the cloud.s clock at [^ ]+ is " OFF_DAY " s from ours",
      "^the cloud.s clock at [^ ]+ agrees with ours"},

@@ -153,6 +153,10 @@ static const struct {
             "ontrol.c:222 control:note_clock] the cloud's clock at api-sse.cisc"
             "o.com is +3024000 s from ours (Date: Fri, 08 Jan 2027 08:54:40 GMT"
             ")\""},
+    {"K17", "time=\"2026-12-04T10:00:17.910316738Z\" level=warning msg=\"[vm][s"
+            "tate.c:104 state:conn_renew_now] eventing-ingest.sse.itd.cisco.com"
+            " (region us) refused the certificate of device 809753d1-483a-47f9-"
+            "994f-7de64ab41690 as expired by its clock: renewing it now\""},
     {"K18", "time=\"2026-12-04T08:51:07.875170221Z\" level=error msg=\"[vm][con"
             "trol.c:785 control:do_enrol] enrolment: cacerts from est.sco.cisco"
             ".com/.well-known/est failed: phase tls: x509: unable to get local "
