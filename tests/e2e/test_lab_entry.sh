@@ -123,6 +123,10 @@ TOKEN=$(cat "$T/run-cloud/admin-token")
 [ "${#TOKEN}" = 32 ] || fail "admin token of ${#TOKEN} characters"
 [ "$(stat -c %a "$T/run-cloud/admin-token")" = 600 ] ||
     fail "admin-token mode $(stat -c %a "$T/run-cloud/admin-token")"
+for f in ports.json serve.out; do
+    [ "$(stat -c %a "$T/run-cloud/$f")" = 600 ] ||
+        fail "$f holds the admin token, mode $(stat -c %a "$T/run-cloud/$f")"
+done
 ! grep -rqF "$TOKEN" "$T/share" "$T/fmc.log" "$T/cloud.log" \
     "$T/connector.log" "$T/eventhandler.log" ||
     fail "the admin token is in the shared volume or a log"
