@@ -806,6 +806,28 @@ properties_names(char *buf, size_t len)
                                 properties_keys[i].name);
 }
 
+/*
+ * A properties file is text: a control byte means a damaged or wrong file
+ * (binary junk, a copy gone wrong). Refused, not read as unknown keys that
+ * leave every value at its default, and never echoed to a terminal.
+ */
+static int
+text_line(const char *s, const char *path, unsigned line, char *err,
+          size_t errlen)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if ((*p >= 0x20 && *p != 0x7f) || *p == '\t' || *p == '\f' ||
+            *p == '\r')
+            continue;
+        snprintf(err, errlen,
+                 "%s:%u: not a text line: control byte 0x%02x at column %u "
+                 "(a damaged file, or not connector.properties)",
+                 path, line, *p, (unsigned)(p - (const unsigned char *)s) + 1);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 apply_property(struct conn_config *cfg, const char *path, unsigned line,
                char *key, char *value, char *err, size_t errlen)
@@ -856,6 +878,9 @@ conn_config_load_properties(struct conn_config *cfg, const char *path,
         return rc > 0 ? 0 : -1;
     cfg->properties_found = true;
     while (rc == 0 && (got = next_logical_line(f, &b, &lineno, &first)) > 0) {
+        rc = text_line(b.s, path, first, err, errlen);
+        if (rc != 0)
+            break;
         split_property(b.s, &key, &value);
         rc = apply_property(cfg, path, first, key, value, err, errlen);
     }

@@ -366,6 +366,9 @@ conn_run(struct connector *c, const char *ports_file)
         pipeline_attach(c->pipeline, lws_get_vhost_by_name(c->lws, "base")) !=
             0 ||
         mx_new(c, &c->mx) != 0) {
+        /* The line above says why; this one says the daemon gives up. */
+        cerror("stopping: the event pipeline or messaging did not start "
+               "(exit 3)");
         rc = 3;
         goto out;
     }

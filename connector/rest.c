@@ -404,12 +404,16 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
     case CURLE_ABORTED_BY_CALLBACK:
         snprintf(err, errlen, "call to %s abandoned: the connector stops", url);
         break;
-    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_HOST: {
+        char host[256];
+        int hport;
+
+        /* The name looked up, as Go's resolver names it: not the URL. */
+        url_target(url, host, sizeof(host), &hport);
         snprintf(err, errlen,
-                 "phase resolve: dial tcp: lookup %s: no such "
-                 "host",
-                 url);
+                 "phase resolve: dial tcp: lookup %s: no such host", host);
         break;
+    }
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
         snprintf(err, errlen, "phase tls: %s with %s (trust: %s)",

@@ -1295,7 +1295,10 @@ spool_open(const struct spool_opts *o, struct spool **out, char *err,
     }
     if (flock(s->dirfd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK)
-            snprintf(err, errlen, "spool %s: in use by another spool", s->dir);
+            snprintf(err, errlen,
+                     "spool %s: in use by another process (another "
+                     "sse-connector on the same data_dir?)",
+                     s->dir);
         else
             fail(err, errlen, s->dir, NULL, "lock", errno);
         goto fail;

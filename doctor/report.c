@@ -220,10 +220,13 @@ dr_json(const struct dr_report *r)
     json_object_set_new(doc, "result",
                         json_string(exit_names[dr_exit_code(r)]));
     json_object_set_new(doc, "exit", json_integer(dr_exit_code(r)));
-    json_object_set_new(doc, "first_failure",
-                        first == NULL ? json_null()
-                                      : json_pack("{s:s,s:s}", "id", first->id,
-                                                  "step", first->step));
+    /* As in a finding: a check without steps has step null, not "". */
+    json_object_set_new(
+        doc, "first_failure",
+        first == NULL ? json_null()
+                      : json_pack("{s:s,s:o}", "id", first->id, "step",
+                                  first->step[0] ? json_string(first->step)
+                                                 : json_null()));
     for (unsigned i = 0; i < r->n; i++)
         json_array_append_new(list, finding_json(&r->f[i]));
     json_object_set_new(doc, "findings", list);

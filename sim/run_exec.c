@@ -121,6 +121,40 @@ run_last_line(const char *path, char *buf, size_t len)
     free(text);
 }
 
+/*
+ * Why the FMC role gave up, from its log: its own last "ssesim fmc:" line
+ * and the last status it saw. The log ends with the raw status document,
+ * whose last line ("}") tells nothing.
+ */
+static void
+fmc_reason(const char *path, char *buf, size_t len)
+{
+    char *text = read_text(path, NULL);
+    char *line, *save = NULL;
+    char verdict[320] = "", status[320] = "";
+
+    buf[0] = '\0';
+    if (text == NULL)
+        return;
+    for (line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "ssesim fmc: ", 12) == 0)
+            snprintf(verdict, sizeof(verdict), "%.300s", line + 12);
+        else if (strncmp(line, "status: ", 8) == 0)
+            snprintf(status, sizeof(status), "%.300s", line + 8);
+    }
+    free(text);
+    if (verdict[0] == '\0') {
+        run_last_line(path, buf, len);
+        return;
+    }
+    /* "...; last status:" names no status: the step line does. */
+    if (status[0] != '\0' && verdict[strlen(verdict) - 1] == ':')
+        snprintf(buf, len, "%s %s", verdict, status);
+    else
+        snprintf(buf, len, "%s", verdict);
+}
+
 int64_t
 run_wall_ms(int64_t scenario_ms, double scale)
 {
@@ -957,7 +991,7 @@ play_fmc(struct run_ctx *c, const struct scn_step *st)
             return -1;
     }
     proc_describe(&c->fmc, why, sizeof(why));
-    run_last_line(log, line, sizeof(line));
+    fmc_reason(log, line, sizeof(line));
     if (WIFEXITED(c->fmc.status) && WEXITSTATUS(c->fmc.status) == 0) {
         ctx_note(c, "ssesim fmc: %s", line);
         return 0;

@@ -2,7 +2,7 @@
 # The lab's cloud: the certificates once into the shared volume (ssesim
 # certs keeps what is there), then ssesim serve. Its listeners go to
 # $LAB_SHARE/cloud.ports without the admin token; the token stays in
-# $LAB_RUN/admin-token (mode 0600) and $LAB_RUN/ports.json.
+# $LAB_RUN/admin-token, $LAB_RUN/ports.json and serve.out (mode 0600).
 #
 #   LAB_BIND        listen address of every listener (default 127.0.0.1;
 #                   compose.yaml: 0.0.0.0 inside the container)
@@ -27,10 +27,15 @@ ssesim certs --out "$LAB_CERTS" >"$LAB_RUN/certs.out" ||
     lab_die "ssesim certs --out $LAB_CERTS failed: $(cat "$LAB_RUN/certs.out")"
 
 # serve's stdout is read here; its log goes to this process's stderr.
+# Its stdout and ports file hold the admin token: mode 0600, as the
+# token's own file (on the host, $LAB_RUN may be under a shared /tmp).
+lab_umask=$(umask)
+umask 077
 ssesim serve --certs "$LAB_CERTS" --bind "$LAB_BIND" \
     --admin-port "$LAB_ADMIN_PORT" --ports-file "$LAB_RUN/ports.json" \
     >"$LAB_RUN/serve.out" &
 serve=$!
+umask "$lab_umask"
 trap 'kill -TERM "$serve" 2>/dev/null' TERM INT
 
 end=$(($(date +%s) + LAB_WAIT_S))

@@ -61,5 +61,7 @@ lab_run_child() {
         wait "$lab_child" || lab_rc=$?
     fi
     trap - TERM INT
+    # The program's own log may be a file: say here that it ended, and how.
+    [ "$lab_rc" = 0 ] || lab_say "$1 exited with status $lab_rc"
     return "$lab_rc"
 }

@@ -123,6 +123,10 @@ TOKEN=$(cat "$T/run-cloud/admin-token")
 [ "${#TOKEN}" = 32 ] || fail "admin token of ${#TOKEN} characters"
 [ "$(stat -c %a "$T/run-cloud/admin-token")" = 600 ] ||
     fail "admin-token mode $(stat -c %a "$T/run-cloud/admin-token")"
+for f in ports.json serve.out; do
+    [ "$(stat -c %a "$T/run-cloud/$f")" = 600 ] ||
+        fail "$f holds the admin token, mode $(stat -c %a "$T/run-cloud/$f")"
+done
 ! grep -rqF "$TOKEN" "$T/share" "$T/fmc.log" "$T/cloud.log" \
     "$T/connector.log" "$T/eventhandler.log" ||
     fail "the admin token is in the shared volume or a log"
@@ -205,3 +209,13 @@ grep -q "certificates: keeping the CA in $T/certs" "$T/cloud.log" ||
 kill -TERM "$PART_PID"
 wait_for "the second cloud to stop" 60 exited "$PART_PID"
 pass "a second start of the cloud keeps the CA of the first"
+
+# --- a program that fails says so on the entry script's stderr ----------
+# (the connector logs to a file: without this line a container that
+# stops shows nothing in `docker compose logs`)
+probe='. "$1/common.sh"; lab_run_child sh -c "exit 3"'
+out=$(LAB_PART=probe /bin/sh -c "$probe" sh "$ENTRY" 2>&1) &&
+    fail "lab_run_child returned 0 for exit 3"
+[ "$out" = "lab-probe: sh exited with status 3" ] ||
+    fail "lab_run_child on a failing program said: $out"
+pass "an entry script whose program fails names its exit status"

@@ -157,6 +157,25 @@ START_TEST(properties_unknown_key_fails_when_strict)
 }
 END_TEST
 
+START_TEST(properties_binary_junk_is_refused_at_its_line)
+{
+    struct conn_config cfg;
+    char err[512] = "", want[PATH_MAX + 64];
+    const char *p =
+        put_file("connector.properties", "connector_port=9000\r\n"
+                                         "\xfe\x12\x9b garbage\x1b[2J=1\n");
+
+    defaults_here(&cfg);
+    ck_assert_int_eq(conn_config_load_properties(&cfg, p, err, sizeof(err)),
+                     -1);
+    snprintf(want, sizeof(want),
+             "%s:2: not a text line: control byte 0x12 at column 2", p);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "error: %s", err);
+    /* Nothing of the junk became a warning (or reached a terminal). */
+    ck_assert_uint_eq(cfg.warning_count, 0);
+}
+END_TEST
+
 START_TEST(properties_bad_value_names_file_line_key)
 {
     static const struct {
@@ -1041,6 +1060,7 @@ config_suite(void)
     tcase_add_test(props, properties_real_keys_read);
     tcase_add_test(props, properties_unknown_key_warns_not_fails);
     tcase_add_test(props, properties_unknown_key_fails_when_strict);
+    tcase_add_test(props, properties_binary_junk_is_refused_at_its_line);
     tcase_add_test(props, properties_bad_value_names_file_line_key);
     suite_add_tcase(s, props);
 

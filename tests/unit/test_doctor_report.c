@@ -142,6 +142,25 @@ START_TEST(findings_past_the_limit_reuse_the_last)
 }
 END_TEST
 
+START_TEST(json_first_failure_without_a_step_has_step_null)
+{
+    json_t *doc, *first;
+    char *text;
+
+    dr_set(dr_add(&rep, "eventhandler-socket"), DR_FAIL, "missing");
+    text = dr_json(&rep);
+    ck_assert_ptr_nonnull(text);
+    doc = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    first = json_object_get(doc, "first_failure");
+    ck_assert_str_eq(json_string_value(json_object_get(first, "id")),
+                     "eventhandler-socket");
+    ck_assert(json_is_null(json_object_get(first, "step")));
+    json_decref(doc);
+    free(text);
+}
+END_TEST
+
 static Suite *
 report_suite(void)
 {
@@ -154,6 +173,7 @@ report_suite(void)
     tcase_add_test(tc, text_puts_the_first_failure_first);
     tcase_add_test(tc, json_carries_every_finding_with_its_evidence);
     tcase_add_test(tc, json_keeps_every_value_of_a_repeated_key);
+    tcase_add_test(tc, json_first_failure_without_a_step_has_step_null);
     tcase_add_test(tc, findings_past_the_limit_reuse_the_last);
     suite_add_tcase(s, tc);
     return s;

@@ -225,6 +225,10 @@ static const struct {
             "m (region us) failed: phase resolve: dial tcp: lookup https://api-"
             "sse.cisco.com/providers/sse/services/registration/api/v2/clients: "
             "no such host\""},
+    {"K02", "time=\"2026-12-04T10:08:01.215512140Z\" level=error msg=\"[vm][con"
+            "trol.c:561 control:do_register] registration with api-sse.cisco.co"
+            "m (region us) failed: phase resolve: dial tcp: lookup api-sse.cisc"
+            "o.com: no such host\""},
     {"K02", "time=\"2026-12-04T08:54:16.157231033Z\" level=error msg=\"[vm][con"
             "trol.c:561 control:do_register] registration with api-sse.cisco.co"
             "m (region us) failed: phase connect: dial tcp https://api-sse.cisc"
