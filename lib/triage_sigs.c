@@ -191,9 +191,10 @@ const struct triage_case triage_cases[] = {
      "backoff (triage reports these lines as K03).",
      "k25-dns-once-at-start.yaml"},
     {"K26", "The cloud closed the WebSocket (rolling restart)",
-     "The peer closed the connection with a close code (1000, 1001, "
-     "1011, ...): a rolling restart or an overloaded service. The "
-     "connector reconnects and resends.",
+     "The peer closed the connection with a restart's close code (1000 "
+     "normal, 1001 going away, 1012 service restart, 1013 try again "
+     "later): a rolling restart or an overloaded service. The connector "
+     "reconnects and resends.",
      "Nothing, when the line says it reconnected; persistent closes: "
      "quote the code and reason to support.",
      "k26-rolling-restart.yaml"},
@@ -397,8 +398,11 @@ const struct triage_sig triage_sigs[] = {
      REC_EVENTING},
     {"K27", "dropped-1006", E,
      "failed: connection dropped without a close \\(1006\\)", REC_WS},
-    {"K26", "peer-close", E, "failed: closed by the peer with code [0-9]{4}",
-     REC_WS},
+    /* Only the codes a restarting or overloaded service sends; a
+     * protocol error (1002), a policy close (1008), an internal error
+     * (1011) or an application's 4xxx is no rolling restart. */
+    {"K26", "peer-close", E,
+     "failed: closed by the peer with code 10(00|01|12|13)([^0-9]|$)", REC_WS},
     {"K28", "tls-deadline", E,
      "failed: (phase tls: )?tls handshake with "
      "[^ ]+( through proxy [^ ]+)?: timed out after [0-9]+ ms",

@@ -468,6 +468,32 @@ START_TEST(level_is_part_of_the_signature)
 }
 END_TEST
 
+/* A close is K26 only with a code a restart sends (1000, 1001, 1012,
+ * 1013); a protocol error, a policy close, an internal error or an
+ * application's code is no rolling restart. */
+START_TEST(only_restart_close_codes_are_k26)
+{
+#define CLOSE_LINE                                                             \
+    "time=\"2026-12-04T08:50:30.652900528Z\" level=error msg=\"[vm][mx.c:348 " \
+    "mx:lost] messaging connection to mx01.sse.itd.cisco.com (region us, "     \
+    "phase open) failed: closed by the peer with code %s\""
+    const char *restart[] = {"1000", "1001", "1012", "1013 (fault)"};
+    const char *other[] = {"1002 (fault)", "1003", "1007", "1008",
+                           "1011",         "4000", "10000"};
+    char line[512];
+
+    for (size_t i = 0; i < sizeof(restart) / sizeof(restart[0]); i++) {
+        snprintf(line, sizeof(line), CLOSE_LINE, restart[i]);
+        ck_assert_msg(strcmp(case_of(line), "K26") == 0, "code %s", restart[i]);
+    }
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        snprintf(line, sizeof(line), CLOSE_LINE, other[i]);
+        ck_assert_msg(strcmp(case_of(line), "K26") != 0, "code %s: %s",
+                      other[i], case_of(line));
+    }
+}
+END_TEST
+
 START_TEST(a_word_alone_is_no_match)
 {
     ck_assert_str_eq(case_of("time=\"t\" level=error msg=\"[h][a.c:1 a:b] "
@@ -597,6 +623,7 @@ suite(void)
     tcase_add_test(c, json_line_is_taken_apart);
     tcase_add_test(c, other_lines_are_not_connector_lines);
     tcase_add_test(c, level_is_part_of_the_signature);
+    tcase_add_test(c, only_restart_close_codes_are_k26);
     tcase_add_test(c, a_word_alone_is_no_match);
     tcase_add_test(c, still_failing_warning_counts_as_its_line);
     tcase_add_test(c, clock_offsets_go_to_their_case);
