@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -24,16 +25,28 @@ struct triage_table {
     bool *has_rec;
 };
 
+/*
+ * logrus spells a level in full ("error"), cut to four upper-case letters
+ * on a terminal ("ERRO[0000]"), and other tooling upper-cases it: all are
+ * the same level.
+ */
 static unsigned
 level_bit(const char *level)
 {
-    if (strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0 ||
-        strcmp(level, "panic") == 0)
-        return TRIAGE_ERROR;
-    if (strcmp(level, "warning") == 0 || strcmp(level, "warn") == 0)
-        return TRIAGE_WARN;
-    if (strcmp(level, "info") == 0)
-        return TRIAGE_INFO;
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {
+        {"error", TRIAGE_ERROR},  {"erro", TRIAGE_ERROR},
+        {"fatal", TRIAGE_ERROR},  {"fata", TRIAGE_ERROR},
+        {"panic", TRIAGE_ERROR},  {"pani", TRIAGE_ERROR},
+        {"warning", TRIAGE_WARN}, {"warn", TRIAGE_WARN},
+        {"info", TRIAGE_INFO},
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(level, names[i].name) == 0)
+            return names[i].bit;
     return 0;
 }
 

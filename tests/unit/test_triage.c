@@ -494,6 +494,33 @@ START_TEST(only_restart_close_codes_are_k26)
 }
 END_TEST
 
+/* logrus' level spellings, any case: ERROR, ERRO (a terminal's), WARN. */
+START_TEST(level_is_read_in_any_case)
+{
+    char line[512];
+    struct triage_line l;
+    const char *err[] = {"ERROR", "ERRO", "Error", "FATAL"};
+    const char *json =
+        "{\"level\":\"ERROR\",\"msg\":\"[vm][x.c:1 x:y] events: dial unix "
+        "/ngfw/var/sf/run/EventHandler_SSEConnector.sock: connect: no such "
+        "file or directory\",\"time\":\"2026-12-04T08:50:02Z\"}";
+
+    for (size_t i = 0; i < sizeof(err) / sizeof(err[0]); i++) {
+        snprintf(line, sizeof(line), DIAL_LINE, err[i]);
+        ck_assert_msg(strcmp(case_of(line), "K29") == 0, "level %s", err[i]);
+    }
+    ck_assert_str_eq(case_of(json), "K29");
+    ck_assert_int_eq(triage_parse_line("time=\"t\" level=WARN msg=\"x\"", &l),
+                     0);
+    ck_assert_uint_eq(l.level_bit, TRIAGE_WARN);
+    ck_assert_int_eq(triage_parse_line("time=\"t\" level=INFO msg=\"x\"", &l),
+                     0);
+    ck_assert_uint_eq(l.level_bit, TRIAGE_INFO);
+    snprintf(line, sizeof(line), DIAL_LINE, "DEBU");
+    ck_assert_str_eq(case_of(line), "");
+}
+END_TEST
+
 START_TEST(a_word_alone_is_no_match)
 {
     ck_assert_str_eq(case_of("time=\"t\" level=error msg=\"[h][a.c:1 a:b] "
@@ -624,6 +651,7 @@ suite(void)
     tcase_add_test(c, other_lines_are_not_connector_lines);
     tcase_add_test(c, level_is_part_of_the_signature);
     tcase_add_test(c, only_restart_close_codes_are_k26);
+    tcase_add_test(c, level_is_read_in_any_case);
     tcase_add_test(c, a_word_alone_is_no_match);
     tcase_add_test(c, still_failing_warning_counts_as_its_line);
     tcase_add_test(c, clock_offsets_go_to_their_case);
