@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake make pkg-config gcc curl openssl clang-format \
 iproute2 jq libssl-dev libmicrohttpd-dev libwebsockets-dev libzmq3-dev \
-libjansson-dev libyaml-dev check libcurl4-openssl-dev"
+libjansson-dev libyaml-dev check libcurl4-openssl-dev zlib1g-dev"
 
 missing=""
 for p in $PKGS; do

@@ -7,18 +7,23 @@
  * place (file:line), time, count, first and last time, whether a later
  * line says the failure cleared, what it means, the fix, and the
  * scenario that reproduces it. Error lines no signature knows are listed
- * as unmatched. Exit codes: 0 a case matched, 1 none did, 2 bad usage or
- * a file that cannot be read.
+ * as unmatched. A gzip-compressed file (a rotated connector.log.1.gz) is
+ * read as what it holds. Exit codes: 0 a case matched, 1 none did, 2 bad
+ * usage or a file that cannot be read.
  */
 #include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <zlib.h>
 
 #include "triage.h"
 
@@ -50,6 +55,14 @@ struct bucket {
     bool *sig_seen;   /* per signature */
 };
 
+/* A file being read: through zlib, which passes a plain file through as
+ * it is and undoes gzip, so a rotated connector.log.1.gz reads as text. */
+struct source {
+    FILE *f;      /* over gz, for getline */
+    gzFile gz;    /* owned by f once f is open */
+    char why[96]; /* zlib's reason when a read failed, or "" */
+};
+
 struct triage_run {
     struct triage_table *t;
     struct bucket *cases; /* one per triage_case_at() */
@@ -70,6 +83,7 @@ usage(FILE *to)
             "(file:line, time), how often, first and last time, what it\n"
             "means, the fix, and the scenario that reproduces it. Error\n"
             "lines that no signature knows are listed as unmatched.\n"
+            "A gzip-compressed file (connector.log.1.gz) is read too.\n"
             "\n"
             "options:\n"
             "  --json    one JSON document on stdout instead of text\n"
@@ -447,24 +461,85 @@ parse_opts(int argc, char **argv, struct triage_opts *o)
     return 0;
 }
 
+static ssize_t
+source_read(void *cookie, char *buf, size_t size)
+{
+    struct source *src = cookie;
+    int n = gzread(src->gz, buf, size > INT_MAX ? INT_MAX : (unsigned)size);
+    int zerr = Z_OK;
+    const char *why = n <= 0 ? gzerror(src->gz, &zerr) : NULL;
+
+    /* zlib ends a cut gzip file as if it were whole (Z_BUF_ERROR at the
+     * end): that is a damaged file, not a short log. */
+    if (n < 0 || (n == 0 && zerr == Z_BUF_ERROR)) {
+        /* zlib names the file "<fd:N>: " first; the caller names it. */
+        const char *colon = why != NULL ? strstr(why, ": ") : NULL;
+
+        if (zerr == Z_ERRNO)
+            return -1;
+        snprintf(src->why, sizeof(src->why), "damaged gzip data: %s",
+                 colon != NULL ? colon + 2
+                 : why != NULL ? why
+                               : "read error");
+        errno = 0;
+        return -1;
+    }
+    return n;
+}
+
+static int
+source_close(void *cookie)
+{
+    struct source *src = cookie;
+
+    return gzclose(src->gz) == Z_OK ? 0 : -1;
+}
+
+/* 0 with src->f open over path, or -1 with errno. */
+static int
+source_open(struct source *src, const char *path)
+{
+    static const cookie_io_functions_t io = {
+        .read = source_read,
+        .close = source_close,
+    };
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    memset(src, 0, sizeof(*src));
+    if (fd < 0)
+        return -1;
+    src->gz = gzdopen(fd, "rb");
+    if (src->gz == NULL) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    src->f = fopencookie(src, "r", io);
+    if (src->f == NULL) {
+        gzclose(src->gz);
+        src->gz = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * Open every file before anything is read or printed, so that one that
  * cannot be read stops the run with nothing half said. 0, or -1 with the
  * file named on stderr.
  */
 static int
-open_all(const struct triage_opts *o, FILE **f)
+open_all(const struct triage_opts *o, struct source *src)
 {
     for (int i = 0; i < o->nfiles; i++) {
         struct stat st;
 
-        f[i] = fopen(o->files[i], "r");
-        if (f[i] == NULL) {
+        if (source_open(&src[i], o->files[i]) != 0) {
             fprintf(stderr, "ssesim triage: %s: %s\n", o->files[i],
                     strerror(errno));
             return -1;
         }
-        if (fstat(fileno(f[i]), &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (stat(o->files[i], &st) == 0 && S_ISDIR(st.st_mode)) {
             fprintf(stderr, "ssesim triage: %s: is a directory\n", o->files[i]);
             return -1;
         }
@@ -492,7 +567,7 @@ cmd_triage(int argc, char **argv)
 {
     struct triage_opts o;
     struct triage_run r;
-    FILE **f = NULL;
+    struct source *src = NULL;
     char err[256];
     int rc;
     size_t matched = 0;
@@ -511,19 +586,21 @@ cmd_triage(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    f = calloc((size_t)o.nfiles, sizeof(*f));
-    if (f == NULL || run_init(&r) != 0) {
+    src = calloc((size_t)o.nfiles, sizeof(*src));
+    if (src == NULL || run_init(&r) != 0) {
         fprintf(stderr, "ssesim triage: out of memory\n");
         goto out;
     }
-    if (open_all(&o, f) != 0)
+    if (open_all(&o, src) != 0)
         goto out;
     for (int i = 0; i < o.nfiles; i++) {
         size_t before = r.connector_lines;
 
-        if (read_file(&r, o.files[i], f[i]) != 0) {
+        if (read_file(&r, o.files[i], src[i].f) != 0) {
             fprintf(stderr, "ssesim triage: %s: %s\n", o.files[i],
-                    errno != 0 ? strerror(errno) : "read error");
+                    src[i].why[0] != '\0' ? src[i].why
+                    : errno != 0          ? strerror(errno)
+                                          : "read error");
             goto out;
         }
         /* Most likely the wrong file: say so, it is no error. */
@@ -545,10 +622,10 @@ cmd_triage(int argc, char **argv)
     }
     rc = matched > 0 ? 0 : 1;
 out:
-    for (int i = 0; f != NULL && i < o.nfiles; i++)
-        if (f[i] != NULL)
-            fclose(f[i]);
-    free(f);
+    for (int i = 0; src != NULL && i < o.nfiles; i++)
+        if (src[i].f != NULL)
+            fclose(src[i].f);
+    free(src);
     for (size_t i = 0; r.cases != NULL && i < triage_case_count(); i++)
         free_bucket(&r.cases[i]);
     free(r.cases);

@@ -106,7 +106,7 @@ pass "Dockerfile: debian:12 build with install-deps.sh and cmake, slim" \
 # The runtime stage's packages: those owning the libraries the three
 # programs need (libc6 is in every Debian image), no fewer, no more.
 runtime=$(sed -n '/^FROM debian:12-slim/,$p' "$DJ" | grep 'apt-get install' |
-    tr ' ' '\n' | grep -E '^lib[a-z0-9.+-]+$' | sort -u)
+    tr ' ' '\n' | grep -E '^(lib[a-z0-9.+-]+|zlib1g)$' | sort -u)
 [ -n "$runtime" ] || fail "no runtime packages found in $DF"
 arch=$(dpkg --print-architecture)
 needed=$(for b in ssesim sse-connector sse-eventhandler; do

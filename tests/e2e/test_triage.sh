@@ -80,6 +80,27 @@ for spec in k05-wrong-region.log:K05 k15-expired-server-cert.log:K15 \
 done
 pass "fixtures/logs: each sample's first case is its own"
 
+# 3b. A rotated, gzip-compressed log reads as the plain one; a damaged one
+# stops the run naming the file, exit 2.
+gzip -c "$SRC/fixtures/logs/k15-expired-server-cert.log" \
+    >"$T/connector.log.1.gz"
+$TRIAGE --json "$T/connector.log.1.gz" >"$T/gz.json" 2>"$T/gz.err" ||
+    fail "gzip'd log: exit $?: $(cat "$T/gz.err")"
+$TRIAGE --json "$SRC/fixtures/logs/k15-expired-server-cert.log" \
+    >"$T/plain.json" || fail "plain log: exit $?"
+jq -e '.cases[0].id == "K15"' "$T/gz.json" >/dev/null ||
+    fail "gzip'd log: first case is not K15: $(cat "$T/gz.json")"
+[ "$(jq -c '[.connector_lines, [.cases[] | .id, .count]]' "$T/gz.json")" = \
+    "$(jq -c '[.connector_lines, [.cases[] | .id, .count]]' "$T/plain.json")" ] ||
+    fail "gzip'd log and plain log differ"
+head -c 200 "$T/connector.log.1.gz" >"$T/cut.log.gz"
+rc=0
+$TRIAGE "$T/cut.log.gz" >"$T/cut.out" 2>"$T/cut.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "cut.log.gz: " "$T/cut.err" ||
+    fail "damaged gzip: exit $rc: $(cat "$T/cut.err")"
+[ ! -s "$T/cut.out" ] || fail "damaged gzip: printed: $(cat "$T/cut.out")"
+pass "a gzip'd log reads as the plain one; a damaged one exits 2, named"
+
 # 4. Only unknown errors: listed as unmatched, exit 1.
 rc=0
 $TRIAGE "$SRC/fixtures/logs/unmatched-wrong-host.log" >"$T/un.txt" || rc=$?
