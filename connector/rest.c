@@ -240,8 +240,15 @@ url_target(const char *url, char *host, size_t len, int *port)
     size_t n;
 
     p = p != NULL ? p + 3 : url;
-    n = strcspn(p, ":/");
-    snprintf(host, len, "%.*s", (int)(n < len ? n : len - 1), p);
+    if (*p == '[' && strchr(p, ']') != NULL) {
+        /* An IPv6 literal: its colons are no port. */
+        n = (size_t)(strchr(p, ']') - p) - 1;
+        snprintf(host, len, "%.*s", (int)(n < len ? n : len - 1), p + 1);
+        n += 2;
+    } else {
+        n = strcspn(p, ":/");
+        snprintf(host, len, "%.*s", (int)(n < len ? n : len - 1), p);
+    }
     *port = p[n] == ':' ? (int)strtol(p + n + 1, NULL, 10) : 443;
 }
 
@@ -365,7 +372,14 @@ describe(CURL *h, CURLcode rc, const char *errbuf, const char *url,
         conn_proxy_hostport(ip, (int)port, addr, sizeof(addr));
         hostmap_stands_for(host, hport, ip, (int)port, mapped, sizeof(mapped));
     } else {
-        snprintf(addr, sizeof(addr), "%s", url);
+        char host[256];
+        int hport;
+
+        /* libcurl names no address when no connect got through: the
+         * host and port the URL names, as Go's dialer would, not the
+         * whole URL (which reads as a URL put where a host belongs). */
+        url_target(url, host, sizeof(host), &hport);
+        conn_proxy_hostport(host, hport, addr, sizeof(addr));
     }
     conn_config_trust(cfg, trust, sizeof(trust));
     if (alert_detail[0] != '\0') {
