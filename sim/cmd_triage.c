@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -36,6 +37,14 @@ int cmd_triage(int argc, char **argv);
 #define SHOW_UNMATCHED 20
 /* A message in text output is cut here. */
 #define SHOW_COLS 240
+/*
+ * EventHandler's socket missing between the connector's start line and
+ * its first connect to EventHandler, when that connect came within this
+ * many seconds, is start-up order (the connector started first), not
+ * K29: a note. Start-up notes kept beyond STARTUP_KEEP are counted.
+ */
+#define STARTUP_MAX_S 10.0
+#define STARTUP_KEEP 100
 
 struct evidence {
     const char *file;
@@ -63,12 +72,33 @@ struct source {
     char why[96]; /* zlib's reason when a read failed, or "" */
 };
 
+/* One start-up race: the socket not there yet when the connector began. */
+struct startup_note {
+    const char *file;
+    unsigned long line; /* its first socket line */
+    char started[64];   /* the start line's time */
+    size_t count;       /* socket lines before the first connect */
+    double after_s;     /* the first connect, seconds after the start */
+};
+
 struct triage_run {
     struct triage_table *t;
     struct bucket *cases; /* one per triage_case_at() */
     struct bucket unmatched;
     unsigned long long seq;
     size_t lines, connector_lines;
+    /*
+     * After a start line and before the first connect to EventHandler,
+     * K29 lines are held in pending: a connect within STARTUP_MAX_S makes
+     * them a start-up note, anything else (no connect, a late one) hands
+     * them to K29.
+     */
+    bool starting;
+    char started[64];
+    struct bucket pending;
+    int pending_sig; /* the signature of the held lines */
+    struct startup_note notes[STARTUP_KEEP];
+    size_t nnotes, notes_total;
 };
 
 static void
@@ -126,6 +156,122 @@ keep(struct bucket *b, const char *file, unsigned long line,
     return true;
 }
 
+/* Seconds since the epoch of an RFC 3339 time ("...Z" or "...+01:00");
+ * false when it is none. */
+static bool
+rfc3339_s(const char *text, double *out)
+{
+    struct tm tm;
+    const char *p;
+    double frac = 0;
+    long off = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (p == NULL)
+        return false;
+    if (*p == '.') {
+        char *end;
+
+        frac = strtod(p, &end);
+        p = end;
+    }
+    if (*p == '+' || *p == '-') {
+        int h, m;
+
+        if (sscanf(p + 1, "%2d:%2d", &h, &m) != 2)
+            return false;
+        off = (*p == '-' ? -1 : 1) * (h * 3600L + m * 60L);
+    } else if (*p != 'Z') {
+        return false;
+    }
+    *out = (double)timegm(&tm) - (double)off + frac;
+    return true;
+}
+
+/* Is it the K29 signature a start-up race shows? */
+static bool
+is_startup_sig(const struct triage_sig *s)
+{
+    return strcmp(s->name, "eventhandler-dial") == 0;
+}
+
+/* The held lines go to K29: the socket was missing for real. */
+static bool
+pending_to_k29(struct triage_run *r)
+{
+    const struct triage_case *c = triage_case_find("K29");
+    struct bucket *b = &r->cases[c - triage_case_at(0)];
+    struct bucket *p = &r->pending;
+    bool ok = true;
+
+    for (size_t e = 0; e < p->kept; e++) {
+        struct triage_line l;
+
+        memset(&l, 0, sizeof(l));
+        snprintf(l.time, sizeof(l.time), "%s", p->ev[e].time);
+        snprintf(l.level, sizeof(l.level), "%s", p->ev[e].level);
+        snprintf(l.msg, sizeof(l.msg), "%s", p->ev[e].msg);
+        if (ok && !keep(b, p->ev[e].file, p->ev[e].line, &l, p->ev[e].sig))
+            ok = false;
+    }
+    /* Lines past KEEP_MAX were counted only. */
+    b->count += p->count - p->kept;
+    if (p->count > 0) {
+        snprintf(b->last, sizeof(b->last), "%s", p->last);
+        b->sig_seen[r->pending_sig] = true;
+        b->last_seq = p->last_seq;
+        b->cleared[0] = '\0';
+    }
+    return ok;
+}
+
+static void
+pending_reset(struct triage_run *r)
+{
+    struct bucket *p = &r->pending;
+
+    for (size_t e = 0; e < p->kept; e++)
+        free(p->ev[e].msg);
+    p->kept = p->count = 0;
+    p->first[0] = p->last[0] = '\0';
+}
+
+/*
+ * The first connect to EventHandler after a start (connected_at its
+ * time), or the end of a file (NULL): the held lines become a note or
+ * K29's. false when memory ran out.
+ */
+static bool
+startup_end(struct triage_run *r, const char *connected_at)
+{
+    double t0, t1;
+    bool ok = true;
+
+    if (!r->starting)
+        return true;
+    r->starting = false;
+    if (r->pending.count == 0)
+        return true;
+    if (connected_at != NULL && rfc3339_s(r->started, &t0) &&
+        rfc3339_s(connected_at, &t1) && t1 >= t0 && t1 - t0 <= STARTUP_MAX_S) {
+        if (r->nnotes < STARTUP_KEEP) {
+            struct startup_note *n = &r->notes[r->nnotes++];
+
+            n->file = r->pending.ev[0].file;
+            n->line = r->pending.ev[0].line;
+            snprintf(n->started, sizeof(n->started), "%s", r->started);
+            n->count = r->pending.count;
+            n->after_s = t1 - t0;
+        }
+        r->notes_total++;
+    } else {
+        ok = pending_to_k29(r);
+    }
+    pending_reset(r);
+    return ok;
+}
+
 /* Does this line clear a case seen before it? */
 static void
 note_recovery(struct triage_run *r, const struct triage_line *l)
@@ -145,6 +291,23 @@ note_recovery(struct triage_run *r, const struct triage_line *l)
             snprintf(b->cleared, sizeof(b->cleared), "%s",
                      l->time[0] ? l->time : "(no time)");
     }
+}
+
+/* "sse-connector 0.1.0 started: ..." (connector/loop.c). */
+static bool
+is_start_line(const struct triage_line *l)
+{
+    return l->level_bit == TRIAGE_INFO &&
+           strncmp(l->msg, "sse-connector ", 14) == 0 &&
+           strstr(l->msg, " started: ") != NULL;
+}
+
+/* "events: connected to EventHandler at ..." (connector/pipeline.c). */
+static bool
+is_eh_connect_line(const struct triage_line *l)
+{
+    return l->level_bit == TRIAGE_INFO &&
+           strncmp(l->msg, "events: connected to EventHandler at ", 37) == 0;
 }
 
 /* 0, or -1 with errno when the file cannot be read or memory ran out. */
@@ -173,11 +336,32 @@ read_file(struct triage_run *r, const char *path, FILE *f)
         r->connector_lines++;
         r->seq++;
         i = triage_match(r->t, l);
-        if (i >= 0) {
+        if (i < 0 && is_start_line(l)) {
+            if (!startup_end(r, NULL))
+                goto out;
+            r->starting = true;
+            snprintf(r->started, sizeof(r->started), "%s", l->time);
+        } else if (i < 0 && r->starting && is_eh_connect_line(l)) {
+            if (!startup_end(r, l->time))
+                goto out;
+        }
+        if (i >= 0 && r->starting &&
+            is_startup_sig(triage_sig_at(r->t, (size_t)i))) {
+            if (!keep(&r->pending, path, lineno, l,
+                      triage_sig_at(r->t, (size_t)i)->name))
+                goto out;
+            r->pending_sig = i;
+            r->pending.last_seq = r->seq;
+        } else if (i >= 0) {
             const struct triage_sig *s = triage_sig_at(r->t, (size_t)i);
             const struct triage_case *c = triage_case_find(s->case_id);
             struct bucket *b = &r->cases[c - triage_case_at(0)];
 
+            /* Anything else of EventHandler's during the start: the
+             * held lines belong with it. */
+            if (r->starting && strcmp(s->case_id, "K29") == 0 &&
+                !startup_end(r, NULL))
+                goto out;
             if (!keep(b, path, lineno, l, s->name))
                 goto out;
             b->sig_seen[i] = true;
@@ -280,6 +464,21 @@ print_text(const struct triage_run *r, size_t nfiles)
                    r->unmatched.count - SHOW_UNMATCHED);
         printf("\n");
     }
+    for (size_t i = 0; i < r->nnotes; i++) {
+        const struct startup_note *n = &r->notes[i];
+
+        printf(
+            "note: %s:%lu  EventHandler's socket not there yet when the "
+            "connector started (%s): said %zu time%s, connected %.1f s after "
+            "the start; start-up order, not K29\n",
+            n->file, n->line, n->started[0] ? n->started : "(no time)",
+            n->count, n->count == 1 ? "" : "s", n->after_s);
+    }
+    if (r->notes_total > r->nnotes)
+        printf("note: ... and %zu more start-up notes\n",
+               r->notes_total - r->nnotes);
+    if (r->notes_total > 0)
+        printf("\n");
     printf("%zu case%s matched in %zu connector lines of %zu file%s; %zu "
            "unmatched error line%s\n",
            matched, matched == 1 ? "" : "s", r->connector_lines, nfiles,
@@ -301,6 +500,23 @@ evidence_json(const struct bucket *b)
         if (o != NULL && v->sig != NULL)
             json_object_set_new(o, "signature", json_string(v->sig));
         json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *
+startup_json(const struct triage_run *r)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < r->nnotes; i++) {
+        const struct startup_note *n = &r->notes[i];
+
+        json_array_append_new(
+            a, json_pack("{s:s, s:I, s:s, s:I, s:f, s:s}", "file", n->file,
+                         "line", (json_int_t)n->line, "started", n->started,
+                         "count", (json_int_t)n->count, "connected_after_s",
+                         n->after_s, "signature", "eventhandler-dial"));
     }
     return a;
 }
@@ -353,6 +569,9 @@ print_json(const struct triage_run *r, char **paths, size_t nfiles)
     json_object_set_new(doc, "unmatched", evidence_json(&r->unmatched));
     json_object_set_new(doc, "unmatched_count",
                         json_integer((json_int_t)r->unmatched.count));
+    json_object_set_new(doc, "startup_notes", startup_json(r));
+    json_object_set_new(doc, "startup_notes_count",
+                        json_integer((json_int_t)r->notes_total));
     files = cases = NULL;
     if (json_dumpf(doc, stdout, JSON_INDENT(2)) != 0)
         goto out;
@@ -610,6 +829,12 @@ cmd_triage(int argc, char **argv)
                     "(logrus text or JSON with level and msg)\n",
                     o.files[i]);
     }
+    /* A start that never reached EventHandler in all the files (read
+     * as one log: a rotated one, then the current). */
+    if (!startup_end(&r, NULL)) {
+        fprintf(stderr, "ssesim triage: out of memory\n");
+        goto out;
+    }
     for (size_t i = 0; i < triage_case_count(); i++)
         matched += r.cases[i].count > 0;
     if (o.json) {
@@ -630,6 +855,7 @@ out:
         free_bucket(&r.cases[i]);
     free(r.cases);
     free_bucket(&r.unmatched);
+    free_bucket(&r.pending);
     triage_table_free(r.t);
     return rc;
 }

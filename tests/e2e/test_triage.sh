@@ -90,8 +90,8 @@ $TRIAGE --json "$SRC/fixtures/logs/k15-expired-server-cert.log" \
     >"$T/plain.json" || fail "plain log: exit $?"
 jq -e '.cases[0].id == "K15"' "$T/gz.json" >/dev/null ||
     fail "gzip'd log: first case is not K15: $(cat "$T/gz.json")"
-[ "$(jq -c '[.connector_lines, [.cases[] | .id, .count]]' "$T/gz.json")" = \
-    "$(jq -c '[.connector_lines, [.cases[] | .id, .count]]' "$T/plain.json")" ] ||
+shape='[.connector_lines, [.cases[] | .id, .count]]'
+[ "$(jq -c "$shape" "$T/gz.json")" = "$(jq -c "$shape" "$T/plain.json")" ] ||
     fail "gzip'd log and plain log differ"
 head -c 200 "$T/connector.log.1.gz" >"$T/cut.log.gz"
 rc=0
@@ -100,6 +100,60 @@ $TRIAGE "$T/cut.log.gz" >"$T/cut.out" 2>"$T/cut.err" || rc=$?
     fail "damaged gzip: exit $rc: $(cat "$T/cut.err")"
 [ ! -s "$T/cut.out" ] || fail "damaged gzip: printed: $(cat "$T/cut.out")"
 pass "a gzip'd log reads as the plain one; a damaged one exits 2, named"
+
+# 3c. EventHandler's socket missing right after the connector's start and
+# connected within seconds: a start-up note, not K29. Late, never, or
+# again later: K29.
+# eh_log FILE CONNECT_AT [LATER]: a start at 09:00:00, the socket missing,
+# EventHandler connected at CONNECT_AT ("" never), then LATER lines.
+eh_log() {
+    p=/ngfw/var/sf/run/EventHandler_SSEConnector.sock
+    at='time="2026-12-04T09:00:'
+    {
+        echo "${at}00.100Z\" level=info msg=\"[vm][loop.c:387 loop:conn_run]" \
+            "sse-connector 0.1.0 started: local API on port 1, events from" \
+            "ipc://$p\""
+        echo "${at}00.200Z\" level=error msg=\"[vm][pipeline.c:1069" \
+            "pipeline:on_probe] events: dial unix $p: connect: no such file" \
+            "or directory\""
+        [ -z "$2" ] ||
+            echo "${at}$2Z\" level=info msg=\"[vm][pipeline.c:1119" \
+                "pipeline:monitor_drain] events: connected to EventHandler" \
+                "at $p after 3 failed attempts over 0.1 s\""
+        [ -z "${3:-}" ] ||
+            echo "${at}$3Z\" level=error msg=\"[vm][pipeline.c:1069" \
+                "pipeline:on_probe] events: dial unix $p: connect:" \
+                "connection refused\""
+    } >"$1"
+}
+eh_log "$T/eh-start.log" 01.500
+rc=0
+$TRIAGE "$T/eh-start.log" >"$T/eh1.txt" || rc=$?
+[ "$rc" = 1 ] && ! grep -q '^K29 ' "$T/eh1.txt" &&
+    grep -q "^note: $T/eh-start.log:2  EventHandler's socket not there yet" \
+        "$T/eh1.txt" || fail "start-up race: exit $rc: $(cat "$T/eh1.txt")"
+$TRIAGE --json "$T/eh-start.log" >"$T/eh1.json" || [ $? = 1 ] ||
+    fail "start-up race: --json"
+jq -e '(.cases | length == 0) and .startup_notes_count == 1
+       and .startup_notes[0].line == 2' "$T/eh1.json" >/dev/null ||
+    fail "start-up race in JSON: $(cat "$T/eh1.json")"
+eh_log "$T/eh-late.log" 40.000
+eh_log "$T/eh-never.log" ""
+eh_log "$T/eh-again.log" 01.500 50.000
+for f in late never again; do
+    $TRIAGE --json "$T/eh-$f.log" >"$T/eh-$f.json" ||
+        fail "socket missing ($f): exit $?"
+    jq -e '.cases[0].id == "K29"' "$T/eh-$f.json" >/dev/null ||
+        fail "socket missing ($f): not K29: $(cat "$T/eh-$f.json")"
+done
+jq -e '.cases[0].cleared == null' "$T/eh-never.json" >/dev/null ||
+    fail "socket never there: cleared"
+jq -e '.cases[0].evidence[0].line == 2' "$T/eh-late.json" >/dev/null ||
+    fail "socket late: the first line is not the evidence"
+jq -e '.cases[0].count == 1 and .cases[0].evidence[0].line == 4
+       and .startup_notes_count == 1' "$T/eh-again.json" >/dev/null ||
+    fail "socket gone again later: $(cat "$T/eh-again.json")"
+pass "a socket missing only at start-up is a note; late, never or again: K29"
 
 # 4. Only unknown errors: listed as unmatched, exit 1.
 rc=0
