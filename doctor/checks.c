@@ -145,6 +145,37 @@ file_exists(const char *path)
 
 /* ---- configuration ---------------------------------------------------- */
 
+/* A --root with a typo would otherwise read as a device with every file
+ * missing: the first failure would blame the CA bundle and the cloud names
+ * would be probed for nothing. Said first, as bad usage (exit 2), when the
+ * root is not a directory or holds neither configuration file and neither
+ * was named by its own option. */
+static bool
+root_wrong(struct doc *d, struct dr_finding *f)
+{
+    const struct conn_config *cfg = &d->cfg;
+    const char *root = d->o->root;
+    struct stat st;
+
+    if (stat(root, &st) != 0)
+        dr_set(f, DR_FAIL, "root %s %s (wrong --root?)", root,
+               errno == ENOENT ? "does not exist" : strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        dr_set(f, DR_FAIL, "root %s is not a directory (wrong --root?)", root);
+    else if (d->o->properties == NULL && d->o->settings == NULL &&
+             !file_exists(cfg->properties_path) &&
+             !file_exists(cfg->settings_path))
+        dr_set(f, DR_FAIL, "root %s holds neither %s nor %s (wrong --root?)",
+               root, cfg->properties_path, cfg->settings_path);
+    else
+        return false;
+    dr_ev(f, "root", "%s", root);
+    dr_fix(f, "give the device root the connector runs with (sse-connector "
+              "--root), or --properties and --settings");
+    d->rep->config_error = 1;
+    return true;
+}
+
 static int
 check_config(struct doc *d)
 {
@@ -166,6 +197,8 @@ check_config(struct doc *d)
                  d->o->settings);
         cfg->settings_required = true;
     }
+    if (root_wrong(d, f))
+        return -1;
     if (conn_config_load(cfg, err, sizeof(err)) != 0) {
         dr_set(f, DR_FAIL, "the connector's configuration does not load: %s",
                err);

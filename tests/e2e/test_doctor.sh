@@ -209,3 +209,30 @@ set -e
 [ "$rc" = 2 ] && grep -q -- '--region' "$T/usage.err" ||
     fail "bad usage: exit $rc"
 pass "a configuration that does not read, or bad usage, exits 2 naming it"
+
+# A --root with a typo: said first as the wrong root, exit 2, and no cloud
+# name probed (no reach.* finding); likewise a root without either file.
+mkdir -p "$T/emptyroot/ngfw"
+for r in "$T/noroot" "$T/emptyroot"; do
+    set +e
+    "$BIN/sse-doctor" --root "$r" --json >"$T/wrongroot.json" \
+        2>"$T/wrongroot.err"
+    rc=$?
+    set -e
+    [ "$rc" = 2 ] || fail "wrong root $r: exit $rc"
+    sum=$(jq -r '.findings[0].summary' "$T/wrongroot.json")
+    case "$sum" in
+    "root $r "*"(wrong --root?)") ;;
+    *) fail "wrong root $r: first finding: $sum" ;;
+    esac
+    [ "$(jq '.findings | length' "$T/wrongroot.json")" = 1 ] ||
+        fail "wrong root $r: probed: $(jq -c '[.findings[].id]' \
+            "$T/wrongroot.json")"
+done
+set +e
+"$BIN/sse-doctor" --root "$T/noroot" >"$T/wrongroot.out" 2>"$T/wrongroot.err"
+set -e
+grep -qF "sse-doctor: root $T/noroot does not exist (wrong --root?)" \
+    "$T/wrongroot.err" ||
+    fail "wrong root: stderr: $(cat "$T/wrongroot.err")"
+pass "a --root that does not exist or holds no configuration exits 2 first"
