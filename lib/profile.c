@@ -46,7 +46,8 @@ static const struct {
     {"api_host", PH_PLAIN},    {"scenario", PH_PLAIN},
     {"time_scale", PH_PLAIN},  {"proxy_url", PH_PLAIN},
     {"property", PH_PROPERTY}, {"setting", PH_SETTING},
-    {"file", PH_FILE},
+    {"file", PH_FILE},         {"eventhandler_socket", PH_PLAIN},
+    {"events_uri", PH_PLAIN},
 };
 
 struct ph {
@@ -1051,7 +1052,15 @@ ph_value(const struct profile *p, const struct ph *ph,
         s = v->ca_bundle;
     else if (strcmp(ph->name, "ports_file") == 0)
         s = v->ports_file;
-    else if (strcmp(ph->name, "region") == 0)
+    else if (strcmp(ph->name, "eventhandler_socket") == 0)
+        s = v->eventhandler_socket;
+    else if (strcmp(ph->name, "events_uri") == 0) {
+        /* ZeroMQ's form of the same socket, as events_uri takes it. */
+        if (v->eventhandler_socket == NULL)
+            return 0;
+        tadds(out, "ipc://");
+        s = v->eventhandler_socket;
+    } else if (strcmp(ph->name, "region") == 0)
         s = v->region;
     else if (strcmp(ph->name, "api_host") == 0)
         s = v->api_host;

@@ -7,8 +7,9 @@
  * details it understands.
  *
  * Templates hold placeholders: {root}, {properties}, {settings},
- * {hosts_map}, {ca_bundle}, {port}, {ports_file}, {log}, ... and
- * {property:KEY} / {setting:A.B.KEY}, optionally with a default after '|'.
+ * {hosts_map}, {ca_bundle}, {events_uri}, {port}, {ports_file}, {log},
+ * ... and {property:KEY} / {setting:A.B.KEY}, optionally with a default
+ * after '|'.
  * "{{" writes a '{'. Every placeholder is checked at load time.
  *
  * Ownership: profile_load_*() hands back one struct profile that owns its
@@ -79,6 +80,7 @@ struct profile {
 struct profile_values {
     const char *root, *bin, *dir; /* the connector's root, programs, run */
     const char *hosts_map, *ca_bundle, *ports_file;
+    const char *eventhandler_socket; /* the path EventHandler binds */
     const char *region, *api_host, *scenario;
     const char *proxy_url; /* NULL: no proxy */
     int port;              /* the local API port; 0 with a ports file */
