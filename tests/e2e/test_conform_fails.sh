@@ -174,3 +174,31 @@ PY
 [ -z "${false_bad:-}" ] ||
     fail "false.json: $(cat "$T/false.check"; tail -n 20 "$T/false.log")"
 pass "a connector that exits at once is a harness error: exit 3, result error"
+
+# 6. A profile whose log: is not where the connector writes: the failure
+# and the artefacts' summary.txt say the log was never written, instead of
+# a folder without connector.log and no word why.
+sed "s#^log: .*#log: '{root}/var/log/elsewhere.log'#" \
+    "$SRC/fixtures/connectors/sselab.yaml" >"$T/wrong-log.yaml"
+cat >"$T/log-never.yaml" <<'YAML'
+name: t-log-never-written
+time_scale: 20
+steps:
+  - expect:
+      log: {match: line, min: 1, portable: true, pattern: '.'}
+      within: 2s
+YAML
+rc=0
+"$BIN/ssesim" run --bin "$BIN" --connector "$T/wrong-log.yaml" \
+    --artifacts "$T/wl" "$T/log-never.yaml" >"$T/wl.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "wrong log path: exit $rc: $(cat "$T/wl.out")"
+grep -q "the profile's log /.*/var/log/elsewhere.log was never written" \
+    "$T/wl.out" ||
+    fail "wrong log path: the failure does not say so: $(cat "$T/wl.out")"
+grep -q "^connector.log: not in this folder: the profile's log .*/var/log/" \
+    "$T/wl/t-log-never-written/summary.txt" ||
+    fail "summary.txt: $(cat "$T/wl/t-log-never-written/summary.txt")"
+[ ! -e "$T/wl/t-log-never-written/connector.log" ] ||
+    fail "a connector.log in the artefacts"
+pass "a profile's log path the connector never writes is named in the" \
+    "failure and in summary.txt"
