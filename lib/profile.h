@@ -72,6 +72,9 @@ struct profile {
     char *properties[PROFILE_KEYS_MAX];
     size_t nproperties;
     char *settings[PROFILE_KEYS_MAX];
+    /* "FILE:LINE:COLUMN: FIELD" of each setting key's first use; NULL in
+     * the default profile */
+    char *settings_at[PROFILE_KEYS_MAX];
     size_t nsettings;
     bool is_default; /* made from a plain command (profile_default) */
 };
@@ -101,6 +104,14 @@ int profile_load_string(const char *text, size_t len, const char *name,
 int profile_default(const char *command, struct profile **out, char *err,
                     size_t errlen);
 void profile_free(struct profile *p);
+/*
+ * Every {setting:KEY} of p must be one of the nknown keys a scenario's
+ * connector.settings may hold (the caller's list: lib knows no connector).
+ * 0, or -1 with err "FILE:LINE:COLUMN: FIELD: unknown setting K (did you
+ * mean ...?)" at the key's first use.
+ */
+int profile_check_settings(const struct profile *p, const char *const *known,
+                           size_t nknown, char *err, size_t errlen);
 
 /*
  * Fill a template. shell: each value is single-quoted for /bin/sh (the

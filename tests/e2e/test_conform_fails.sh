@@ -80,6 +80,25 @@ grep -qF "$want" "$T/bad2.out" ||
     fail "bad placeholder: message: $(cat "$T/bad2.out")"
 pass "an unknown placeholder exits 2 naming bad2.yaml:$line:$col"
 
+# A misspelt {setting:KEY}: once, at the profile's own line, with the key
+# it is nearest to, not once per scenario that sets the right one.
+cp "$SRC/fixtures/connectors/sselab.yaml" "$T/bad3.yaml"
+sed -i 's/sink_backoff_max|1m/sink_backof_max|1m/' "$T/bad3.yaml"
+line=$(grep -n 'sink_backof_max|1m' "$T/bad3.yaml" | cut -d: -f1)
+col=$(sed -n "${line}p" "$T/bad3.yaml" | awk '{print index($0, "{setting")}')
+rc=0
+"$BIN/ssesim" conform --bin "$T/fakebin" --connector "$T/bad3.yaml" \
+    --report "$T/bad.json" >"$T/bad3.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "bad setting key: exit $rc: $(cat "$T/bad3.out")"
+want="$T/bad3.yaml:$line:$col: files.settings.template: unknown setting"
+want="$want Globals.Contexts.Events.sink_backof_max (did you mean"
+want="$want Globals.Contexts.Events.sink_backoff_max?)"
+grep -qF "$want" "$T/bad3.out" ||
+    fail "bad setting key: message: $(cat "$T/bad3.out")"
+[ "$(grep -c 'sink_backof' "$T/bad3.out")" = 1 ] ||
+    fail "bad setting key: said more than once: $(cat "$T/bad3.out")"
+pass "a misspelt {setting:KEY} exits 2 once, at bad3.yaml:$line:$col"
+
 # A suite without VERSION, and a scenario that is no behaviour: exit 2.
 mkdir -p "$T/nover" && cp "$T/suite/api-create-409.yaml" "$T/nover/"
 rc=0
