@@ -264,6 +264,12 @@ row_index(const struct conf_key *k)
     return CONN_CONFIG_KEYS - 1; /* not reached: every row is in a table */
 }
 
+const char *
+conn_config_setting_name(size_t i)
+{
+    return i < NSETTINGS ? settings_keys[i].name : NULL;
+}
+
 static const struct conf_key *
 find_row(const struct conf_key *rows, size_t n, const char *name)
 {

@@ -188,6 +188,9 @@ typedef void (*conn_config_diff_fn)(void *arg, const char *key, const char *was,
 unsigned conn_config_diff(const struct conn_config *a,
                           const struct conn_config *b, conn_config_diff_fn cb,
                           void *arg);
+/* The i-th dotted key of the settings file (from 0), or NULL past the
+ * last: what a profile's {setting:KEY} may name (ssesim checks it). */
+const char *conn_config_setting_name(size_t i);
 /* Whether key takes effect without a restart (docs/connector.md). */
 bool conn_config_live(const char *key);
 /* Copy key's value (and where it came from) from src to dst. 0, or -1

@@ -143,7 +143,79 @@ file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/*
+ * The fix for a connector that is not running: the command as it was
+ * started here (its --ports-file too, where the doctor was given one), and
+ * the log's newest line, which tells a signal from a fatal error.
+ */
+static void
+stopped_fix(struct doc *d, struct dr_finding *f)
+{
+    struct logscan_summary *s = calloc(1, sizeof(*s));
+    char cmd[2 * PATH_MAX + 64], err[PATH_MAX + 64];
+    bool have = false;
+
+    snprintf(cmd, sizeof(cmd), "sse-connector --root %s%s%s", d->o->root,
+             d->o->ports_file != NULL ? " --ports-file " : "",
+             d->o->ports_file != NULL ? d->o->ports_file : "");
+    if (s != NULL && strcmp(d->cfg.log_type, "file") == 0 &&
+        logscan_file(d->cfg.log_file_path, DOC_LOG_TAIL, s, err, sizeof(err)) ==
+            0 &&
+        s->lines > 0)
+        have = true;
+    if (have) {
+        dr_ev(f, "log_newest", "%s %s %s", s->newest.time, s->newest.level,
+              s->newest.msg);
+        dr_fix(f,
+               "start the connector (%s); why it stopped: the newest line "
+               "of %s is %s level=%s \"%.300s\"",
+               cmd, d->cfg.log_file_path, s->newest.time, s->newest.level,
+               s->newest.msg);
+    } else if (strcmp(d->cfg.log_type, "file") == 0)
+        dr_fix(f,
+               "start the connector (%s); its log %s holds no line that "
+               "says why it stopped: read its stderr",
+               cmd, d->cfg.log_file_path);
+    else
+        dr_fix(f,
+               "start the connector (%s) and read its stderr for why it "
+               "stopped (log_type %s)",
+               cmd, d->cfg.log_type);
+    free(s);
+}
+
 /* ---- configuration ---------------------------------------------------- */
+
+/* A --root with a typo would otherwise read as a device with every file
+ * missing: the first failure would blame the CA bundle and the cloud names
+ * would be probed for nothing. Said first, as bad usage (exit 2), when the
+ * root is not a directory or holds neither configuration file and neither
+ * was named by its own option. */
+static bool
+root_wrong(struct doc *d, struct dr_finding *f)
+{
+    const struct conn_config *cfg = &d->cfg;
+    const char *root = d->o->root;
+    struct stat st;
+
+    if (stat(root, &st) != 0)
+        dr_set(f, DR_FAIL, "root %s %s (wrong --root?)", root,
+               errno == ENOENT ? "does not exist" : strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        dr_set(f, DR_FAIL, "root %s is not a directory (wrong --root?)", root);
+    else if (d->o->properties == NULL && d->o->settings == NULL &&
+             !file_exists(cfg->properties_path) &&
+             !file_exists(cfg->settings_path))
+        dr_set(f, DR_FAIL, "root %s holds neither %s nor %s (wrong --root?)",
+               root, cfg->properties_path, cfg->settings_path);
+    else
+        return false;
+    dr_ev(f, "root", "%s", root);
+    dr_fix(f, "give the device root the connector runs with (sse-connector "
+              "--root), or --properties and --settings");
+    d->rep->config_error = 1;
+    return true;
+}
 
 static int
 check_config(struct doc *d)
@@ -166,6 +238,8 @@ check_config(struct doc *d)
                  d->o->settings);
         cfg->settings_required = true;
     }
+    if (root_wrong(d, f))
+        return -1;
     if (conn_config_load(cfg, err, sizeof(err)) != 0) {
         dr_set(f, DR_FAIL, "the connector's configuration does not load: %s",
                err);
@@ -368,10 +442,7 @@ check_local_api(struct doc *d)
                "the connector's local API does not answer on 127.0.0.1:%d: "
                "%s: the connector is not running",
                d->api_port, err);
-        dr_fix(f,
-               "start the connector (sse-connector --root %s) and read "
-               "the last lines of its log for why it stopped",
-               d->o->root);
+        stopped_fix(d, f);
         return;
     }
     if (code < 0) {
@@ -1237,14 +1308,19 @@ check_clock(struct doc *d)
                "(%s): requests outside the cloud's window "
                "answer 401",
                off, off > 0 ? "the device is behind" : "the device is ahead");
-        dr_fix(f, "set the device clock (NTP); a token or a certificate may "
-                  "look invalid until then");
+        /* The offset says the clocks differ, not whose is wrong: K16 is
+         * the cloud's. The device's NTP state is the evidence to read. */
+        dr_fix(f, "check the device clock against NTP (timedatectl, chronyc "
+                  "tracking): if it is off, set it (a token or a certificate "
+                  "may look invalid until then); if it is right, the cloud's "
+                  "clock is off (K16): report it to the cloud's operator");
         return;
     }
     if (llabs(off) >= DOC_CLOCK_WARN_S) {
         dr_set(f, DR_WARN, "the cloud's clock is %+lld s from the device's",
                off);
-        dr_fix(f, "check the device's NTP");
+        dr_fix(f, "check the device's NTP; if the device is right, the "
+                  "cloud's clock drifts (K16)");
         return;
     }
     dr_set(f, DR_OK,

@@ -631,8 +631,8 @@ tls_failed(struct run *u, bool timed_out, int saved_errno)
 
     if (u->verify_err != 0) {
         r->tls_class = classify(u->verify_err);
-        step_end(u, PROBE_TLS, PROBE_FAILED, "%s with %s", u->verify_detail,
-                 u->via);
+        step_end(u, PROBE_TLS, PROBE_FAILED, "%s; reached at %s",
+                 u->verify_detail, u->via);
     } else if (u->alert[0] != '\0') {
         r->tls_class = PROBE_TLS_ALERT;
         step_end(u, PROBE_TLS, PROBE_FAILED, "tls handshake with %s: %s",

@@ -46,7 +46,8 @@ static const struct {
     {"api_host", PH_PLAIN},    {"scenario", PH_PLAIN},
     {"time_scale", PH_PLAIN},  {"proxy_url", PH_PLAIN},
     {"property", PH_PROPERTY}, {"setting", PH_SETTING},
-    {"file", PH_FILE},
+    {"file", PH_FILE},         {"eventhandler_socket", PH_PLAIN},
+    {"events_uri", PH_PLAIN},
 };
 
 struct ph {
@@ -294,6 +295,7 @@ check_template(struct lctx *c, const yaml_node_t *n, const char *field)
     for (const char *q = s; *q != '\0'; q++) {
         struct ph ph;
         char why[300];
+        unsigned col;
         int rc;
 
         if (*q == '\n') {
@@ -314,14 +316,10 @@ check_template(struct lctx *c, const yaml_node_t *n, const char *field)
         rc = ph_scan(q, &ph, why, sizeof(why));
         /* A block's lines lose its indentation: the file's line has
          * indent_of() spaces where the value's has strspn() of them. */
-        if (rc < 0 && block)
-            return fail_at(c, line,
-                           col0 + (unsigned)(q - bol) -
-                               (unsigned)strspn(bol, " "),
-                           field, "%s", why);
+        col = col0 + (unsigned)(q - bol) -
+              (block ? (unsigned)strspn(bol, " ") : 0);
         if (rc < 0)
-            return fail_at(c, line, col0 + (unsigned)(q - bol), field, "%s",
-                           why);
+            return fail_at(c, line, col, field, "%s", why);
         if (rc == 0)
             continue;
         if (ph.kind == PH_PROPERTY || ph.kind == PH_SETTING) {
@@ -340,6 +338,17 @@ check_template(struct lctx *c, const yaml_node_t *n, const char *field)
                 keys[*nk] = strdup(ph.arg);
                 if (keys[*nk] == NULL)
                     return fail_at(c, line, 1, field, "out of memory");
+                if (ph.kind == PH_SETTING) {
+                    size_t len = strlen(c->file) + strlen(field) + 32;
+
+                    p->settings_at[*nk] = malloc(len);
+                    if (p->settings_at[*nk] == NULL) {
+                        free(keys[*nk]);
+                        return fail_at(c, line, 1, field, "out of memory");
+                    }
+                    snprintf(p->settings_at[*nk], len, "%s:%u:%u: %s", c->file,
+                             line, col, field);
+                }
                 (*nk)++;
             }
         }
@@ -846,9 +855,75 @@ profile_free(struct profile *p)
     }
     for (size_t i = 0; i < p->nproperties; i++)
         free(p->properties[i]);
-    for (size_t i = 0; i < p->nsettings; i++)
+    for (size_t i = 0; i < p->nsettings; i++) {
         free(p->settings[i]);
+        free(p->settings_at[i]);
+    }
     free(p);
+}
+
+/* Levenshtein distance of a and b, stopping at cap: a typo is near. */
+static size_t
+distance(const char *a, const char *b, size_t cap)
+{
+    size_t la = strlen(a), lb = strlen(b), row[256], d;
+
+    if (lb >= NROWS(row) || (la > lb ? la - lb : lb - la) > cap)
+        return cap + 1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+
+            d = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < d)
+                d = up + 1;
+            if (row[j - 1] + 1 < d)
+                d = row[j - 1] + 1;
+            row[j] = d;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+int
+profile_check_settings(const struct profile *p, const char *const *known,
+                       size_t nknown, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->nsettings; i++) {
+        const char *near = NULL;
+        size_t best = 4; /* farther than 3 edits is no typo */
+        bool found = false;
+
+        for (size_t k = 0; k < nknown && !found; k++) {
+            size_t d = distance(p->settings[i], known[k], best - 1);
+
+            found = d == 0;
+            if (d < best) {
+                best = d;
+                near = known[k];
+            }
+        }
+        if (found)
+            continue;
+        if (near != NULL)
+            snprintf(err, errlen, "%s: unknown setting %s (did you mean %s?)",
+                     p->settings_at[i] != NULL ? p->settings_at[i] : p->file,
+                     p->settings[i], near);
+        else
+            snprintf(err, errlen,
+                     "%s: unknown setting %s (docs/connector.md names the "
+                     "settings keys)",
+                     p->settings_at[i] != NULL ? p->settings_at[i] : p->file,
+                     p->settings[i]);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- the default profile ---- */
@@ -1051,7 +1126,15 @@ ph_value(const struct profile *p, const struct ph *ph,
         s = v->ca_bundle;
     else if (strcmp(ph->name, "ports_file") == 0)
         s = v->ports_file;
-    else if (strcmp(ph->name, "region") == 0)
+    else if (strcmp(ph->name, "eventhandler_socket") == 0)
+        s = v->eventhandler_socket;
+    else if (strcmp(ph->name, "events_uri") == 0) {
+        /* ZeroMQ's form of the same socket, as events_uri takes it. */
+        if (v->eventhandler_socket == NULL)
+            return 0;
+        tadds(out, "ipc://");
+        s = v->eventhandler_socket;
+    } else if (strcmp(ph->name, "region") == 0)
         s = v->region;
     else if (strcmp(ph->name, "api_host") == 0)
         s = v->api_host;

@@ -7,8 +7,9 @@
  * details it understands.
  *
  * Templates hold placeholders: {root}, {properties}, {settings},
- * {hosts_map}, {ca_bundle}, {port}, {ports_file}, {log}, ... and
- * {property:KEY} / {setting:A.B.KEY}, optionally with a default after '|'.
+ * {hosts_map}, {ca_bundle}, {events_uri}, {port}, {ports_file}, {log},
+ * ... and {property:KEY} / {setting:A.B.KEY}, optionally with a default
+ * after '|'.
  * "{{" writes a '{'. Every placeholder is checked at load time.
  *
  * Ownership: profile_load_*() hands back one struct profile that owns its
@@ -71,6 +72,9 @@ struct profile {
     char *properties[PROFILE_KEYS_MAX];
     size_t nproperties;
     char *settings[PROFILE_KEYS_MAX];
+    /* "FILE:LINE:COLUMN: FIELD" of each setting key's first use; NULL in
+     * the default profile */
+    char *settings_at[PROFILE_KEYS_MAX];
     size_t nsettings;
     bool is_default; /* made from a plain command (profile_default) */
 };
@@ -79,6 +83,7 @@ struct profile {
 struct profile_values {
     const char *root, *bin, *dir; /* the connector's root, programs, run */
     const char *hosts_map, *ca_bundle, *ports_file;
+    const char *eventhandler_socket; /* the path EventHandler binds */
     const char *region, *api_host, *scenario;
     const char *proxy_url; /* NULL: no proxy */
     int port;              /* the local API port; 0 with a ports file */
@@ -99,6 +104,14 @@ int profile_load_string(const char *text, size_t len, const char *name,
 int profile_default(const char *command, struct profile **out, char *err,
                     size_t errlen);
 void profile_free(struct profile *p);
+/*
+ * Every {setting:KEY} of p must be one of the nknown keys a scenario's
+ * connector.settings may hold (the caller's list: lib knows no connector).
+ * 0, or -1 with err "FILE:LINE:COLUMN: FIELD: unknown setting K (did you
+ * mean ...?)" at the key's first use.
+ */
+int profile_check_settings(const struct profile *p, const char *const *known,
+                           size_t nknown, char *err, size_t errlen);
 
 /*
  * Fill a template. shell: each value is single-quoted for /bin/sh (the

@@ -26,6 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config.h"
+
 #define MAX_JOBS 64
 #define CHILD_STOP_DEADLINE_MS 60000
 
@@ -1058,12 +1060,27 @@ run_load_profile(const char *arg, struct profile **out, char *err,
 {
     struct stat st;
 
+    const char *known[CONN_CONFIG_KEYS];
+    size_t n = 0;
+
     /* A file is a profile; anything else is a command line. */
-    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode) &&
-        (access(arg, X_OK) != 0 || strstr(arg, ".yaml") != NULL ||
-         strstr(arg, ".yml") != NULL))
-        return profile_load_file(arg, out, err, errlen);
-    return profile_default(arg, out, err, errlen);
+    if (!(stat(arg, &st) == 0 && S_ISREG(st.st_mode) &&
+          (access(arg, X_OK) != 0 || strstr(arg, ".yaml") != NULL ||
+           strstr(arg, ".yml") != NULL)))
+        return profile_default(arg, out, err, errlen);
+    if (profile_load_file(arg, out, err, errlen) != 0)
+        return -1;
+    /* A misspelt {setting:KEY} is said once, at its own line, and not at
+     * every scenario that sets the right key. */
+    while (n < CONN_CONFIG_KEYS &&
+           (known[n] = conn_config_setting_name(n)) != NULL)
+        n++;
+    if (profile_check_settings(*out, known, n, err, errlen) != 0) {
+        profile_free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 int

@@ -1260,10 +1260,56 @@ save_file(const char *from, const char *dir, const char *name)
     copy_file(from, to);
 }
 
+/*
+ * A connector that was started but never wrote the log its profile names:
+ * the artefacts would hold no connector.log and nothing would say why,
+ * though it is most often the profile's log path that is wrong. Into
+ * out, "" when the log is there (or no connector ran).
+ */
+static void
+log_absence(const struct run_ctx *c, char *out, size_t len)
+{
+    struct stat st;
+
+    out[0] = '\0';
+    if (c->conn_log[0] == '\0' ||
+        (c->connector.pid == 0 && !c->connector.exited) ||
+        stat(c->conn_log, &st) == 0)
+        return;
+    if (c->o->profile != NULL)
+        snprintf(out, len,
+                 "the profile's log %s was never written (is the "
+                 "profile's log: where the connector writes?)",
+                 c->conn_log);
+    else
+        snprintf(out, len, "the connector's log %s was never written",
+                 c->conn_log);
+}
+
+/* The note of log_absence() at the end of the failure's message and of
+ * its last value, where a report shows one or the other. */
+static void
+note_log_absence(struct run_ctx *c)
+{
+    char note[PATH_MAX + 128];
+    size_t n;
+
+    log_absence(c, note, sizeof(note));
+    if (note[0] == '\0')
+        return;
+    n = strlen(c->r->message);
+    snprintf(c->r->message + n, sizeof(c->r->message) - n, "%s%s",
+             n > 0 ? "; " : "", note);
+    n = strlen(c->r->observed);
+    if (c->r->step > 0)
+        snprintf(c->r->observed + n, sizeof(c->r->observed) - n, "%s%s",
+                 n > 0 ? "; " : "", note);
+}
+
 static void
 write_summary(struct run_ctx *c, const char *dest)
 {
-    char path[PATH_MAX], parts[4][64];
+    char path[PATH_MAX], parts[4][64], note[PATH_MAX + 128];
     FILE *f;
 
     snprintf(path, sizeof(path), "%s/summary.txt", dest);
@@ -1294,6 +1340,9 @@ write_summary(struct run_ctx *c, const char *dest)
             (double)c->o->grace_ms / 1000.0, c->o->ignore_faults ? "yes" : "no",
             c->dir, parts[0], parts[1], parts[2], parts[3],
             c->steplog != NULL ? c->steplog : "");
+    log_absence(c, note, sizeof(note));
+    if (note[0] != '\0')
+        fprintf(f, "\nconnector.log: not in this folder: %s\n", note);
     fclose(f);
 }
 
@@ -1512,6 +1561,8 @@ run_scenario(const struct run_opts *o, const struct scenario *s,
                  "interrupted while "
                  "starting");
     }
+    if (r->verdict == RUN_FAIL || r->verdict == RUN_ERROR)
+        note_log_absence(&c);
     if (r->verdict == RUN_FAIL || r->verdict == RUN_ERROR ||
         (o->keep && r->verdict == RUN_PASS))
         keep_artifacts(&c);

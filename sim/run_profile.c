@@ -51,16 +51,21 @@ values_of(struct run_ctx *c, const struct scn_tree *properties,
 {
     const struct sse_host *api = sse_host_find(SSE_SVC_API, c->region);
     const struct sse_port_entry *px = sse_ports_find(&c->ports, "proxy", NULL);
-    size_t half = plen / 2;
+    size_t third = plen / 3;
 
-    snprintf(paths, half, "%s/sse-hosts.map", c->etc);
-    snprintf(paths + half, plen - half, "%s/connectorCA.pem", c->etc);
+    /* Three paths in one buffer: the host map, the CA bundle and the
+     * socket sse-eventhandler binds under the root (its default). */
+    snprintf(paths, third, "%s/sse-hosts.map", c->etc);
+    snprintf(paths + third, third, "%s/connectorCA.pem", c->etc);
+    snprintf(paths + 2 * third, plen - 2 * third,
+             "%s/ngfw/var/sf/run/EventHandler_SSEConnector.sock", c->root);
     memset(v, 0, sizeof(*v));
     v->root = c->root;
     v->bin = c->o->bin;
     v->dir = c->dir;
     v->hosts_map = paths;
-    v->ca_bundle = paths + half;
+    v->ca_bundle = paths + third;
+    v->eventhandler_socket = paths + 2 * third;
     v->ports_file = c->cports_file;
     v->region = c->region;
     v->api_host = api != NULL ? api->name : "api-sse.cisco.com";
@@ -80,7 +85,7 @@ static int
 fill_path(struct run_ctx *c, const char *tmpl, char *buf, size_t len)
 {
     struct profile_values v;
-    char paths[2 * PATH_MAX], proxy[256], why[300], *out = NULL;
+    char paths[3 * PATH_MAX], proxy[256], why[300], *out = NULL;
 
     buf[0] = '\0';
     if (tmpl == NULL)
@@ -141,7 +146,7 @@ prof_write(struct run_ctx *c, const struct scn_tree *properties,
 {
     const struct profile *p = c->o->profile;
     struct profile_values v;
-    char paths[2 * PATH_MAX], proxy[256], err[300];
+    char paths[3 * PATH_MAX], proxy[256], err[300];
 
     values_of(c, properties, settings, &v, paths, sizeof(paths), proxy,
               sizeof(proxy));
@@ -218,7 +223,7 @@ prof_start(struct run_ctx *c)
 {
     const struct profile *p = c->o->profile;
     struct profile_values v;
-    char paths[2 * PATH_MAX], proxy[256], why[512], line[400], log[PATH_MAX];
+    char paths[3 * PATH_MAX], proxy[256], why[512], line[400], log[PATH_MAX];
     char *cmd = NULL, *shell;
     char *argv[] = {"/bin/sh", "-c", NULL, NULL};
     int64_t end;
@@ -299,7 +304,7 @@ prof_save(struct run_ctx *c, const char *dest)
 {
     const struct profile *p = c->o->profile;
     struct profile_values v;
-    char paths[2 * PATH_MAX], proxy[256], why[300];
+    char paths[3 * PATH_MAX], proxy[256], why[300];
     const char *base = strrchr(p->file, '/');
 
     values_of(c, c->s->properties, c->s->settings, &v, paths, sizeof(paths),

@@ -80,6 +80,25 @@ grep -qF "$want" "$T/bad2.out" ||
     fail "bad placeholder: message: $(cat "$T/bad2.out")"
 pass "an unknown placeholder exits 2 naming bad2.yaml:$line:$col"
 
+# A misspelt {setting:KEY}: once, at the profile's own line, with the key
+# it is nearest to, not once per scenario that sets the right one.
+cp "$SRC/fixtures/connectors/sselab.yaml" "$T/bad3.yaml"
+sed -i 's/sink_backoff_max|1m/sink_backof_max|1m/' "$T/bad3.yaml"
+line=$(grep -n 'sink_backof_max|1m' "$T/bad3.yaml" | cut -d: -f1)
+col=$(sed -n "${line}p" "$T/bad3.yaml" | awk '{print index($0, "{setting")}')
+rc=0
+"$BIN/ssesim" conform --bin "$T/fakebin" --connector "$T/bad3.yaml" \
+    --report "$T/bad.json" >"$T/bad3.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "bad setting key: exit $rc: $(cat "$T/bad3.out")"
+want="$T/bad3.yaml:$line:$col: files.settings.template: unknown setting"
+want="$want Globals.Contexts.Events.sink_backof_max (did you mean"
+want="$want Globals.Contexts.Events.sink_backoff_max?)"
+grep -qF "$want" "$T/bad3.out" ||
+    fail "bad setting key: message: $(cat "$T/bad3.out")"
+[ "$(grep -c 'sink_backof' "$T/bad3.out")" = 1 ] ||
+    fail "bad setting key: said more than once: $(cat "$T/bad3.out")"
+pass "a misspelt {setting:KEY} exits 2 once, at bad3.yaml:$line:$col"
+
 # A suite without VERSION, and a scenario that is no behaviour: exit 2.
 mkdir -p "$T/nover" && cp "$T/suite/api-create-409.yaml" "$T/nover/"
 rc=0
@@ -174,3 +193,31 @@ PY
 [ -z "${false_bad:-}" ] ||
     fail "false.json: $(cat "$T/false.check"; tail -n 20 "$T/false.log")"
 pass "a connector that exits at once is a harness error: exit 3, result error"
+
+# 6. A profile whose log: is not where the connector writes: the failure
+# and the artefacts' summary.txt say the log was never written, instead of
+# a folder without connector.log and no word why.
+sed "s#^log: .*#log: '{root}/var/log/elsewhere.log'#" \
+    "$SRC/fixtures/connectors/sselab.yaml" >"$T/wrong-log.yaml"
+cat >"$T/log-never.yaml" <<'YAML'
+name: t-log-never-written
+time_scale: 20
+steps:
+  - expect:
+      log: {match: line, min: 1, portable: true, pattern: '.'}
+      within: 2s
+YAML
+rc=0
+"$BIN/ssesim" run --bin "$BIN" --connector "$T/wrong-log.yaml" \
+    --artifacts "$T/wl" "$T/log-never.yaml" >"$T/wl.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "wrong log path: exit $rc: $(cat "$T/wl.out")"
+grep -q "the profile's log /.*/var/log/elsewhere.log was never written" \
+    "$T/wl.out" ||
+    fail "wrong log path: the failure does not say so: $(cat "$T/wl.out")"
+grep -q "^connector.log: not in this folder: the profile's log .*/var/log/" \
+    "$T/wl/t-log-never-written/summary.txt" ||
+    fail "summary.txt: $(cat "$T/wl/t-log-never-written/summary.txt")"
+[ ! -e "$T/wl/t-log-never-written/connector.log" ] ||
+    fail "a connector.log in the artefacts"
+pass "a profile's log path the connector never writes is named in the" \
+    "failure and in summary.txt"

@@ -100,6 +100,9 @@ echo "$summary" | grep -qF "notAfter $na" || fail "no notAfter: $summary"
 [ "$(date -u -d "$na" +%s)" -lt "$(date +%s)" ] || fail "notAfter $na not past"
 finding expired reach.api-sse .fix | grep -q 'expired on' ||
     fail "expired: fix $(finding expired reach.api-sse .fix)"
+echo "$summary" |
+    grep -qE 'names api-sse.cisco.com; reached at 127\.0\.0\.1:[0-9]+' ||
+    fail "expired: the address reads as a name: $summary"
 [ "$(finding expired reach.est .result)" = ok ] || fail "est hit by api's fault"
 pass "tls.expired on api-sse: step tls with host, subject, notAfter $na"
 
@@ -134,6 +137,9 @@ off=$(finding clock clock .evidence.offset | tr -d '+ s')
 [ "$off" -ge 3655 ] && [ "$off" -le 3665 ] || fail "clock: offset $off"
 finding clock clock .summary | grep -q 'the device is behind' ||
     fail "clock: $(finding clock clock .summary)"
+# Which clock is wrong the offset cannot say: the fix names both sides.
+finding clock clock .fix | grep -qF "the cloud's clock is off (K16)" ||
+    fail "clock: fix blames only the device: $(finding clock clock .fix)"
 doctor clockback
 [ "$(finding clockback clock .result)" = ok ] ||
     fail "clock after the fault: $(finding clockback clock .summary)"
@@ -174,6 +180,14 @@ echo "$summary" | grep -qF "$want: the connector is not running" ||
     fail "stopped: $summary"
 [ "$(finding stopped status .result)" = skip ] ||
     fail "stopped: status not skipped"
+# The fix gives the command as it was started, and the log's newest line.
+fix=$(finding stopped local-api .fix)
+echo "$fix" | grep -qF "sse-connector --root $T/root --ports-file $T/cports" ||
+    fail "stopped: fix without --ports-file: $fix"
+newest=$(tail -n 1 "$T/root/ngfw/var/log/connector/connector.log" |
+    sed -n 's/.*msg="\[[^]]*\]\[[^]]*\] \(.*\)".*/\1/p')
+[ -n "$newest" ] && echo "$fix" | grep -qF "$newest" ||
+    fail "stopped: fix without the log's newest line ($newest): $fix"
 pass "a stopped connector is named: its local API does not answer"
 
 # A local API that takes connections and never answers: hung, not gone.
@@ -209,3 +223,30 @@ set -e
 [ "$rc" = 2 ] && grep -q -- '--region' "$T/usage.err" ||
     fail "bad usage: exit $rc"
 pass "a configuration that does not read, or bad usage, exits 2 naming it"
+
+# A --root with a typo: said first as the wrong root, exit 2, and no cloud
+# name probed (no reach.* finding); likewise a root without either file.
+mkdir -p "$T/emptyroot/ngfw"
+for r in "$T/noroot" "$T/emptyroot"; do
+    set +e
+    "$BIN/sse-doctor" --root "$r" --json >"$T/wrongroot.json" \
+        2>"$T/wrongroot.err"
+    rc=$?
+    set -e
+    [ "$rc" = 2 ] || fail "wrong root $r: exit $rc"
+    sum=$(jq -r '.findings[0].summary' "$T/wrongroot.json")
+    case "$sum" in
+    "root $r "*"(wrong --root?)") ;;
+    *) fail "wrong root $r: first finding: $sum" ;;
+    esac
+    [ "$(jq '.findings | length' "$T/wrongroot.json")" = 1 ] ||
+        fail "wrong root $r: probed: $(jq -c '[.findings[].id]' \
+            "$T/wrongroot.json")"
+done
+set +e
+"$BIN/sse-doctor" --root "$T/noroot" >"$T/wrongroot.out" 2>"$T/wrongroot.err"
+set -e
+grep -qF "sse-doctor: root $T/noroot does not exist (wrong --root?)" \
+    "$T/wrongroot.err" ||
+    fail "wrong root: stderr: $(cat "$T/wrongroot.err")"
+pass "a --root that does not exist or holds no configuration exits 2 first"

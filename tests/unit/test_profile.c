@@ -220,6 +220,85 @@ START_TEST(placeholders_fill_and_unset_keys_drop_their_line)
 }
 END_TEST
 
+/* A connector with its own layout is told where EventHandler's socket is,
+ * as a path and as the ZeroMQ endpoint, in a file and in the command. */
+START_TEST(eventhandler_socket_fills_as_a_path_and_an_ipc_uri)
+{
+    static const char prof[] =
+        "name: acme\n"
+        "command: '/opt/x --events {events_uri} --port {port}'\n"
+        "local_api: {port: pick}\n"
+        "log: '{root}/x.log'\n"
+        "files:\n"
+        "  settings:\n"
+        "    path: etc/x.toml\n"
+        "    template: |\n"
+        "      events_uri = \"{events_uri}\"\n"
+        "      socket = \"{eventhandler_socket}\"\n";
+    struct profile *p = load(prof);
+    struct profile_values v = {.root = "/r",
+                               .eventhandler_socket =
+                                   "/r/ngfw/var/sf/run/EH.sock",
+                               .port = 7};
+    char why[300], *out = NULL;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(
+        profile_fill(p, p->files[0].text, &v, false, &out, why, sizeof(why)),
+        0);
+    ck_assert_str_eq(out, "events_uri = \"ipc:///r/ngfw/var/sf/run/EH.sock\"\n"
+                          "socket = \"/r/ngfw/var/sf/run/EH.sock\"\n");
+    free(out);
+    ck_assert_int_eq(
+        profile_fill(p, p->command, &v, true, &out, why, sizeof(why)), 0);
+    ck_assert_str_eq(out, "/opt/x --events 'ipc:///r/ngfw/var/sf/run/EH.sock' "
+                          "--port '7'");
+    free(out);
+    profile_free(p);
+}
+END_TEST
+
+/* A misspelt {setting:KEY} is named once, at its own line and column,
+ * with the known key it is nearest to. */
+START_TEST(a_misspelt_setting_key_is_named_at_its_line_with_the_nearest)
+{
+    static const char *const known[] = {
+        "Globals.Contexts.Events.sink_backoff_max",
+        "Globals.Contexts.Events.source_zeromq_backoff_max",
+        "Globals.Log.log_level"};
+    static const char prof[] =
+        "name: acme\n"
+        "command: '/opt/x'\n"
+        "local_api: {port: pick}\n"
+        "log: '{root}/x.log'\n"
+        "files:\n"
+        "  settings:\n"
+        "    path: etc/x.toml\n"
+        "    template: |\n"
+        "      level = {setting:Globals.Log.log_level|info}\n"
+        "      max = {setting:Globals.Contexts.Events.sink_backof_max|1m}\n"
+        "      other = {setting:Nothing.like.it}\n";
+    struct profile *p = load(prof);
+    char why[600];
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(profile_check_settings(p, known, 3, why, sizeof(why)), -1);
+    ck_assert_str_eq(why, "p.yaml:10:13: files.settings.template: unknown "
+                          "setting Globals.Contexts.Events.sink_backof_max "
+                          "(did you mean "
+                          "Globals.Contexts.Events.sink_backoff_max?)");
+    /* Known keys pass; one far from every known key is named alone. */
+    ck_assert_int_eq(profile_check_settings(p, known, 1, why, sizeof(why)), -1);
+    ck_assert_ptr_nonnull(strstr(why, "unknown setting Globals.Log.log_level "
+                                      "(docs/connector.md"));
+    profile_free(p);
+    p = load(good);
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(profile_check_settings(p, known, 3, why, sizeof(why)), 0);
+    profile_free(p);
+}
+END_TEST
+
 START_TEST(a_plain_command_gets_the_default_profile)
 {
     struct profile *p = NULL;
@@ -360,6 +439,9 @@ profile_suite(void)
     tcase_add_test(tc, unknown_placeholder_is_placed_inside_its_template);
     tcase_add_test(tc, claims_and_references_are_checked);
     tcase_add_test(tc, placeholders_fill_and_unset_keys_drop_their_line);
+    tcase_add_test(tc, eventhandler_socket_fills_as_a_path_and_an_ipc_uri);
+    tcase_add_test(
+        tc, a_misspelt_setting_key_is_named_at_its_line_with_the_nearest);
     tcase_add_test(tc, a_plain_command_gets_the_default_profile);
     tcase_add_test(tc, what_a_scenario_needs_beyond_the_profile_is_named);
     tcase_add_test(tc, a_profile_that_understands_it_all_takes_it_all);
