@@ -270,7 +270,7 @@ conn_ep_failure_at(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
     unsigned still = conn_scaled_ms(&c->cfg, CONN_EP_STILL_MS);
     int64_t now = conn_now_ms(), mono = mono_ms();
     enum sse_log_level level = SSE_LOG_DEBUG;
-    bool changed, said_still = false, mixed = false;
+    bool changed, said_still = false;
     uint64_t count;
     int64_t since;
     va_list ap;
@@ -297,36 +297,17 @@ conn_ep_failure_at(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
         if (strcmp(e->said[i], klass) == 0)
             changed = false;
     e->fail_count++;
+    snprintf(e->fail_class, sizeof(e->fail_class), "%s", klass);
     if (changed) {
         snprintf(e->said[e->nsaid % CONN_EP_SAID], sizeof(e->said[0]), "%s",
                  klass);
         e->nsaid++;
         e->fail_said_ms = mono;
         level = SSE_LOG_ERROR;
-        snprintf(e->shown_class, sizeof(e->shown_class), "%s", klass);
-        e->shown_mixed = false;
-    } else if (strcmp(klass, e->shown_class) != 0 &&
-               strcmp(klass, e->fail_class) == 0) {
-        /* A cause said earlier in this failure is back and held for a
-         * second attempt while the log's last line names another: the
-         * reader's last error would be wrong. A cause that alternates
-         * attempt by attempt never holds twice and stays at debug. */
+    } else if (mono - e->fail_said_ms >= (int64_t)still) {
         e->fail_said_ms = mono;
-        level = SSE_LOG_ERROR;
-        snprintf(e->shown_class, sizeof(e->shown_class), "%s", klass);
-        e->shown_mixed = false;
-    } else {
-        if (strcmp(klass, e->shown_class) != 0)
-            e->shown_mixed = true;
-        if (mono - e->fail_said_ms >= (int64_t)still) {
-            e->fail_said_ms = mono;
-            said_still = true;
-            mixed = e->shown_mixed;
-            snprintf(e->shown_class, sizeof(e->shown_class), "%s", klass);
-            e->shown_mixed = false;
-        }
+        said_still = true;
     }
-    snprintf(e->fail_class, sizeof(e->fail_class), "%s", klass);
     e->fail_new = changed;
     count = e->fail_count;
     since = e->fail_since_ms;
@@ -338,11 +319,10 @@ conn_ep_failure_at(struct connector *c, enum conn_ep ep, int64_t retry_in_ms,
             snprintf(next, sizeof(next), "; next attempt in %lld ms",
                      (long long)retry_in_ms);
         clog_emit(SSE_LOG_WARN, file, line, func,
-                  "%s still failing: %llu attempts over %.1f s, %s%s: %s",
+                  "%s still failing: %llu attempts over %.1f s, the same "
+                  "cause%s: %s",
                   conn_ep_name(ep), (unsigned long long)count,
-                  (double)(now - since) / 1000.0,
-                  mixed ? "not always the same cause" : "the same cause", next,
-                  msg);
+                  (double)(now - since) / 1000.0, next, msg);
     }
     return changed;
 }

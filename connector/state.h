@@ -71,12 +71,6 @@ struct conn_ep_state {
      * phase or the next) is not said again. */
     char said[CONN_EP_SAID][200];
     unsigned nsaid;
-    /* The class of the failure the log's last error or still line for
-     * this end named, and whether an attempt since had another: a cause
-     * said before that holds twice in a row is a change the log shows
-     * again; "the same cause" is said only when it was. */
-    char shown_class[200];
-    bool shown_mixed;
     uint64_t fail_count;   /* failures since it went failing */
     int64_t fail_since_ms; /* wall clock: when it went failing */
     int64_t fail_said_ms;  /* monotonic: its last error or still line */

@@ -215,69 +215,6 @@ START_TEST(new_cause_is_said_at_once)
 }
 END_TEST
 
-static void
-eh_dial(const char *why)
-{
-    conn_ep_failure(&conn, EP_EVENTHANDLER, 30000, why,
-                    "events: dial unix /ngfw/var/sf/run/EventHandler_SSE"
-                    "Connector.sock: connect: %s",
-                    why);
-}
-
-/* EventHandler stopped (its socket briefly refusing, then gone), then a
- * stale socket again: the cause changed back to one said earlier in the
- * same failure, and the log says so once it holds; the still line that
- * follows says "the same cause" because it is. */
-START_TEST(cause_that_changes_back_is_said_once_it_holds)
-{
-    struct timespec ms = {0, 1000000};
-    time_t deadline = time(NULL) + 30;
-
-    eh_dial("connection refused");
-    eh_dial("no such file or directory");
-    eh_dial("no such file or directory");
-    ck_assert_int_eq(count("error", "connect: connection refused"), 1);
-    ck_assert_int_eq(count("error", "connect: no such file"), 1);
-    eh_dial("connection refused");
-    eh_dial("connection refused");
-    eh_dial("connection refused");
-    ck_assert_int_eq(count("error", "connect: connection refused"), 2);
-    ck_assert_int_eq(count("debug", "connect: connection refused"), 2);
-    conn.cfg.time_scale = 100000;
-    while (count("warning", "still failing") == 0 && time(NULL) < deadline) {
-        eh_dial("connection refused");
-        nanosleep(&ms, NULL);
-    }
-    ck_assert_int_eq(count("warning", "eventhandler still failing: "), 1);
-    ck_assert_int_eq(count("warning", ", the same cause; next attempt in "
-                                      "30000 ms: events: dial unix "),
-                     1);
-    ck_assert_int_eq(count("warning", "connect: connection refused"), 1);
-}
-END_TEST
-
-/* Two causes alternating attempt by attempt: no line per change, and the
- * still line does not call them the same cause. */
-START_TEST(alternating_causes_are_not_the_same_cause)
-{
-    struct timespec ms = {0, 1000000};
-    time_t deadline = time(NULL) + 30;
-
-    conn.cfg.time_scale = 100000;
-    for (int i = 0;
-         count("warning", "still failing") == 0 && time(NULL) < deadline; i++) {
-        eh_dial(i % 2 == 0 ? "connection refused"
-                           : "no such file or directory");
-        nanosleep(&ms, NULL);
-    }
-    ck_assert_int_eq(count("error", "connect: connection refused"), 1);
-    ck_assert_int_eq(count("error", "connect: no such file"), 1);
-    ck_assert_int_eq(count("warning", "eventhandler still failing: "), 1);
-    ck_assert_int_eq(count("warning", ", not always the same cause; next "), 1);
-    ck_assert_int_eq(count("warning", ", the same cause;"), 0);
-}
-END_TEST
-
 START_TEST(still_failing_warned_at_the_long_interval)
 {
     struct timespec ms = {0, 1000000};
@@ -367,8 +304,6 @@ state_suite(void)
     tcase_add_test(tc, websocket_end_back_only_once_it_keeps_answering);
     tcase_add_test(tc, new_cause_is_said_at_once);
     tcase_add_test(tc, still_failing_warned_at_the_long_interval);
-    tcase_add_test(tc, cause_that_changes_back_is_said_once_it_holds);
-    tcase_add_test(tc, alternating_causes_are_not_the_same_cause);
     tcase_add_test(tc, degraded_while_a_needed_connection_is_down);
     suite_add_tcase(s, tc);
     return s;
