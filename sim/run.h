@@ -210,6 +210,13 @@ int conf_write(const struct scenario *s, double scale, const char *region,
  * stand-in, for --check). */
 void conf_proxy_url(const struct scenario *s, int port, char *buf, size_t len);
 /*
+ * connector.proxy via env: HTTPS_PROXY set for the next child only (the
+ * FMC role and the others must not take the proxy); ports gives the
+ * proxy's port, or NULL for none yet. Pair with unsetenv("HTTPS_PROXY")
+ * once the child is started.
+ */
+void run_proxy_env(const struct scenario *s, const struct sse_ports *ports);
+/*
  * Ask `sse-connector --check` about the files s makes, in a scratch
  * directory under o->tmp; 0, or -1 with err "FILE:LINE:COLUMN: ...".
  */
@@ -310,6 +317,12 @@ struct run_ctx {
     size_t steplog_len;
     unsigned chaos_runs; /* chaos-N.json in dir, for the artefacts */
 };
+
+/* Start the connector's process (argv), on the scenario's tmpfs when it
+ * has one, with the proxy in its environment when asked; stdout and
+ * stderr to log. 0, or -1 with why. */
+int run_connector_proc(struct run_ctx *c, char *const argv[], const char *log,
+                       char *why, size_t len);
 
 /* Append a line to the step log. */
 void ctx_note(struct run_ctx *c, const char *fmt, ...)

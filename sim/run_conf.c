@@ -386,12 +386,7 @@ conf_check(const struct run_opts *o, const struct scenario *s,
                  s->file, why);
         return -1;
     }
-    if (s->proxy.on && s->proxy.env) {
-        char url[256];
-
-        conf_proxy_url(s, 0, url, sizeof(url));
-        setenv("HTTPS_PROXY", url, 1);
-    }
+    run_proxy_env(s, NULL);
     rc = proc_start(&p, "check", argv, NULL, errfile, why, sizeof(why));
     unsetenv("HTTPS_PROXY");
     if (rc != 0) {

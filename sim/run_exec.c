@@ -103,6 +103,34 @@ vfail(struct run_ctx *c, enum run_verdict v, const char *fmt, va_list ap)
     return -1;
 }
 
+void
+run_proxy_env(const struct scenario *s, const struct sse_ports *ports)
+{
+    const struct sse_port_entry *px =
+        ports != NULL ? sse_ports_find(ports, "proxy", NULL) : NULL;
+    char url[256];
+
+    if (!s->proxy.on || !s->proxy.env)
+        return;
+    conf_proxy_url(s, px != NULL ? px->port : 0, url, sizeof(url));
+    setenv("HTTPS_PROXY", url, 1);
+}
+
+int
+run_connector_proc(struct run_ctx *c, char *const argv[], const char *log,
+                   char *why, size_t len)
+{
+    int rc;
+
+    run_proxy_env(c->s, &c->ports);
+    rc = c->s->tmpfs_bytes > 0
+             ? proc_start_tmpfs(&c->connector, "connector", argv, log, log,
+                                c->data_dir, c->s->tmpfs_bytes, why, len)
+             : proc_start(&c->connector, "connector", argv, log, log, why, len);
+    unsetenv("HTTPS_PROXY");
+    return rc;
+}
+
 /* The last non-empty line of a file, for messages. */
 void
 run_last_line(const char *path, char *buf, size_t len)
@@ -288,7 +316,6 @@ start_connector(struct run_ctx *c)
     const struct sse_port_entry *api;
     struct sse_ports p = {0};
     int64_t end;
-    int rc;
 
     if (c->o->profile != NULL)
         return prof_start(c);
@@ -296,24 +323,7 @@ start_connector(struct run_ctx *c)
     snprintf(log, sizeof(log), "%s/connector-stderr.log", c->dir);
     unlink(c->cports_file);
     c->capi[0] = '\0';
-    /* connector.proxy via env: in the connector's environment only (the
-     * FMC role and the others must not take the proxy). */
-    if (c->s->proxy.on && c->s->proxy.env) {
-        const struct sse_port_entry *px =
-            sse_ports_find(&c->ports, "proxy", NULL);
-        char url[256];
-
-        conf_proxy_url(c->s, px != NULL ? px->port : 0, url, sizeof(url));
-        setenv("HTTPS_PROXY", url, 1);
-    }
-    rc =
-        c->s->tmpfs_bytes > 0
-            ? proc_start_tmpfs(&c->connector, "connector", argv, log, log,
-                               c->data_dir, c->s->tmpfs_bytes, why, sizeof(why))
-            : proc_start(&c->connector, "connector", argv, log, log, why,
-                         sizeof(why));
-    unsetenv("HTTPS_PROXY");
-    if (rc != 0)
+    if (run_connector_proc(c, argv, log, why, sizeof(why)) != 0)
         return fail(c, RUN_ERROR, "sse-connector: %s", why);
     end = now_ms() + START_DEADLINE_MS + c->o->grace_ms;
     for (;;) {

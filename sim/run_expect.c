@@ -814,14 +814,7 @@ doctor_doc(struct run_ctx *c, char *why, size_t len)
     snprintf(out, sizeof(out), "%s/doctor.json", c->dir);
     snprintf(err, sizeof(err), "%s/doctor.err", c->dir);
     unlink(out);
-    if (c->s->proxy.on && c->s->proxy.env) {
-        const struct sse_port_entry *px =
-            sse_ports_find(&c->ports, "proxy", NULL);
-        char url[256];
-
-        conf_proxy_url(c->s, px != NULL ? px->port : 0, url, sizeof(url));
-        setenv("HTTPS_PROXY", url, 1);
-    }
+    run_proxy_env(c->s, &c->ports);
     rc = proc_start(&p, "doctor", argv, out, err, what, sizeof(what));
     unsetenv("HTTPS_PROXY");
     if (rc != 0) {

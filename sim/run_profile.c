@@ -244,12 +244,7 @@ prof_start(struct run_ctx *c)
     snprintf(log, sizeof(log), "%s/connector-stderr.log", c->dir);
     unlink(c->cports_file);
     c->capi[0] = '\0';
-    rc =
-        c->s->tmpfs_bytes > 0
-            ? proc_start_tmpfs(&c->connector, "connector", argv, log, log,
-                               c->data_dir, c->s->tmpfs_bytes, why, sizeof(why))
-            : proc_start(&c->connector, "connector", argv, log, log, why,
-                         sizeof(why));
+    rc = run_connector_proc(c, argv, log, why, sizeof(why));
     ctx_note(c, "connector: %s", cmd);
     free(shell);
     free(cmd);
