@@ -19,6 +19,7 @@
 
 #include "certwatch.h"
 #include "clog.h"
+#include "fileio.h"
 #include "hostmap.h"
 #include "mx.h"
 #include "pipeline.h"
@@ -124,30 +125,15 @@ net_protocols(void)
 static int
 read_small_file(const char *path, char **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n;
-
-    if (f == NULL)
+    switch (sse_read_file(path, NET_MAX_CERT_FILE, out, len)) {
+    case SSE_READ_OK:
+        return 0;
+    case SSE_READ_TOO_BIG:
+        errno = EFBIG;
         return -1;
-    buf = malloc(NET_MAX_CERT_FILE + 1);
-    if (buf == NULL) {
-        fclose(f);
-        errno = ENOMEM;
+    default:
         return -1;
     }
-    n = fread(buf, 1, NET_MAX_CERT_FILE + 1, f);
-    if (ferror(f) || n > NET_MAX_CERT_FILE) {
-        free(buf);
-        fclose(f);
-        errno = n > NET_MAX_CERT_FILE ? EFBIG : EIO;
-        return -1;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
 }
 
 static struct lws_vhost *

@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "fileio.h"
 #include "hosts.h"
 
 #define DAY_S 86400L
@@ -729,26 +730,13 @@ ensure_ca(struct pki *p, enum pki_ca which, time_t now, pki_note_fn note,
 static int
 read_small(const char *path, unsigned char **out, size_t *len, size_t max)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    size_t n;
+    char *buf;
 
-    *out = NULL;
-    if (f == NULL)
-        return -1;
-    buf = malloc(max + 1);
-    if (buf == NULL) {
-        fclose(f);
+    if (sse_read_file(path, max, &buf, len) != SSE_READ_OK) {
+        *out = NULL;
         return -1;
     }
-    n = fread(buf, 1, max + 1, f);
-    fclose(f);
-    if (n > max) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *len = n;
+    *out = (unsigned char *)buf;
     return 0;
 }
 

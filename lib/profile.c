@@ -19,6 +19,8 @@
 
 #include <yaml.h>
 
+#include "fileio.h"
+
 #define PROFILE_FILE_MAX (1u << 20) /* a profile is small */
 #define NROWS(t) (sizeof(t) / sizeof((t)[0]))
 
@@ -809,25 +811,21 @@ int
 profile_load_file(const char *path, struct profile **out, char *err,
                   size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
     char *text;
     size_t n;
     int rc;
 
     *out = NULL;
-    if (f == NULL) {
+    switch (sse_read_file(path, PROFILE_FILE_MAX, &text, &n)) {
+    case SSE_READ_OK:
+        break;
+    case SSE_READ_TOO_BIG:
+        snprintf(err, errlen, "%s: too large for a profile", path);
+        return -1;
+    default:
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    text = malloc(PROFILE_FILE_MAX + 1);
-    n = text != NULL ? fread(text, 1, PROFILE_FILE_MAX + 1, f) : 0;
-    fclose(f);
-    if (text == NULL || n > PROFILE_FILE_MAX) {
-        free(text);
-        snprintf(err, errlen, "%s: too large for a profile", path);
-        return -1;
-    }
-    text[n] = '\0';
     if (strlen(text) != n) {
         free(text);
         snprintf(err, errlen, "%s: holds a NUL byte", path);

@@ -24,6 +24,7 @@
 
 #include "envelope.h"
 #include "fault.h"
+#include "fileio.h"
 #include "hosts.h"
 
 #define SCN_FILE_MAX (4u << 20) /* a scenario file is small */
@@ -3173,31 +3174,21 @@ int
 scenario_load_file(const char *path, struct scenario **out, char *err,
                    size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
     char *buf;
     size_t n;
     int rc;
 
     *out = NULL;
-    if (f == NULL) {
+    switch (sse_read_file(path, SCN_FILE_MAX, &buf, &n)) {
+    case SSE_READ_OK:
+        break;
+    case SSE_READ_TOO_BIG:
+        snprintf(err, errlen, "%s: larger than 4 MiB", path);
+        return -1;
+    default:
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    buf = malloc(SCN_FILE_MAX + 1);
-    if (buf == NULL) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    n = fread(buf, 1, SCN_FILE_MAX + 1, f);
-    if (ferror(f) || n > SCN_FILE_MAX) {
-        snprintf(err, errlen, "%s: %s", path,
-                 ferror(f) ? strerror(errno) : "larger than 4 MiB");
-        fclose(f);
-        free(buf);
-        return -1;
-    }
-    fclose(f);
     rc = scenario_load_string(buf, n, path, out, err, errlen);
     free(buf);
     return rc;
